@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/seed-e7a9fb3b/upshift/demo"
+	"github.com/seed-e7a9fb3b/upshift/dockerx"
+)
+
+func newDemoCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "A disposable demo stack to practise upgrades on",
+	}
+	cmd.AddCommand(newDemoUpCmd(), newDemoDownCmd(), newDemoStatusCmd())
+	return cmd
+}
+
+func newDemoUpCmd() *cobra.Command {
+	var opts demo.StackOptions
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Write and start the demo stack (compose project) in --dir",
+		Long: `Writes a real compose project (compose.yaml, .env, release notes) into --dir,
+builds the demo app image for --version from this binary, and starts the stack
+with docker compose, waiting until it is healthy.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Dir == "" {
+				return usageError{fmt.Errorf("--dir is required (an empty directory for the demo stack)")}
+			}
+			ctx := cmd.Context()
+			eng, err := dockerx.Connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = eng.Close() }()
+			out := cmd.ErrOrStderr()
+			p, err := demo.Up(ctx, eng, opts, func(s string) { _, _ = fmt.Fprintln(out, "  "+s) })
+			if err != nil {
+				return err
+			}
+			port := demo.EnvValue(p.WorkingDir, "API_PORT")
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), `demo stack %q is up in %s (app %s)
+  api:      http://127.0.0.1:%s/version
+  upgrade:  upshift --dir %s
+  remove:   upshift demo down --dir %s
+`, p.Name, p.WorkingDir, demo.EnvValue(p.WorkingDir, "APP_VERSION"), port, p.WorkingDir, p.WorkingDir)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Dir, "dir", "", "directory to write the demo compose project into")
+	f.StringVar(&opts.Version, "version", demo.Versions[0], "demo app version to start")
+	f.StringVar(&opts.PostgresImage, "postgres-image", "", "PostgreSQL image (default $"+demo.PostgresImageEnv+" or "+demo.DefaultPostgresImage+")")
+	f.StringVar(&opts.Project, "project", "", "compose project name (default: the directory name)")
+	f.IntVar(&opts.Port, "port", 0, "host port for the api (default 8080, or a free port)")
+	return cmd
+}
+
+func newDemoDownCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Remove the demo stack's containers, network and volumes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return usageError{fmt.Errorf("--dir is required")}
+			}
+			out := cmd.ErrOrStderr()
+			return demo.Down(cmd.Context(), dir, func(s string) { _, _ = fmt.Fprintln(out, "  "+s) })
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "directory of the demo stack")
+	return cmd
+}
+
+func newDemoStatusCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the demo stack's containers and the version the api answers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return usageError{fmt.Errorf("--dir is required")}
+			}
+			p, err := demo.StackProject(dir)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			eng, err := dockerx.Connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = eng.Close() }()
+			cs, err := eng.ProjectContainers(ctx, p.Name)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			_, _ = fmt.Fprintf(w, "project %s (%s)\n", p.Name, p.WorkingDir)
+			if len(cs) == 0 {
+				_, _ = fmt.Fprintln(w, "  no containers: the stack is down (upshift demo up --dir "+dir+")")
+				return nil
+			}
+			for _, c := range cs {
+				h := c.Health
+				if h == "" {
+					h = "-"
+				}
+				_, _ = fmt.Fprintf(w, "  %-28s %-32s %-8s %s\n", c.Name, c.Image, c.State, h)
+			}
+			port := demo.EnvValue(p.WorkingDir, "API_PORT")
+			v, err := fetchVersion(ctx, "http://127.0.0.1:"+port+"/health")
+			if err != nil {
+				_, _ = fmt.Fprintf(w, "  api: not answering (%v)\n", err)
+			} else {
+				_, _ = fmt.Fprintf(w, "  api: http://127.0.0.1:%s answers version %s\n", port, v)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "directory of the demo stack")
+	return cmd
+}
+
+func fetchVersion(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", fmt.Errorf("request %s: %w", url, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("request %s: %w", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var h struct {
+		Version string `json:"version"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&h); err != nil {
+		return "", fmt.Errorf("decode %s: %w", url, err)
+	}
+	return h.Version, nil
+}
+
+func newDemoAppCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "demo-app serve|worker|migrate|healthcheck",
+		Short:  "The demo app itself (runs inside the demo images)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := demo.RunApp(cmd.Context(), args[0]); err != nil {
+				fmt.Fprintln(os.Stderr, "ERROR "+err.Error())
+				return &exitError{code: exitFailure, err: err}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,298 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AppVersionEnv is set in each demo image to the version it was built as.
+const AppVersionEnv = "UPSHIFT_DEMO_APP_VERSION"
+
+// AppVersion is the version this process runs as.
+func AppVersion() (string, error) {
+	v := os.Getenv(AppVersionEnv)
+	if !IsVersion(v) {
+		return "", fmt.Errorf("%s=%q is not a demo version (known: %v); demo-app runs inside the demo images", AppVersionEnv, v, Versions)
+	}
+	return v, nil
+}
+
+// RunApp is the entry point of `upshift demo-app <mode>` inside the images.
+func RunApp(ctx context.Context, mode string) error {
+	log.SetFlags(log.LstdFlags | log.LUTC)
+	log.SetOutput(os.Stdout)
+	if mode == "healthcheck" {
+		return healthcheck(ctx)
+	}
+	version, err := AppVersion()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	switch mode {
+	case "migrate":
+		conn, err := connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = conn.Close(context.Background()) }()
+		return Migrate(ctx, conn, version)
+	case "serve", "worker":
+		if err := checkSettings(version); err != nil {
+			return err
+		}
+		conn, err := connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = conn.Close(context.Background()) }()
+		if os.Getenv("AUTO_MIGRATE") == "true" && mode == "serve" {
+			if err := Migrate(ctx, conn, version); err != nil {
+				return err
+			}
+		}
+		if err := checkSchema(ctx, conn, version); err != nil {
+			return err
+		}
+		if mode == "serve" {
+			return serve(ctx, conn, version)
+		}
+		return work(ctx, conn, version)
+	default:
+		return fmt.Errorf("unknown demo-app mode %q (serve, worker, migrate, healthcheck)", mode)
+	}
+}
+
+// checkSettings enforces the env contract of each version (2.0.0 renamed
+// NOTES_SECRET to APP_SECRET).
+func checkSettings(version string) error {
+	if version >= "2.0.0" {
+		if os.Getenv("APP_SECRET") == "" {
+			if os.Getenv("NOTES_SECRET") != "" {
+				return errors.New("configuration error: NOTES_SECRET was renamed to APP_SECRET in 2.0.0; set APP_SECRET in .env")
+			}
+			return errors.New("configuration error: APP_SECRET is not set")
+		}
+		return nil
+	}
+	if os.Getenv("NOTES_SECRET") == "" {
+		return errors.New("configuration error: NOTES_SECRET is not set")
+	}
+	return nil
+}
+
+func connect(ctx context.Context) (*pgx.Conn, error) {
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		return nil, errors.New("DATABASE_URL is not set")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := pgx.Connect(ctx, url)
+		if err == nil {
+			return conn, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("connect to database: %w", err)
+		}
+		log.Printf("waiting for the database: %v", err)
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func healthcheck(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:8080/health", nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+type note struct {
+	ID        int64     `json:"id"`
+	Body      string    `json:"body"`
+	Owner     string    `json:"owner"`
+	WordCount *int      `json:"word_count,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func serve(ctx context.Context, conn *pgx.Conn, version string) error {
+	uploads := "/data/uploads"
+	if err := os.MkdirAll(uploads, 0o755); err == nil {
+		readme := filepath.Join(uploads, "README.txt")
+		if _, err := os.Stat(readme); errors.Is(err, os.ErrNotExist) {
+			_ = os.WriteFile(readme, []byte("Attachments of the upshift demo notes service.\n"), 0o644)
+		}
+	}
+	dbq := make(chan func(*pgx.Conn), 1)
+	go func() { // one goroutine owns the connection
+		for f := range dbq {
+			f(conn)
+		}
+	}()
+	defer close(dbq)
+	withDB := func(f func(*pgx.Conn)) {
+		done := make(chan struct{})
+		dbq <- func(c *pgx.Conn) { f(c); close(done) }
+		<-done
+	}
+	ownerCol := "author"
+	if version >= "2.0.0" {
+		ownerCol = "owner"
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		var rev string
+		var err error
+		withDB(func(c *pgx.Conn) { rev, err = currentRevision(r.Context(), c) })
+		w.Header().Set("X-Version", version)
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]string{"status": "error", "version": version, "error": "database unavailable"})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "version": version, "revision": rev})
+	})
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Version", version)
+		_, _ = fmt.Fprintln(w, version)
+	})
+	mux.HandleFunc("GET /api/notes", func(w http.ResponseWriter, r *http.Request) {
+		limit := 50
+		if n, err := strconv.Atoi(os.Getenv("PAGE_SIZE")); err == nil && n > 0 {
+			limit = n
+		}
+		wc := "NULL::int"
+		if version >= "1.1.0" {
+			wc = "word_count"
+		}
+		var out []note
+		var err error
+		withDB(func(c *pgx.Conn) {
+			var rows pgx.Rows
+			rows, err = c.Query(r.Context(), `SELECT id, body, `+ownerCol+`, `+wc+`, created_at FROM notes ORDER BY id DESC LIMIT $1`, limit)
+			if err != nil {
+				return
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var n note
+				if err = rows.Scan(&n.ID, &n.Body, &n.Owner, &n.WordCount, &n.CreatedAt); err != nil {
+					return
+				}
+				out = append(out, n)
+			}
+			err = rows.Err()
+		})
+		if err != nil {
+			http.Error(w, "database error", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("POST /api/notes", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Body string `json:"body"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil || strings.TrimSpace(in.Body) == "" {
+			http.Error(w, `want {"body": "..."}`, http.StatusBadRequest)
+			return
+		}
+		var id int64
+		var err error
+		withDB(func(c *pgx.Conn) { id, err = insertNote(r.Context(), c, version, in.Body) })
+		if err != nil {
+			http.Error(w, "database error: "+err.Error(), http.StatusConflict)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(map[string]int64{"id": id})
+	})
+	srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Printf("upshift demo %s listening on :8080", version)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		log.Printf("shut down")
+		return nil
+	}
+}
+
+func insertNote(ctx context.Context, c *pgx.Conn, version, body string) (int64, error) {
+	var id int64
+	var err error
+	if version >= "1.1.0" {
+		err = c.QueryRow(ctx, `INSERT INTO notes (body, word_count) VALUES ($1, $2) RETURNING id`, body, len(strings.Fields(body))).Scan(&id)
+	} else {
+		err = c.QueryRow(ctx, `INSERT INTO notes (body) VALUES ($1) RETURNING id`, body).Scan(&id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("insert note: %w", err)
+	}
+	return id, nil
+}
+
+// work writes one heartbeat note per interval and logs the id of each
+// committed row, so tests can prove no acknowledged write was lost.
+func work(ctx context.Context, conn *pgx.Conn, version string) error {
+	interval := 100 * time.Millisecond
+	if ms, err := strconv.Atoi(os.Getenv("WORKER_INTERVAL_MS")); err == nil && ms > 0 {
+		interval = time.Duration(ms) * time.Millisecond
+	}
+	log.Printf("worker %s started, one heartbeat every %s", version, interval)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			log.Printf("worker stopped")
+			return nil
+		case <-t.C:
+		}
+		id, err := insertNote(ctx, conn, version, "worker heartbeat")
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		log.Printf("committed id=%d", id)
+	}
+}

@@ -1,0 +1,44 @@
+// Package demo is the built-in demo app (a small notes service with real
+// PostgreSQL migrations) and the demo stack `upshift demo` runs. It behaves
+// like the self-hosted apps upshift upgrades: schema checks at start,
+// required stops, a renamed env key, a migration that fails on real data.
+package demo
+
+import (
+	"embed"
+	"fmt"
+	"slices"
+)
+
+//go:embed releases
+var releaseFS embed.FS
+
+// Versions are the released versions of the demo app, oldest first.
+var Versions = []string{"1.0.0", "1.1.0", "2.0.0", "2.1.0", "3.0.0"}
+
+// Latest is the newest demo version.
+const Latest = "3.0.0"
+
+// IsVersion reports whether v is a released demo version.
+func IsVersion(v string) bool { return slices.Contains(Versions, v) }
+
+// ReleaseNotes returns the Markdown release notes of version v.
+func ReleaseNotes(v string) ([]byte, error) {
+	if !IsVersion(v) {
+		return nil, fmt.Errorf("demo app has no version %q (known: %v)", v, Versions)
+	}
+	return releaseFS.ReadFile("releases/" + v + ".md")
+}
+
+// EnvTemplate returns the .env.example shipped with version v.
+func EnvTemplate(v string) ([]byte, error) {
+	if !IsVersion(v) {
+		return nil, fmt.Errorf("demo app has no version %q (known: %v)", v, Versions)
+	}
+	return releaseFS.ReadFile("releases/" + v + ".env.example")
+}
+
+// ComposeYAML is the demo stack's compose.yaml (the same for every version).
+//
+//go:embed releases/compose.yaml
+var ComposeYAML []byte

@@ -20,7 +20,7 @@ func newDemoCmd() *cobra.Command {
 		Use:   "demo",
 		Short: "A disposable demo stack to practise upgrades on",
 	}
-	cmd.AddCommand(newDemoUpCmd(), newDemoDownCmd(), newDemoStatusCmd())
+	cmd.AddCommand(newDemoUpCmd(), newDemoDownCmd(), newDemoStatusCmd(), newDemoBuildCmd())
 	return cmd
 }
 
@@ -170,4 +170,33 @@ func newDemoAppCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newDemoBuildCmd() *cobra.Command {
+	var versions []string
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build the demo app images (upshift-demo/app:<version>) from this binary",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			eng, err := dockerx.Connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = eng.Close() }()
+			if len(versions) == 0 {
+				versions = demo.Versions
+			}
+			for _, v := range versions {
+				if err := demo.BuildImage(ctx, eng, v, nil); err != nil {
+					return err
+				}
+				_, _ = fmt.Fprintln(cmd.OutOrStdout(), "built "+demo.ImageRef(v))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&versions, "version", nil, "versions to build (default: all)")
+	return cmd
 }

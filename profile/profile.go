@@ -1,0 +1,286 @@
+// Package profile owns the app profiles: data (embedded YAML, user files)
+// that say how an app is recognised, which service plays which role, where
+// its version comes from, how it migrates and how it must be upgraded.
+// It reads files and nothing else: no Docker, no database, no network.
+package profile
+
+// Roles a service can play.
+const (
+	RoleApp       = "app"
+	RoleWorker    = "worker"
+	RoleScheduler = "scheduler"
+	RoleDB        = "db"
+	RoleWeb       = "web"
+	RoleOther     = "other"
+)
+
+// Profile describes one app. Field names mirror the YAML keys.
+type Profile struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Images says where images come from: "pull" (a registry) or
+	// "build-demo" (built locally by upshift).
+	Images string `yaml:"images,omitempty"`
+
+	Match       Match         `yaml:"match"`
+	Services    []ServiceRule `yaml:"services,omitempty"`
+	DefaultRole string        `yaml:"default_role,omitempty"`
+
+	Version     VersionSpec   `yaml:"version"`
+	DB          DB            `yaml:"db"`
+	Schema      Schema        `yaml:"schema"`
+	Migration   Migration     `yaml:"migration"`
+	Apply       Apply         `yaml:"apply"`
+	ConfigFiles []ConfigFile  `yaml:"config_files,omitempty"`
+	EnvTemplate string        `yaml:"env_template,omitempty"`
+	Renames     []KeyRename   `yaml:"renames,omitempty"`
+	Volumes     []Volume      `yaml:"volumes,omitempty"`
+	Health      []HealthCheck `yaml:"health,omitempty"`
+	Notes       NotesSource   `yaml:"release_notes"`
+	Upgrade     Upgrade       `yaml:"upgrade"`
+
+	// Source is "builtin" or the file the profile was loaded from.
+	Source string `yaml:"-"`
+	// lines maps a field path ("migration.mode") to its line in Source.
+	lines map[string]int
+}
+
+// Match says how a compose project is recognised as this app.
+type Match struct {
+	// Images are image repositories ("langgenius/dify-api"); a service
+	// matches when its image, without tag or digest, ends with one.
+	Images []string `yaml:"images,omitempty"`
+	// ImagePatterns are regular expressions tried on the full image
+	// reference.
+	ImagePatterns []string `yaml:"image_patterns,omitempty"`
+	// ContainerNames are globs ("sl-*") tried on container names.
+	ContainerNames []string `yaml:"container_names,omitempty"`
+	// RequiresPostgres makes the profile match only projects with a
+	// PostgreSQL service (used by generic).
+	RequiresPostgres bool `yaml:"requires_postgres,omitempty"`
+	// Fallback marks a profile used only when nothing else matches.
+	Fallback bool `yaml:"fallback,omitempty"`
+}
+
+// ServiceRule gives a role to the services it selects: by compose service
+// name, by a substring of the image, or by a container-name glob.
+type ServiceRule struct {
+	Name      string `yaml:"name,omitempty"`
+	Image     string `yaml:"image,omitempty"`
+	Container string `yaml:"container,omitempty"`
+	Role      string `yaml:"role"`
+}
+
+// VersionSpec lists the places the running version is read from, most
+// trusted first.
+type VersionSpec struct {
+	Sources []VersionSource `yaml:"sources"`
+}
+
+// Version source kinds.
+const (
+	VersionHTTP     = "http"
+	VersionCommand  = "command"
+	VersionOCILabel = "oci-label"
+	VersionImageTag = "image-tag"
+)
+
+// VersionSource is one way to read the running version.
+type VersionSource struct {
+	Type    string `yaml:"type"`
+	Service string `yaml:"service,omitempty"`
+	// HTTP: GET http://<service>:<port><path>, then the JSON field, the
+	// header, or (neither) the whole trimmed body.
+	Port   int    `yaml:"port,omitempty"`
+	Path   string `yaml:"path,omitempty"`
+	JSON   string `yaml:"json,omitempty"`
+	Header string `yaml:"header,omitempty"`
+	// Command runs inside the service's container; Regexp (optional) picks
+	// the version out of its output (first group).
+	Command []string `yaml:"command,omitempty"`
+	Regexp  string   `yaml:"regexp,omitempty"`
+	// Label is the OCI label (default org.opencontainers.image.version).
+	Label string `yaml:"label,omitempty"`
+}
+
+// DB engines.
+const (
+	EnginePostgres = "postgresql"
+	EngineSQLite   = "sqlite"
+)
+
+// DB says where the app's data lives.
+type DB struct {
+	Service string `yaml:"service,omitempty"`
+	Engine  string `yaml:"engine"`
+	// Env keys of the DB service (or the app) that hold the credentials.
+	UserEnv     string `yaml:"user_env,omitempty"`
+	PasswordEnv string `yaml:"password_env,omitempty"`
+	DatabaseEnv string `yaml:"database_env,omitempty"`
+	// Path is the SQLite file inside the project.
+	Path string `yaml:"path,omitempty"`
+	// ExtraDatabases are further databases on the same server to back up.
+	ExtraDatabases []string `yaml:"extra_databases,omitempty"`
+}
+
+// Schema tools upshift knows how to read the head of.
+var SchemaTools = []string{
+	"alembic", "golang-migrate", "rails", "flyway", "django", "goose",
+	"prisma", "morph", "sqlite-user-version", "auto", "none",
+}
+
+// Schema says which tool records the schema version, and where.
+type Schema struct {
+	Tool  string `yaml:"tool"`
+	Table string `yaml:"table,omitempty"`
+}
+
+// Migration modes.
+const (
+	MigrateOneOff     = "oneoff"
+	MigrateEntrypoint = "entrypoint"
+	MigrateNone       = "none"
+)
+
+// Migration says how the schema is migrated to the new version.
+type Migration struct {
+	Mode    string   `yaml:"mode"`
+	Service string   `yaml:"service,omitempty"`
+	Command []string `yaml:"command,omitempty"`
+	// Env is added to the one-off container (e.g. MODE: migration).
+	Env map[string]string `yaml:"env,omitempty"`
+	// SuccessLog and ErrorLog are regexps watched in the entrypoint logs.
+	SuccessLog string `yaml:"success_log,omitempty"`
+	ErrorLog   string `yaml:"error_log,omitempty"`
+	// Timeout is a Go duration ("30m"); empty means the engine's default.
+	Timeout string `yaml:"timeout,omitempty"`
+}
+
+// Apply methods.
+const (
+	ApplyEnv         = "env"
+	ApplyImageTag    = "image-tag"
+	ApplyGitCheckout = "git-checkout"
+	ApplyDownload    = "download"
+)
+
+// Apply says how a target version is put in place.
+type Apply struct {
+	Method string `yaml:"method"`
+	// EnvKey is the .env key holding the version (method env).
+	EnvKey string `yaml:"env_key,omitempty"`
+	// Services whose image tag is rewritten (method image-tag).
+	Services []string `yaml:"services,omitempty"`
+	// TagTemplate turns a version into a tag or git ref ("v{{version}}");
+	// empty means the version as is.
+	TagTemplate string `yaml:"tag_template,omitempty"`
+	// ComposeURL and EnvURL are URL templates (method download).
+	ComposeURL string `yaml:"compose_url,omitempty"`
+	EnvURL     string `yaml:"env_url,omitempty"`
+}
+
+// ConfigFile is a file to back up and 3-way merge.
+type ConfigFile struct {
+	Path   string `yaml:"path"`
+	Format string `yaml:"format"`
+}
+
+// KeyRename is an env key renamed in a version.
+type KeyRename struct {
+	From    string `yaml:"from"`
+	To      string `yaml:"to"`
+	Version string `yaml:"version"`
+}
+
+// Volume is a named volume (or bind mount) to back up.
+type Volume struct {
+	Name    string `yaml:"name"`
+	Service string `yaml:"service,omitempty"`
+	Mount   string `yaml:"mount,omitempty"`
+}
+
+// Health check types.
+const (
+	HealthContainer = "container"
+	HealthHTTP      = "http"
+)
+
+// HealthCheck is one check run after start.
+type HealthCheck struct {
+	Type         string `yaml:"type"`
+	Service      string `yaml:"service"`
+	Port         int    `yaml:"port,omitempty"`
+	Path         string `yaml:"path,omitempty"`
+	Status       int    `yaml:"status,omitempty"`
+	BodyContains string `yaml:"body_contains,omitempty"`
+}
+
+// NotesSource says where release notes come from; exactly one is set.
+type NotesSource struct {
+	GitHub    string `yaml:"github,omitempty"`    // owner/repo
+	Dir       string `yaml:"dir,omitempty"`       // <version>.md files
+	Changelog string `yaml:"changelog,omitempty"` // one Markdown changelog
+	Builtin   string `yaml:"builtin,omitempty"`   // e.g. upshift-demo
+}
+
+// Upgrade holds the rules of the upgrade path.
+type Upgrade struct {
+	Stops []Stop `yaml:"stops,omitempty"`
+	// ESR lists the extended-support minors ("10.5", "10.11") used by the
+	// esr stop rule.
+	ESR           []string       `yaml:"esr,omitempty"`
+	Blocked       []Blocked      `yaml:"blocked,omitempty"`
+	MinDB         []MinDB        `yaml:"min_db,omitempty"`
+	ManualActions []ManualAction `yaml:"manual_actions,omitempty"`
+}
+
+// Stop rules.
+const (
+	RuleLatestPatchOfEachMinor = "latest-patch-of-each-minor"
+	RuleLatestOfEachMajor      = "latest-of-each-major"
+	RuleESR                    = "esr"
+)
+
+// Stop is a required stop: an explicit version, or a rule.
+type Stop struct {
+	Version string `yaml:"version,omitempty"`
+	// LatestPatch prefers the newest known patch of Version's minor.
+	LatestPatch bool   `yaml:"latest_patch,omitempty"`
+	Rule        string `yaml:"rule,omitempty"`
+	// From and To bound where a rule applies (inclusive, by version).
+	From string `yaml:"from,omitempty"`
+	To   string `yaml:"to,omitempty"`
+	// Targets is a constraint on the target (">=2.0.0"): the stop is only
+	// required when the target satisfies it.
+	Targets string `yaml:"targets,omitempty"`
+	Reason  string `yaml:"reason,omitempty"`
+}
+
+// Blocked refuses hops that start at or above From and end at or below To.
+type Blocked struct {
+	From   string `yaml:"from"`
+	To     string `yaml:"to"`
+	Reason string `yaml:"reason"`
+}
+
+// MinDB is a minimum database server version for a target range.
+type MinDB struct {
+	Targets string `yaml:"targets"`
+	Engine  string `yaml:"engine"`
+	Version string `yaml:"version"`
+	Reason  string `yaml:"reason,omitempty"`
+}
+
+// ManualAction is something the admin must do and acknowledge when
+// upgrading to (or through) Version.
+type ManualAction struct {
+	Version string `yaml:"version"`
+	Text    string `yaml:"text"`
+}
+
+// ServiceInfo is what Match and RoleOf need to know about a service.
+type ServiceInfo struct {
+	Name          string
+	Image         string
+	ContainerName string
+}

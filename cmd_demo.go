@@ -16,10 +16,17 @@ import (
 )
 
 func newDemoCmd() *cobra.Command {
+	var pgImage string
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "A disposable demo stack to practise upgrades on",
+		Short: "A disposable demo stack to practise upgrades on (opens the wizard on it)",
+		Long: `Without a subcommand: writes the demo stack (a notes app on PostgreSQL, 1.0.0)
+into a temporary directory, starts it, and opens the wizard on it, so you can
+rehearse a whole upgrade safely. The subcommands manage a demo stack by hand.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return newDemoWizardRun(cmd, pgImage) },
 	}
+	cmd.Flags().StringVar(&pgImage, "postgres-image", "", "PostgreSQL image (default $"+demo.PostgresImageEnv+" or "+demo.DefaultPostgresImage+")")
 	cmd.AddCommand(newDemoUpCmd(), newDemoDownCmd(), newDemoStatusCmd(), newDemoBuildCmd())
 	return cmd
 }

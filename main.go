@@ -94,7 +94,13 @@ migrates, verifies and rolls back when something fails.
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCmd(), newDemoCmd(), newDemoAppCmd())
+	var f stackFlags
+	f.register(root)
+	root.Args = cobra.NoArgs
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return runWizard(cmd, &f) }
+	root.AddCommand(newVersionCmd(), newDemoCmd(), newDemoAppCmd(),
+		newDetectCmd(), newPlanCmd(), newUpgradeCmd(), newResumeCmd(), newRollbackCmd(), newHistoryCmd(),
+		newBackupCmd(), newBackupsCmd(), newRestoreCmd(), newMergeEnvCmd())
 	return root
 }
 

@@ -153,8 +153,13 @@ func serve(ctx context.Context, conn *pgx.Conn, version string) error {
 		}
 	}
 	dbq := make(chan func(*pgx.Conn), 1)
-	go func() { // one goroutine owns the connection
+	go func() { // one goroutine owns the connection, and reconnects it
 		for f := range dbq {
+			if conn.IsClosed() {
+				if c, err := pgx.Connect(ctx, os.Getenv("DATABASE_URL")); err == nil {
+					conn = c
+				}
+			}
 			f(conn)
 		}
 	}()
@@ -291,7 +296,14 @@ func work(ctx context.Context, conn *pgx.Conn, version string) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			if !conn.IsClosed() {
+				return err
+			}
+			log.Printf("lost the database connection (%v); reconnecting", err)
+			if c, cerr := pgx.Connect(ctx, os.Getenv("DATABASE_URL")); cerr == nil {
+				conn = c
+			}
+			continue
 		}
 		log.Printf("committed id=%d", id)
 	}

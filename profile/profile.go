@@ -22,7 +22,7 @@ type Profile struct {
 	// "build-demo" (built locally by upshift).
 	Images string `yaml:"images,omitempty"`
 
-	Match       Match         `yaml:"match"`
+	Match       Matching      `yaml:"match"`
 	Services    []ServiceRule `yaml:"services,omitempty"`
 	DefaultRole string        `yaml:"default_role,omitempty"`
 
@@ -45,8 +45,8 @@ type Profile struct {
 	lines map[string]int
 }
 
-// Match says how a compose project is recognised as this app.
-type Match struct {
+// Matching says how a compose project is recognised as this app.
+type Matching struct {
 	// Images are image repositories ("langgenius/dify-api"); a service
 	// matches when its image, without tag or digest, ends with one.
 	Images []string `yaml:"images,omitempty"`
@@ -133,6 +133,10 @@ var SchemaTools = []string{
 type Schema struct {
 	Tool  string `yaml:"tool"`
 	Table string `yaml:"table,omitempty"`
+	// Heads maps a version to the schema head it expects, where known: it
+	// lets detect see an image and a database out of step (drift) and verify
+	// check that a migration reached the right head.
+	Heads map[string]string `yaml:"heads,omitempty"`
 }
 
 // Migration modes.
@@ -144,7 +148,9 @@ const (
 
 // Migration says how the schema is migrated to the new version.
 type Migration struct {
-	Mode    string   `yaml:"mode"`
+	Mode string `yaml:"mode"`
+	// Service runs the one-off migration, or (entrypoint) migrates when it
+	// starts; empty with entrypoint means the app-role services.
 	Service string   `yaml:"service,omitempty"`
 	Command []string `yaml:"command,omitempty"`
 	// Env is added to the one-off container (e.g. MODE: migration).

@@ -21,7 +21,7 @@ func TestSharedNewDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect to new database: %v", err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	var name string
 	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&name); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+)
+
+func stdinFile() *os.File { return os.Stdin }
+
+func newBackupCmd() *cobra.Command {
+	var f stackFlags
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Make a verified backup set (database, config, volumes, images) now",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			sess, err := f.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
+			env := &steps.Env{Eng: sess.eng, Start: sess.det, Profile: sess.det.Profile, Project: sess.det.Stack.Invocation, BackupDir: f.backupRoot(sess.det), Upshift: version}
+			return execute(ctx, cmd, &f, env, steps.BackupPlan(env), 0, true, nil, nil)
+		},
+	}
+	f.register(cmd)
+	cmd.AddCommand(newBackupVerifyCmd())
+	return cmd
+}
+
+func newBackupVerifyCmd() *cobra.Command {
+	var f stackFlags
+	cmd := &cobra.Command{
+		Use:   "verify ID",
+		Short: "Check a backup set: checksums, completeness, pg_restore --list",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			sess, err := f.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
+			set, err := backup.Open(f.backupRoot(sess.det), args[0])
+			if err != nil {
+				return err
+			}
+			if err := set.Verify(ctx, sess.eng, sess.det.DB.Container); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "backup %s is intact (%d files, checksums match, the dump lists cleanly)\n", set.ID, len(set.Manifest.Files))
+			return wrapWrite(err)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func newBackupsCmd() *cobra.Command {
+	var f stackFlags
+	var prune int
+	cmd := &cobra.Command{
+		Use:   "backups",
+		Short: "List backup sets (newest first); --prune N keeps the newest N (never the newest verified one)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			sess, err := f.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
+			root := f.backupRoot(sess.det)
+			w := cmd.OutOrStdout()
+			if prune > 0 {
+				removed, err := backup.Prune(root, prune)
+				if err != nil {
+					return err
+				}
+				for _, r := range removed {
+					_, _ = fmt.Fprintln(w, "removed "+r)
+				}
+			}
+			sets, err := backup.List(root)
+			if err != nil {
+				return err
+			}
+			if f.jsonOut {
+				type row struct {
+					ID       string          `json:"id"`
+					Dir      string          `json:"dir"`
+					Manifest backup.Manifest `json:"manifest"`
+				}
+				rows := []row{}
+				for _, s := range sets {
+					rows = append(rows, row{ID: s.ID, Dir: s.Dir, Manifest: s.Manifest})
+				}
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return wrapWrite(enc.Encode(rows))
+			}
+			if len(sets) == 0 {
+				_, _ = fmt.Fprintln(w, "no backup sets in "+root)
+			}
+			for _, s := range sets {
+				_, _ = fmt.Fprintf(w, "%s  %s %s  schema %s  %s\n", s.ID, s.Manifest.App, s.Manifest.Version, s.Manifest.Schema.Head, s.Dir)
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().IntVar(&prune, "prune", 0, "keep only the newest N sets (the newest verified set is always kept)")
+	return cmd
+}
+
+func newRestoreCmd() *cobra.Command {
+	var f stackFlags
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "restore ID",
+		Short: "Put a backup set back: database, config, volumes and images together, then start and verify",
+		Long: `Stops the writers, recreates the database from the set's dump (other
+sessions are terminated first), restores the compose files, .env and volumes,
+re-tags the recorded images, starts the stack and checks its health. A set
+that fails verification is refused before anything is touched.
+
+` + exitCodesHelp,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			sess, err := f.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
+			root := f.backupRoot(sess.det)
+			set, err := backup.Open(root, args[0])
+			if err != nil {
+				return err
+			}
+			if !yes && !isTerminal(os.Stdin) {
+				return usageError{errors.New("restore needs a confirmation: pass --yes when there is no TTY")}
+			}
+			env := &steps.Env{Eng: sess.eng, Start: sess.det, Profile: sess.det.Profile, Project: sess.det.Stack.Invocation, BackupDir: root, Upshift: version}
+			return execute(ctx, cmd, &f, env, steps.RestorePlan(env, set, "restore"), 0, yes, nil, nil)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/envfile"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+)
+
+func newHistoryCmd() *cobra.Command {
+	var f stackFlags
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List past upgrade runs of this project (from their journals)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			sess, err := f.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
+			runs, err := steps.History(f.backupRoot(sess.det))
+			if err != nil {
+				return err
+			}
+			if f.jsonOut {
+				type row struct {
+					steps.RunInfo
+					Outcome     string   `json:"outcome"`
+					Backups     []string `json:"backups"`
+					FailedStep  string   `json:"failed_step,omitempty"`
+					Interrupted bool     `json:"interrupted"`
+				}
+				rows := []row{}
+				for _, r := range runs {
+					o := "interrupted"
+					if r.Result != nil {
+						o = r.Result.Outcome
+					}
+					rows = append(rows, row{RunInfo: r.Info, Outcome: o, Backups: r.Backups, FailedStep: r.Failed, Interrupted: r.Interrupted})
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return wrapWrite(enc.Encode(rows))
+			}
+			w := cmd.OutOrStdout()
+			if len(runs) == 0 {
+				_, _ = fmt.Fprintln(w, "no upgrade runs journaled for this project yet")
+			}
+			for _, r := range runs {
+				o := "INTERRUPTED (upshift resume)"
+				if r.Result != nil {
+					o = r.Result.Outcome
+				}
+				_, _ = fmt.Fprintf(w, "%s  %s → %s  %s", r.Info.Started.Local().Format(time.DateTime), r.Info.From, r.Info.To, o)
+				if r.Failed != "" {
+					_, _ = fmt.Fprintf(w, "  (failed at %s)", r.Failed)
+				}
+				if len(r.Backups) > 0 {
+					_, _ = fmt.Fprintf(w, "  backup %s", r.Backups[0])
+				}
+				_, _ = fmt.Fprintln(w)
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// lastUnfinished finds the newest run that did not end cleanly.
+func lastUnfinished(root string) (*steps.RunState, error) {
+	runs, err := steps.History(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		if r.Interrupted || r.Result.Outcome == steps.OutcomeFailed {
+			return r, nil
+		}
+		return nil, nil // the newest run ended cleanly: nothing to resume
+	}
+	return nil, nil
+}
+
+func newResumeCmd() *cobra.Command {
+	var f stackFlags
+	var yes, retry, cont, rollback bool
+	cmd := &cobra.Command{
+		Use:   "resume",
+		Short: "Pick up an upgrade that was interrupted (killed, SSH dropped): retry, continue or roll back",
+		Long: `Reads the journal of the last run that did not finish and offers to retry the
+interrupted step (and go on), continue after it, or roll back to the run's
+restore point. With --yes and no choice, it rolls back (the safe choice).
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n := 0
+			for _, b := range []bool{retry, cont, rollback} {
+				if b {
+					n++
+				}
+			}
+			if n > 1 {
+				return usageError{errors.New("choose one of --retry, --continue, --rollback")}
+			}
+			ctx := cmd.Context()
+			sess, err := f.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
+			root := f.backupRoot(sess.det)
+			st, err := lastUnfinished(root)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if st == nil {
+				_, _ = fmt.Fprintln(w, "nothing to resume: the last run finished (see upshift history)")
+				return nil
+			}
+			_, _ = fmt.Fprintf(w, "run %s: %s → %s, stopped at %q", st.Info.ID, st.Info.From, st.Info.To, st.Failed)
+			if len(st.Backups) > 0 {
+				_, _ = fmt.Fprintf(w, ", restore point %s\n", st.Backups[0])
+			} else {
+				_, _ = fmt.Fprintln(w, ", no restore point yet (nothing was changed before it)")
+			}
+			choice := ""
+			switch {
+			case retry:
+				choice = "retry"
+			case cont:
+				choice = "continue"
+			case rollback:
+				choice = "rollback"
+			case yes:
+				choice = "rollback"
+			case isTerminal(stdinFile()):
+				choice = askChoice(cmd)
+			default:
+				return usageError{errors.New("no TTY to ask on: pass --retry, --continue or --rollback (or --yes for rollback)")}
+			}
+			env := &steps.Env{Eng: sess.eng, Start: sess.det, Profile: sess.det.Profile, Project: sess.det.Stack.Invocation, BackupDir: root, Upshift: version}
+			var set *backup.Set
+			if len(st.Backups) > 0 {
+				set, err = backup.Open(root, st.Backups[0])
+				if err != nil {
+					return err
+				}
+				env.SetRestorePoint(set)
+			}
+			if choice == "rollback" {
+				if set == nil {
+					_, _ = fmt.Fprintln(w, "no restore point: the run stopped before it changed anything. Nothing to roll back.")
+					return nil
+				}
+				return execute(ctx, cmd, &f, env, steps.RestorePlan(env, set, "rollback"), 0, true, st, nil)
+			}
+			hops := make([]steps.Hop, 0, len(st.Info.Hops))
+			for _, h := range st.Info.Hops {
+				sh := steps.Hop{Version: h}
+				for _, r := range sess.det.Profile.Renames {
+					if r.Version == h {
+						sh.Renames = append(sh.Renames, envfile.Rename{From: r.From, To: r.To})
+					}
+				}
+				hops = append(hops, sh)
+			}
+			plan := steps.BuildPlan(env, st.Info.From, hops)
+			start := plan.IndexOf(st.Failed)
+			if start < 0 {
+				start = 0
+			}
+			if choice == "continue" {
+				start++
+			}
+			_, _ = fmt.Fprintf(w, "%s from step %d of %d\n", choice, start+1, len(plan.Steps))
+			return execute(ctx, cmd, &f, env, plan, start, yes, st, nil)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "answer yes to every confirmation; without a choice, roll back")
+	cmd.Flags().BoolVar(&retry, "retry", false, "run the interrupted step again, then go on")
+	cmd.Flags().BoolVar(&cont, "continue", false, "go on after the interrupted step")
+	cmd.Flags().BoolVar(&rollback, "rollback", false, "restore the run's restore point")
+	return cmd
+}
+
+func askChoice(cmd *cobra.Command) string {
+	_, _ = fmt.Fprint(cmd.ErrOrStderr(), "retry, continue or rollback? [rollback] ")
+	var s string
+	_, _ = fmt.Fscanln(cmd.InOrStdin(), &s)
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "retry", "r":
+		return "retry"
+	case "continue", "c":
+		return "continue"
+	default:
+		return "rollback"
+	}
+}
+
+func newRollbackCmd() *cobra.Command {
+	var f stackFlags
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "rollback",
+		Short: "Restore the restore point of the last upgrade run (database, config, volumes and images together)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			sess, err := f.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer sess.Close()
+			root := f.backupRoot(sess.det)
+			runs, err := steps.History(root)
+			if err != nil {
+				return err
+			}
+			for _, r := range runs {
+				if len(r.Backups) == 0 {
+					continue
+				}
+				set, err := backup.Open(root, r.Backups[0])
+				if err != nil {
+					return err
+				}
+				env := &steps.Env{Eng: sess.eng, Start: sess.det, Profile: sess.det.Profile, Project: sess.det.Stack.Invocation, BackupDir: root, Upshift: version}
+				_, _ = fmt.Fprintf(cmd.OutOrStdout(), "rolling back run %s to backup %s (%s)\n", r.Info.ID, set.ID, set.Manifest.Version)
+				return execute(ctx, cmd, &f, env, steps.RestorePlan(env, set, "restore"), 0, yes, nil, nil)
+			}
+			return errors.New("no upgrade run with a restore point in " + root + ". Nothing was changed")
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "answer yes to every confirmation")
+	return cmd
+}

@@ -1,0 +1,363 @@
+package profile
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/seed-e7a9fb3b/upshift/releases/version"
+)
+
+var (
+	nameRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	envKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	ghRepoRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	roles    = []string{RoleApp, RoleWorker, RoleScheduler, RoleDB, RoleWeb, RoleOther}
+)
+
+type checker struct {
+	p     *Profile
+	probs []Problem
+}
+
+func (c *checker) bad(field, format string, args ...any) {
+	line := 0
+	for f := field; ; {
+		if l, ok := c.p.lines[f]; ok {
+			line = l
+			break
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			line = c.p.lines[""]
+			break
+		}
+		f = f[:i]
+	}
+	c.probs = append(c.probs, Problem{Line: line, Path: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) oneOf(field, got string, allowed []string, required bool) {
+	if got == "" {
+		if required {
+			c.bad(field, "missing; set one of: %s", strings.Join(allowed, ", "))
+		}
+		return
+	}
+	if !slices.Contains(allowed, got) {
+		c.bad(field, "%q is not allowed; use one of: %s", got, strings.Join(allowed, ", "))
+	}
+}
+
+func (c *checker) version(field, v string, required bool) {
+	if v == "" {
+		if required {
+			c.bad(field, "missing version")
+		}
+		return
+	}
+	if _, err := version.Parse(v); err != nil {
+		c.bad(field, "not a version: %v", err)
+	}
+}
+
+func (c *checker) constraint(field, s string) {
+	if s == "" {
+		return
+	}
+	if _, err := version.ParseConstraint(s); err != nil {
+		c.bad(field, "%v (write e.g. \">=2.0.0 <3.0.0\")", err)
+	}
+}
+
+func (c *checker) regexp(field, s string) {
+	if s == "" {
+		return
+	}
+	if _, err := regexp.Compile(s); err != nil {
+		c.bad(field, "not a valid regular expression: %v", err)
+	}
+}
+
+// Validate checks the profile's values (types and unknown fields are
+// checked when parsing). The error is a *ValidationError listing every
+// problem with its line when the profile came from a file.
+func (p *Profile) Validate() error {
+	c := &checker{p: p}
+	if p.Name == "" {
+		c.bad("name", "missing; give the profile a short name such as my-app")
+	} else if !nameRe.MatchString(p.Name) {
+		c.bad("name", "%q: use lower-case letters, digits, '.', '_' and '-'", p.Name)
+	}
+	c.oneOf("images", p.Images, []string{"pull", "build-demo"}, false)
+	p.validateMatch(c)
+	for i, s := range p.Services {
+		f := fmt.Sprintf("services[%d]", i)
+		if s.Name == "" && s.Image == "" && s.Container == "" {
+			c.bad(f, "select the service by name, image or container")
+		}
+		if s.Container != "" {
+			if _, err := path.Match(s.Container, ""); err != nil {
+				c.bad(f+".container", "bad glob %q: %v", s.Container, err)
+			}
+		}
+		c.oneOf(f+".role", s.Role, roles, true)
+	}
+	c.oneOf("default_role", p.DefaultRole, roles, false)
+	p.validateVersion(c)
+	p.validateDB(c)
+	c.oneOf("schema.tool", p.Schema.Tool, SchemaTools, true)
+	p.validateMigration(c)
+	p.validateApply(c)
+	for i, f := range p.ConfigFiles {
+		field := fmt.Sprintf("config_files[%d]", i)
+		if f.Path == "" {
+			c.bad(field+".path", "missing path")
+		}
+		c.oneOf(field+".format", f.Format, []string{"env", "toml", "yaml", "json"}, true)
+	}
+	p.validateEnvTemplate(c)
+	for i, r := range p.Renames {
+		field := fmt.Sprintf("renames[%d]", i)
+		if !envKeyRe.MatchString(r.From) {
+			c.bad(field+".from", "%q is not an env key name", r.From)
+		}
+		if !envKeyRe.MatchString(r.To) {
+			c.bad(field+".to", "%q is not an env key name", r.To)
+		}
+		c.version(field+".version", r.Version, true)
+	}
+	for i, v := range p.Volumes {
+		if v.Name == "" {
+			c.bad(fmt.Sprintf("volumes[%d].name", i), "missing volume name")
+		}
+	}
+	p.validateHealth(c)
+	p.validateNotes(c)
+	p.validateUpgrade(c)
+	if len(c.probs) == 0 {
+		return nil
+	}
+	return &ValidationError{File: p.Source, Problems: c.probs}
+}
+
+func (p *Profile) validateMatch(c *checker) {
+	m := p.Match
+	if len(m.Images) == 0 && len(m.ImagePatterns) == 0 && len(m.ContainerNames) == 0 && !m.RequiresPostgres && !m.Fallback {
+		c.bad("match", "says nothing; list images, image_patterns or container_names")
+	}
+	for i, s := range m.Images {
+		if strings.TrimSpace(s) == "" {
+			c.bad(fmt.Sprintf("match.images[%d]", i), "empty image name")
+		}
+	}
+	for i, s := range m.ImagePatterns {
+		c.regexp(fmt.Sprintf("match.image_patterns[%d]", i), s)
+	}
+	for i, s := range m.ContainerNames {
+		if _, err := path.Match(s, ""); err != nil || s == "" {
+			c.bad(fmt.Sprintf("match.container_names[%d]", i), "bad glob %q", s)
+		}
+	}
+}
+
+func (p *Profile) validateVersion(c *checker) {
+	if len(p.Version.Sources) == 0 {
+		c.bad("version.sources", "missing; list at least one of: http, command, oci-label, image-tag")
+	}
+	for i, s := range p.Version.Sources {
+		f := fmt.Sprintf("version.sources[%d]", i)
+		c.oneOf(f+".type", s.Type, []string{VersionHTTP, VersionCommand, VersionOCILabel, VersionImageTag}, true)
+		switch s.Type {
+		case VersionHTTP:
+			if s.Service == "" {
+				c.bad(f+".service", "an http version source needs the service to ask")
+			}
+			if s.Port <= 0 || s.Port > 65535 {
+				c.bad(f+".port", "an http version source needs a port between 1 and 65535")
+			}
+			if !strings.HasPrefix(s.Path, "/") {
+				c.bad(f+".path", "an http version source needs a path starting with /")
+			}
+			if s.JSON != "" && s.Header != "" {
+				c.bad(f, "set json or header, not both")
+			}
+		case VersionCommand:
+			if s.Service == "" {
+				c.bad(f+".service", "a command version source needs the service to run in")
+			}
+			if len(s.Command) == 0 {
+				c.bad(f+".command", "missing command (a list such as [\"app\", \"--version\"])")
+			}
+		}
+		c.regexp(f+".regexp", s.Regexp)
+	}
+}
+
+func (p *Profile) validateDB(c *checker) {
+	c.oneOf("db.engine", p.DB.Engine, []string{EnginePostgres, EngineSQLite}, true)
+	switch p.DB.Engine {
+	case EnginePostgres:
+		hasDBRule := slices.ContainsFunc(p.Services, func(s ServiceRule) bool { return s.Role == RoleDB })
+		if p.DB.Service == "" && !hasDBRule {
+			c.bad("db.service", "missing; name the PostgreSQL service (or give a service the db role)")
+		}
+		for _, k := range []struct{ f, v string }{{"db.user_env", p.DB.UserEnv}, {"db.password_env", p.DB.PasswordEnv}, {"db.database_env", p.DB.DatabaseEnv}} {
+			if k.v != "" && !envKeyRe.MatchString(k.v) {
+				c.bad(k.f, "%q is not an env key name", k.v)
+			}
+		}
+	case EngineSQLite:
+		if p.DB.Path == "" {
+			c.bad("db.path", "a sqlite database needs the path of its file inside the project")
+		}
+	}
+}
+
+func (p *Profile) validateMigration(c *checker) {
+	m := p.Migration
+	c.oneOf("migration.mode", m.Mode, []string{MigrateOneOff, MigrateEntrypoint, MigrateNone}, true)
+	switch m.Mode {
+	case MigrateOneOff:
+		if m.Service == "" {
+			c.bad("migration.service", "oneoff migration needs the service whose image and env run it")
+		}
+		if len(m.Command) == 0 {
+			c.bad("migration.command", "oneoff migration needs a command, e.g. [\"migrate\"]")
+		}
+	}
+	c.regexp("migration.success_log", m.SuccessLog)
+	c.regexp("migration.error_log", m.ErrorLog)
+}
+
+func (p *Profile) validateApply(c *checker) {
+	a := p.Apply
+	c.oneOf("apply.method", a.Method, []string{ApplyEnv, ApplyImageTag, ApplyGitCheckout, ApplyDownload}, true)
+	switch a.Method {
+	case ApplyEnv:
+		if !envKeyRe.MatchString(a.EnvKey) {
+			c.bad("apply.env_key", "method env needs the .env key holding the version, e.g. APP_VERSION")
+		}
+	case ApplyDownload:
+		if !strings.Contains(a.ComposeURL, "{{version}}") {
+			c.bad("apply.compose_url", "method download needs a URL template containing {{version}}")
+		}
+		if a.EnvURL != "" && !strings.Contains(a.EnvURL, "{{version}}") {
+			c.bad("apply.env_url", "the URL template must contain {{version}}")
+		}
+	}
+	if a.TagTemplate != "" && !strings.Contains(a.TagTemplate, "{{version}}") {
+		c.bad("apply.tag_template", "must contain {{version}}, e.g. v{{version}}")
+	}
+}
+
+func (p *Profile) validateEnvTemplate(c *checker) {
+	t := p.EnvTemplate
+	switch {
+	case t == "":
+	case strings.HasPrefix(t, "builtin:"):
+		if t != "builtin:upshift-demo" {
+			c.bad("env_template", "unknown built-in template %q (known: builtin:upshift-demo)", t)
+		}
+	case strings.HasPrefix(t, "http://"), strings.HasPrefix(t, "https://"):
+		if !strings.Contains(t, "{{version}}") {
+			c.bad("env_template", "a URL template must contain {{version}}")
+		}
+	case path.IsAbs(t) || strings.HasPrefix(path.Clean(t), ".."):
+		c.bad("env_template", "%q must be a path inside the project, a URL template or builtin:upshift-demo", t)
+	}
+}
+
+func (p *Profile) validateHealth(c *checker) {
+	for i, h := range p.Health {
+		f := fmt.Sprintf("health[%d]", i)
+		c.oneOf(f+".type", h.Type, []string{HealthContainer, HealthHTTP}, true)
+		if h.Service == "" {
+			c.bad(f+".service", "missing service")
+		}
+		if h.Type == HealthHTTP {
+			if h.Port <= 0 || h.Port > 65535 {
+				c.bad(f+".port", "an http check needs a port between 1 and 65535")
+			}
+			if !strings.HasPrefix(h.Path, "/") {
+				c.bad(f+".path", "an http check needs a path starting with /")
+			}
+		}
+		if h.Status != 0 && (h.Status < 100 || h.Status > 599) {
+			c.bad(f+".status", "%d is not an HTTP status", h.Status)
+		}
+	}
+}
+
+func (p *Profile) validateNotes(c *checker) {
+	n := p.Notes
+	set := 0
+	for _, s := range []string{n.GitHub, n.Dir, n.Changelog, n.Builtin} {
+		if s != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		c.bad("release_notes", "set only one of github, dir, changelog, builtin")
+	}
+	if n.GitHub != "" && !ghRepoRe.MatchString(n.GitHub) {
+		c.bad("release_notes.github", "%q: write owner/repo, e.g. langgenius/dify", n.GitHub)
+	}
+	if n.Builtin != "" && n.Builtin != "upshift-demo" {
+		c.bad("release_notes.builtin", "unknown built-in notes %q (known: upshift-demo)", n.Builtin)
+	}
+}
+
+func (p *Profile) validateUpgrade(c *checker) {
+	u := p.Upgrade
+	for i, e := range u.ESR {
+		c.version(fmt.Sprintf("upgrade.esr[%d]", i), e, true)
+	}
+	for i, s := range u.Stops {
+		f := fmt.Sprintf("upgrade.stops[%d]", i)
+		switch {
+		case s.Version != "" && s.Rule != "":
+			c.bad(f, "set version or rule, not both")
+		case s.Version == "" && s.Rule == "":
+			c.bad(f, "set version (an explicit stop) or rule (%s, %s, %s)", RuleLatestPatchOfEachMinor, RuleLatestOfEachMajor, RuleESR)
+		}
+		c.version(f+".version", s.Version, false)
+		c.oneOf(f+".rule", s.Rule, []string{RuleLatestPatchOfEachMinor, RuleLatestOfEachMajor, RuleESR}, false)
+		if s.Rule == RuleESR && len(u.ESR) == 0 {
+			c.bad(f+".rule", "the esr rule needs the ESR versions listed in upgrade.esr")
+		}
+		c.version(f+".from", s.From, false)
+		c.version(f+".to", s.To, false)
+		c.constraint(f+".targets", s.Targets)
+	}
+	for i, b := range u.Blocked {
+		f := fmt.Sprintf("upgrade.blocked[%d]", i)
+		c.version(f+".from", b.From, true)
+		c.version(f+".to", b.To, true)
+		if strings.TrimSpace(b.Reason) == "" {
+			c.bad(f+".reason", "say why the range is blocked; the admin sees it")
+		}
+	}
+	for i, m := range u.MinDB {
+		f := fmt.Sprintf("upgrade.min_db[%d]", i)
+		if m.Targets == "" {
+			c.bad(f+".targets", "missing target range, e.g. \">=3.0.0\"")
+		}
+		c.constraint(f+".targets", m.Targets)
+		c.oneOf(f+".engine", m.Engine, []string{EnginePostgres, EngineSQLite}, true)
+		c.version(f+".version", m.Version, true)
+	}
+	for i, m := range u.ManualActions {
+		f := fmt.Sprintf("upgrade.manual_actions[%d]", i)
+		c.version(f+".version", m.Version, true)
+		if strings.TrimSpace(m.Text) == "" {
+			c.bad(f+".text", "missing text telling the admin what to do")
+		}
+	}
+}
+
+// Line returns the line of a field path ("migration.mode") in the file the
+// profile came from, or 0.
+func (p *Profile) Line(field string) int { return p.lines[field] }

@@ -1,0 +1,203 @@
+package releases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/seed-e7a9fb3b/upshift/releases/version"
+)
+
+var (
+	atxHeadingRe = regexp.MustCompile(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$`)
+	// A version heading: "[1.2.0] - 2024-01-01", "v1.2.0", "1.2.0",
+	// "Release 1.2.0", "[1.2.1] - 学习更新 - 2026-8-19".
+	versionHeadRe = regexp.MustCompile(`^(?i:(?:release|version)[ \t]+)?(\[)?(v?\d+(?:\.\d+)*(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)(\])?(.*)$`)
+	dateRe        = regexp.MustCompile(`\d{4}-\d{1,2}-\d{1,2}`)
+	linkRefRe     = regexp.MustCompile(`^ {0,3}\[([^\]]+)\]:[ \t]*(\S+)`)
+	fenceRe       = regexp.MustCompile("^ {0,3}(`{3,}|~{3,})")
+)
+
+// headingVersion reads a version heading; ok is false for other headings.
+func headingVersion(text string) (ver, title, date string, ok bool) {
+	text = strings.TrimSpace(text)
+	m := versionHeadRe.FindStringSubmatch(text)
+	if m == nil {
+		return "", "", "", false
+	}
+	open, ver, closeB, rest := m[1] != "", m[2], m[3] != "", m[4]
+	if open != closeB {
+		return "", "", "", false
+	}
+	if _, err := version.Parse(ver); err != nil {
+		return "", "", "", false
+	}
+	if !open {
+		// Unbracketed: "2 new features" is not a version heading.
+		if !strings.Contains(ver, ".") {
+			return "", "", "", false
+		}
+		if rest != "" && !strings.ContainsAny(rest[:1], " \t-–—(:") {
+			return "", "", "", false
+		}
+	}
+	if d := dateRe.FindString(rest); d != "" {
+		date = d
+		rest = strings.Replace(rest, d, "", 1)
+	}
+	title = strings.Trim(rest, " \t-–—():|[]")
+	title = strings.TrimSpace(strings.ReplaceAll(title, " - ", " "))
+	return ver, title, date, true
+}
+
+// ParseChangelog splits a Markdown changelog into notes, one per version
+// heading (Keep a Changelog "## [1.2.0] - 2024-01-01", "# v1.2.0",
+// "## 1.2.0", "# [1.2.1] - 2026-8-19"). Text before the first version
+// heading and "[Unreleased]" sections are dropped; link definitions such as
+// "[1.2.0]: https://..." become the note's URL. Notes keep file order.
+func ParseChangelog(data []byte) ([]Note, error) {
+	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	var notes []Note
+	var body []string
+	cur := -1 // index in notes, -1 before the first version or in Unreleased
+	urls := map[string]string{}
+	flush := func() {
+		if cur >= 0 {
+			notes[cur].Body = strings.TrimSpace(strings.Join(body, "\n"))
+		}
+		body = body[:0]
+	}
+	fence := ""
+	for _, line := range lines {
+		if fence != "" {
+			if strings.HasPrefix(strings.TrimSpace(line), fence) {
+				fence = ""
+			}
+			body = append(body, line)
+			continue
+		}
+		if m := fenceRe.FindStringSubmatch(line); m != nil {
+			fence = m[1][:3]
+			body = append(body, line)
+			continue
+		}
+		if m := atxHeadingRe.FindStringSubmatch(line); m != nil {
+			if ver, title, date, ok := headingVersion(m[2]); ok {
+				flush()
+				notes = append(notes, Note{Version: ver, Title: title, Date: date})
+				cur = len(notes) - 1
+				continue
+			}
+			if t := strings.ToLower(strings.Trim(strings.TrimSpace(m[2]), "[]")); strings.HasPrefix(t, "unreleased") {
+				flush()
+				cur = -1
+				continue
+			}
+		}
+		if m := linkRefRe.FindStringSubmatch(line); m != nil {
+			if _, err := version.Parse(m[1]); err == nil || strings.EqualFold(m[1], "unreleased") {
+				urls[strings.TrimPrefix(strings.TrimPrefix(m[1], "v"), "V")] = m[2]
+				continue
+			}
+		}
+		body = append(body, line)
+	}
+	flush()
+	if len(notes) == 0 {
+		return nil, errors.New("no version headings found (expected headings such as \"## [1.2.0] - 2024-01-01\", \"# v1.2.0\" or \"## 1.2.0\")")
+	}
+	for i := range notes {
+		key := strings.TrimPrefix(strings.TrimPrefix(notes[i].Version, "v"), "V")
+		if u, ok := urls[key]; ok {
+			notes[i].URL = u
+		}
+	}
+	return notes, nil
+}
+
+// splitTitle takes a leading "# Title" line off a single note's body.
+func splitTitle(body string) (title, rest string) {
+	body = strings.TrimLeft(strings.ReplaceAll(body, "\r\n", "\n"), "\n")
+	first, after, _ := strings.Cut(body, "\n")
+	if m := atxHeadingRe.FindStringSubmatch(first); m != nil && len(m[1]) == 1 {
+		return strings.TrimSpace(m[2]), strings.TrimSpace(after)
+	}
+	return "", strings.TrimSpace(body)
+}
+
+// FileSource reads one Markdown changelog file.
+type FileSource struct{ Path string }
+
+// Notes parses the changelog.
+func (s FileSource) Notes(ctx context.Context) ([]Note, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(s.Path)
+	if err != nil {
+		return nil, fmt.Errorf("read release notes: %w", err)
+	}
+	notes, err := ParseChangelog(data)
+	if err != nil {
+		return nil, fmt.Errorf("release notes %s: %w", s.Path, err)
+	}
+	return notes, nil
+}
+
+// DirSource reads a directory of <version>.md files ("1.2.0.md",
+// "v1.2.0.md"); other Markdown files in it are read as changelogs when they
+// have version headings.
+type DirSource struct{ Dir string }
+
+// Notes reads every note in the directory.
+func (s DirSource) Notes(ctx context.Context) ([]Note, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("read release notes: %w", err)
+	}
+	var notes []Note
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if e.IsDir() || (ext != ".md" && ext != ".markdown") {
+			continue
+		}
+		p := filepath.Join(s.Dir, e.Name())
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read release notes: %w", err)
+		}
+		stem := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
+		if _, err := version.Parse(stem); err == nil {
+			title, body := splitTitle(string(data))
+			notes = append(notes, Note{Version: stem, Title: title, Body: body})
+			continue
+		}
+		if more, err := ParseChangelog(data); err == nil {
+			notes = append(notes, more...)
+		}
+	}
+	if len(notes) == 0 {
+		return nil, fmt.Errorf("no release notes in %s: expected <version>.md files (e.g. 1.2.0.md) or a changelog with version headings", s.Dir)
+	}
+	return notes, nil
+}
+
+// Local returns the source for --notes PATH: a directory of <version>.md
+// files, or one changelog file.
+func Local(path string) (Source, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("release notes %s: %w", path, err)
+	}
+	if st.IsDir() {
+		return DirSource{Dir: path}, nil
+	}
+	return FileSource{Path: path}, nil
+}

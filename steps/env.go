@@ -1,0 +1,168 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/demo"
+	"github.com/seed-e7a9fb3b/upshift/detect"
+	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/envfile"
+	"github.com/seed-e7a9fb3b/upshift/profile"
+)
+
+// Env is what every step of a run shares: the engine, what detect found at
+// the start, and the state the run builds up (restore point, version now).
+type Env struct {
+	Eng       *dockerx.Engine
+	Start     *detect.Result // detection before the run
+	Profile   *profile.Profile
+	Project   dockerx.Project
+	BackupDir string
+	Upshift   string // upshift's own version, recorded in manifests
+	Journal   *Journal
+	// BackupAfterStop takes each backup after the writers stopped: no
+	// acknowledged write can be lost by a rollback, at the price of the
+	// backup's duration in downtime.
+	BackupAfterStop bool
+	// MigrationTimeout bounds a migration (default 30 minutes).
+	MigrationTimeout time.Duration
+
+	mu           sync.Mutex
+	restorePoint *backup.Set
+	current      string // version running (or being installed) now
+}
+
+func (e *Env) setCurrent(v string) {
+	e.mu.Lock()
+	e.current = v
+	e.mu.Unlock()
+}
+
+// Current is the version the stack runs (or is being moved to) now.
+func (e *Env) Current() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.current
+}
+
+// RestorePoint is the first backup set of the run, once it exists.
+func (e *Env) RestorePoint() *backup.Set {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.restorePoint
+}
+
+// SetRestorePoint makes set the run's restore point (resume uses it).
+func (e *Env) SetRestorePoint(set *backup.Set) {
+	e.mu.Lock()
+	if e.restorePoint == nil {
+		e.restorePoint = set
+	}
+	e.mu.Unlock()
+}
+
+// Dir is the project directory.
+func (e *Env) Dir() string { return e.Project.WorkingDir }
+
+// EnvPath is the .env of the project.
+func (e *Env) EnvPath() string {
+	if e.Start != nil && e.Start.Stack.EnvFile != "" {
+		return e.Start.Stack.EnvFile
+	}
+	return filepath.Join(e.Dir(), ".env")
+}
+
+// Secrets returns the values that must never be shown: the DB password and
+// every secret-looking value of .env.
+func (e *Env) Secrets() []string {
+	var out []string
+	if e.Start != nil && e.Start.DB.Params.Password != "" {
+		out = append(out, e.Start.DB.Params.Password)
+	}
+	if b, err := os.ReadFile(e.EnvPath()); err == nil {
+		if f, err := envfile.Parse(b); err == nil {
+			for _, k := range f.Keys() {
+				if v, _ := f.Get(k); envfile.IsSecretKey(k) && len(v) >= 4 {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Redactor returns a function that masks every current secret.
+func (e *Env) Redactor() func(string) string {
+	secrets := e.Secrets()
+	return func(s string) string { return envfile.Redact(s, secrets) }
+}
+
+// Services with a role, in compose order.
+func (e *Env) servicesWithRoles(roles ...string) []string {
+	var out []string
+	for _, s := range e.Start.Report.Services {
+		for _, r := range roles {
+			if s.Role == r {
+				out = append(out, s.Name)
+			}
+		}
+	}
+	return out
+}
+
+// Writers are the services stopped during a migration: everything but the
+// database (and services the profile calls other, like a reverse proxy,
+// which do not write).
+func (e *Env) Writers() []string {
+	return e.servicesWithRoles(profile.RoleApp, profile.RoleWorker, profile.RoleScheduler, profile.RoleWeb)
+}
+
+// EnvTemplate fetches the env template (.env.example) of a version as the
+// profile says: builtin, a path template in the project, or a URL template.
+func (e *Env) EnvTemplate(ctx context.Context, version string) ([]byte, error) {
+	src := e.Profile.EnvTemplate
+	switch {
+	case src == "":
+		return nil, nil
+	case src == "builtin:upshift-demo":
+		return demo.EnvTemplate(version)
+	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
+		url := strings.ReplaceAll(src, "{{version}}", version)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, fmt.Errorf("env template %s: %w", url, err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("download env template %s: %w", url, err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("download env template %s: %s", url, resp.Status)
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		if err != nil {
+			return nil, fmt.Errorf("download env template %s: %w", url, err)
+		}
+		return b, nil
+	default:
+		p := strings.ReplaceAll(src, "{{version}}", version)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(e.Dir(), p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("env template of %s: %w", version, err)
+		}
+		return b, nil
+	}
+}

@@ -1,0 +1,268 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Sink receives a running step's output.
+type Sink interface {
+	Log(line string)
+	Progress(done, total int64)
+}
+
+// Step is one confirmable unit of an upgrade.
+type Step interface {
+	Info() StepInfo
+	Run(ctx context.Context, sink Sink) error
+}
+
+// Prompter is implemented by steps whose confirmation shows more than their
+// explanation (a diff, the exact containers); it is asked right before the
+// confirmation, after the previous steps ran.
+type Prompter interface {
+	Prompt(ctx context.Context) (string, error)
+}
+
+// Skipper is implemented by steps that can tell, right before running, that
+// there is nothing to do (the reason is logged).
+type Skipper interface {
+	Skip(ctx context.Context) (bool, string)
+}
+
+// Plan is what a run executes: the steps, and how to get back to the restore
+// point when a step fails after the backup.
+type Plan struct {
+	From, To string
+	Steps    []Step
+	// Rollback returns the steps that restore the restore point; nil until a
+	// backup exists (a failure before it changes nothing).
+	Rollback func() []Step
+	// Backup names the restore point (set ID) once it exists.
+	Backup func() string
+	// Reached reports the version running now (for the result).
+	Reached func() string
+	// Restoring marks a plan that puts a backup back (restore, rollback):
+	// a failure there cannot be rolled back, and the message says so.
+	Restoring bool
+}
+
+// Runner executes a plan and emits events. It is UI-agnostic.
+type Runner struct {
+	Emit    func(Event)                                           // every event, already redacted
+	Decide  func(ctx context.Context, ev Event) (Decision, error) // answers EventConfirm
+	Redact  func(string) string
+	Journal *Journal
+	Now     func() time.Time
+}
+
+// ErrDeclined means the admin answered no to a confirmation.
+var ErrDeclined = errors.New("declined")
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) redact(s string) string {
+	if r.Redact == nil {
+		return s
+	}
+	return r.Redact(s)
+}
+
+func (r *Runner) emit(ev Event) {
+	ev.Time = r.now()
+	ev.Line = r.redact(ev.Line)
+	ev.Err = r.redact(ev.Err)
+	ev.Prompt = r.redact(ev.Prompt)
+	if ev.Result != nil {
+		res := *ev.Result
+		res.Error = r.redact(res.Error)
+		res.Message = r.redact(res.Message)
+		ev.Result = &res
+	}
+	if r.Journal != nil {
+		r.Journal.Event(ev)
+	}
+	if r.Emit != nil {
+		r.Emit(ev)
+	}
+}
+
+type sink struct {
+	r    *Runner
+	step string
+	mu   sync.Mutex
+	tail []string
+}
+
+func (s *sink) Log(line string) {
+	line = strings.TrimRight(line, "\r\n")
+	s.mu.Lock()
+	s.tail = append(s.tail, line)
+	if len(s.tail) > 20 {
+		s.tail = s.tail[len(s.tail)-20:]
+	}
+	s.mu.Unlock()
+	s.r.emit(Event{Kind: EventLog, Step: s.step, Line: line})
+}
+
+func (s *sink) Progress(done, total int64) {
+	s.r.emit(Event{Kind: EventProgress, Step: s.step, Done: done, Total: total})
+}
+
+func (s *sink) lastLines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.tail...)
+}
+
+// Run executes the plan from step index start. On a failure after the
+// backup it rolls back by itself. It always ends with EventDone and returns
+// the Result.
+func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
+	infos := make([]StepInfo, len(p.Steps))
+	for i, s := range p.Steps {
+		infos[i] = s.Info()
+	}
+	r.emit(Event{Kind: EventPlan, Plan: infos})
+	res := Result{From: p.From, To: p.To}
+	for i := start; i < len(p.Steps); i++ {
+		st := p.Steps[i]
+		info := st.Info()
+		if err := ctx.Err(); err != nil {
+			return r.fail(ctx, p, res, info, fmt.Errorf("cancelled before %q: %w", info.Name, err), nil)
+		}
+		if sk, ok := st.(Skipper); ok {
+			if skip, why := sk.Skip(ctx); skip {
+				r.emit(Event{Kind: EventStepStarted, Step: info.ID})
+				r.emit(Event{Kind: EventLog, Step: info.ID, Line: "nothing to do: " + why})
+				r.emit(Event{Kind: EventStepFinished, Step: info.ID, Status: StatusSkipped})
+				continue
+			}
+		}
+		if info.Confirm {
+			prompt := info.Explain
+			if pr, ok := st.(Prompter); ok {
+				extra, err := pr.Prompt(ctx)
+				if err != nil {
+					return r.fail(ctx, p, res, info, err, nil)
+				}
+				if extra != "" {
+					prompt = extra
+				}
+			}
+			ev := Event{Kind: EventConfirm, Step: info.ID, Prompt: prompt}
+			r.emit(ev)
+			ev.Prompt = r.redact(prompt)
+			d, err := r.decide(ctx, ev)
+			if err != nil {
+				return r.fail(ctx, p, res, info, err, nil)
+			}
+			if !d.Approve {
+				return r.fail(ctx, p, res, info, fmt.Errorf("%w: the admin answered no to %q", ErrDeclined, info.Name), nil)
+			}
+		}
+		r.emit(Event{Kind: EventStepStarted, Step: info.ID})
+		t0 := r.now()
+		sk := &sink{r: r, step: info.ID}
+		err := st.Run(ctx, sk)
+		d := r.now().Sub(t0)
+		if err != nil {
+			r.emit(Event{Kind: EventStepFinished, Step: info.ID, Status: StatusFailed, Duration: d, Err: err.Error()})
+			return r.fail(ctx, p, res, info, err, sk.lastLines())
+		}
+		r.emit(Event{Kind: EventStepFinished, Step: info.ID, Status: StatusOK, Duration: d})
+	}
+	res.Outcome = OutcomeSuccess
+	res.Reached = p.To
+	if p.Backup != nil {
+		res.Backup = p.Backup()
+	}
+	res.Message = fmt.Sprintf("%s → %s done. To go back: upshift restore %s", p.From, p.To, res.Backup)
+	r.emit(Event{Kind: EventDone, Result: &res})
+	return res
+}
+
+func (r *Runner) decide(ctx context.Context, ev Event) (Decision, error) {
+	if r.Decide == nil {
+		return Decision{Step: ev.Step, Approve: false}, errors.New("this step needs a confirmation and nobody can answer (no TTY): re-run with --yes to approve every step")
+	}
+	return r.Decide(ctx, ev)
+}
+
+// fail handles a failed (or declined, or cancelled) step: roll back when a
+// restore point exists, otherwise report that nothing was changed.
+func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, cause error, tail []string) Result {
+	res.FailedStep = info.ID
+	res.Error = cause.Error()
+	var rollback []Step
+	if p.Rollback != nil {
+		rollback = p.Rollback()
+	}
+	if p.Backup != nil {
+		res.Backup = p.Backup()
+	}
+	if rollback == nil && p.Restoring {
+		res.Outcome = OutcomeFailed
+		res.Message = fmt.Sprintf("%q failed: %s. The stack may be half-restored; backup %s itself is unchanged. Fix the cause, then run `upshift restore %s` again.", info.Name, cause, res.Backup, res.Backup)
+		r.emit(Event{Kind: EventDone, Result: &res})
+		return res
+	}
+	if rollback == nil {
+		res.Outcome = OutcomeFailed
+		if errors.Is(cause, ErrDeclined) || errors.Is(cause, context.Canceled) {
+			res.Outcome = OutcomeAborted
+		}
+		res.Reached = p.From
+		res.Message = fmt.Sprintf("%q failed before anything was changed: %s. The stack still runs %s.", info.Name, cause, p.From)
+		r.emit(Event{Kind: EventDone, Result: &res})
+		return res
+	}
+	r.emit(Event{Kind: EventRollingBack, Step: info.ID, Err: cause.Error()})
+	// The rollback must finish even when the run was cancelled: a half-done
+	// rollback is the worst state. It gets its own context.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Minute)
+	defer cancel()
+	for _, st := range rollback {
+		rinfo := st.Info()
+		r.emit(Event{Kind: EventStepStarted, Step: rinfo.ID})
+		t0 := r.now()
+		sk := &sink{r: r, step: rinfo.ID}
+		if err := st.Run(rctx, sk); err != nil {
+			r.emit(Event{Kind: EventStepFinished, Step: rinfo.ID, Status: StatusFailed, Duration: r.now().Sub(t0), Err: err.Error()})
+			res.Outcome = OutcomeFailed
+			res.Error = fmt.Sprintf("%s; then the rollback failed at %q: %v", cause, rinfo.Name, err)
+			res.Message = fmt.Sprintf("The stack may be half-restored. The restore point is backup %s. Fix the cause shown above, then run `upshift restore %s` (or `upshift resume`).", res.Backup, res.Backup)
+			r.emit(Event{Kind: EventDone, Result: &res})
+			return res
+		}
+		r.emit(Event{Kind: EventStepFinished, Step: rinfo.ID, Status: StatusOK, Duration: r.now().Sub(t0)})
+	}
+	res.Outcome = OutcomeRolledBack
+	res.Reached = p.From
+	if p.Reached != nil {
+		res.Reached = p.Reached()
+	}
+	msg := fmt.Sprintf("%q failed: %s. upshift restored backup %s (database, config, volumes and images together) and the stack runs %s again, healthy.", info.Name, cause, res.Backup, res.Reached)
+	if len(tail) > 0 {
+		msg += " Last lines of the failing step: " + strings.Join(lastN(tail, 5), " | ")
+	}
+	res.Message = msg
+	r.emit(Event{Kind: EventDone, Result: &res})
+	return res
+}
+
+func lastN(s []string, n int) []string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

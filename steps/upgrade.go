@@ -1,0 +1,1034 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/demo"
+	"github.com/seed-e7a9fb3b/upshift/detect"
+	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/envfile"
+	"github.com/seed-e7a9fb3b/upshift/profile"
+)
+
+// Hop is one version to install on the way to the target.
+type Hop struct {
+	Version string
+	Renames []envfile.Rename
+}
+
+// BuildPlan turns hops into the steps of an upgrade of env's stack.
+func BuildPlan(env *Env, from string, hops []Hop) *Plan {
+	env.setCurrent(from)
+	p := &Plan{From: from}
+	prev := from
+	for _, h := range hops {
+		p.Steps = append(p.Steps, &preflightStep{env: env, from: prev, to: h.Version})
+		if !env.BackupAfterStop {
+			p.Steps = append(p.Steps, &backupStep{env: env, hop: h.Version})
+		}
+		p.Steps = append(p.Steps, &imagesStep{env: env, hop: h.Version})
+		config := &configStep{env: env, from: prev, to: h.Version, renames: h.Renames}
+		if env.BackupAfterStop {
+			// The restore point must hold the old .env: config comes after it.
+			p.Steps = append(p.Steps, &stopStep{env: env, hop: h.Version}, &backupStep{env: env, hop: h.Version}, config)
+		} else {
+			// The .env diff is read and approved before the downtime starts.
+			p.Steps = append(p.Steps, config, &stopStep{env: env, hop: h.Version})
+		}
+		if env.Profile.Migration.Mode != profile.MigrateNone && env.Profile.Migration.Mode != "" {
+			p.Steps = append(p.Steps, &migrateStep{env: env, hop: h.Version})
+		}
+		p.Steps = append(p.Steps,
+			&startStep{env: env, hop: h.Version, version: h.Version},
+			&verifyStep{env: env, hop: h.Version, version: h.Version},
+		)
+		prev = h.Version
+	}
+	if len(hops) > 0 {
+		p.To = hops[len(hops)-1].Version
+		p.Steps = append(p.Steps, &cleanupStep{env: env})
+	}
+	p.Backup = func() string {
+		if s := env.RestorePoint(); s != nil {
+			return s.ID
+		}
+		return ""
+	}
+	p.Rollback = func() []Step {
+		set := env.RestorePoint()
+		if set == nil {
+			return nil
+		}
+		return RestoreSteps(env, set, "rollback")
+	}
+	p.Reached = env.Current
+	return p
+}
+
+// RestoreSteps put a backup set back: config, images, database and volumes
+// together, then start and verify the version it holds. `upshift restore`
+// and the upgrade's rollback run the same steps.
+func RestoreSteps(env *Env, set *backup.Set, hop string) []Step {
+	return []Step{
+		&stopStep{env: env, hop: hop, all: true},
+		&restoreStep{env: env, hop: hop, set: set},
+		&startStep{env: env, hop: hop, version: set.Manifest.Version},
+		&verifyStep{env: env, hop: hop, version: set.Manifest.Version},
+	}
+}
+
+func id(hop, name string) string {
+	if hop == "" {
+		return name
+	}
+	return hop + "/" + name
+}
+
+// ---- preflight
+
+type preflightStep struct {
+	env      *Env
+	from, to string
+}
+
+func (s *preflightStep) Info() StepInfo {
+	return StepInfo{
+		ID: id(s.to, "preflight"), Hop: s.to, Name: "Check before " + s.to,
+		Explain: "Checks that everything the upgrade needs is there before anything is touched: the Docker engine, docker compose, the database (reachable, no half-applied migration), free disk space for the backup, and the images of " + s.to + ". Nothing is changed.",
+		Touches: []string{"reads only"},
+	}
+}
+
+func (s *preflightStep) Run(ctx context.Context, sink Sink) error {
+	e := s.env
+	info, err := e.Eng.Server(ctx)
+	if err != nil {
+		return fmt.Errorf("Docker engine: %w", err)
+	}
+	sink.Log(fmt.Sprintf("✓ Docker engine %s (API %s)", info.Version, info.APIVersion))
+	cv, err := dockerx.ComposeVersion(ctx)
+	if err != nil {
+		return err
+	}
+	sink.Log("✓ docker compose " + cv)
+	det, err := e.detectNow(ctx)
+	if err != nil {
+		return err
+	}
+	rep := det.Report
+	if det.Profile.DB.Engine == profile.EnginePostgres || det.Profile.DB.Engine == "" {
+		if !rep.DB.Reachable {
+			return fmt.Errorf("the database is not reachable: %s. Nothing was changed", rep.DB.Error)
+		}
+		sink.Log(fmt.Sprintf("✓ PostgreSQL %s reachable at service %s (%s)", rep.DB.ServerVersion, rep.DB.Service, humanBytes(rep.DB.SizeBytes)))
+		if rep.Schema.Dirty {
+			return fmt.Errorf("the %s schema is dirty (a migration half-ran: %s). Nothing was changed. Repair it or restore a backup before upgrading", rep.Schema.Tool, strings.Join(append([]string{rep.Schema.Head}, rep.Schema.Failed...), ", "))
+		}
+		sink.Log(fmt.Sprintf("✓ schema %s head %s, not dirty", rep.Schema.Tool, orDash(rep.Schema.Head)))
+	}
+	if rep.Version != s.from && !strings.HasPrefix(rep.Version, "unknown") {
+		return fmt.Errorf("the stack runs %s, but this hop starts from %s. Nothing was changed. Run `upshift plan` again", rep.Version, s.from)
+	}
+	src, err := e.backupSource(ctx, det)
+	if err != nil {
+		return err
+	}
+	need, err := backup.Estimate(ctx, e.Eng, src)
+	if err != nil {
+		return err
+	}
+	if err := backup.CheckFreeSpace(e.BackupDir, need); err != nil {
+		return err
+	}
+	sink.Log(fmt.Sprintf("✓ free space for a backup of about %s in %s", humanBytes(need), e.BackupDir))
+	for _, ref := range e.targetImages(s.to) {
+		if _, ok, err := e.Eng.ImageInspect(ctx, ref); err != nil {
+			return err
+		} else if ok {
+			sink.Log("✓ image " + ref + " is here")
+		} else if e.Profile.Images == "build-demo" {
+			sink.Log("✓ image " + ref + " will be built from this binary")
+		} else {
+			sink.Log("• image " + ref + " will be pulled before any downtime")
+		}
+	}
+	return nil
+}
+
+// detectNow re-reads the stack (containers are recreated between hops).
+func (e *Env) detectNow(ctx context.Context) (*detect.Result, error) {
+	opts := detect.Options{
+		StackOptions: detect.StackOptions{Dir: e.Dir(), Project: e.Project.Name, Files: e.Project.Files, EnvFiles: e.Project.EnvFiles, Profiles: e.Project.Profiles},
+		Profile:      e.Profile.Name,
+		Profiles:     []*profile.Profile{e.Profile},
+	}
+	return detect.Detect(ctx, e.Eng, opts)
+}
+
+// targetImages are the image references the app services use at version.
+func (e *Env) targetImages(version string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, name := range e.Writers() {
+		svc, ok := e.Start.Stack.Model.Services[name]
+		if !ok || svc.Image == "" {
+			continue
+		}
+		ref := svc.Image
+		if tag := detect.TagOf(ref); tag != "" {
+			ref = strings.TrimSuffix(ref, ":"+tag)
+		}
+		ref += ":" + e.tagFor(version)
+		if !seen[ref] && e.isAppImage(svc.Image) {
+			seen[ref] = true
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+func (e *Env) tagFor(version string) string {
+	t := e.Profile.Apply.TagTemplate
+	if t == "" {
+		return version
+	}
+	return strings.ReplaceAll(t, "{{version}}", version)
+}
+
+func (e *Env) isAppImage(ref string) bool {
+	cur := e.Start.Report.Version
+	tag := detect.TagOf(ref)
+	return tag == e.tagFor(cur) || tag == cur || len(e.Profile.Match.Images) == 0 || matchesAny(ref, e.Profile.Match.Images)
+}
+
+func matchesAny(ref string, repos []string) bool {
+	base := ref
+	if t := detect.TagOf(ref); t != "" {
+		base = strings.TrimSuffix(ref, ":"+t)
+	}
+	for _, r := range repos {
+		if strings.HasSuffix(base, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// backupSource describes what a backup set of the stack holds.
+func (e *Env) backupSource(ctx context.Context, det *detect.Result) (backup.Source, error) {
+	rep := det.Report
+	src := backup.Source{
+		App: rep.App, Profile: rep.Profile, Version: rep.Version,
+		SchemaTool: rep.Schema.Tool, SchemaHead: rep.Schema.Head, DBServerVersion: rep.DB.ServerVersion,
+		Project: e.Project, Secrets: e.Secrets(),
+	}
+	if det.DB.Container != "" {
+		src.DB = &backup.DBSource{
+			Container: det.DB.Container, User: det.DB.Params.User, Password: det.DB.Params.Password,
+			Database: det.DB.Params.Database, Extra: e.Profile.DB.ExtraDatabases,
+		}
+	}
+	src.ConfigPaths = append(src.ConfigPaths, e.Project.Files...)
+	if _, err := os.Stat(e.EnvPath()); err == nil {
+		src.ConfigPaths = append(src.ConfigPaths, e.EnvPath())
+	}
+	for _, cf := range e.Profile.ConfigFiles {
+		p := cf.Path
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(e.Dir(), p)
+		}
+		if _, err := os.Stat(p); err == nil {
+			src.ConfigPaths = append(src.ConfigPaths, p)
+		}
+	}
+	for _, v := range e.Profile.Volumes {
+		vs, ok := findVolume(det, e.Project.Name, v)
+		if !ok {
+			return src, fmt.Errorf("the profile lists volume %q but no container of the project mounts it. Nothing was changed. Fix: start the stack (docker compose up -d) or correct the profile", v.Name)
+		}
+		src.Volumes = append(src.Volumes, vs)
+	}
+	names := make([]string, 0, len(det.Containers))
+	for n := range det.Containers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := det.Containers[n]
+		si := backup.ServiceImage{Service: n, Ref: c.Image, ID: c.ImageID}
+		if img, ok, err := e.Eng.ImageInspect(ctx, c.ImageID); err == nil && ok {
+			si.RepoDigests = img.RepoDigests
+		}
+		src.Images = append(src.Images, si)
+	}
+	return src, nil
+}
+
+func findVolume(det *detect.Result, project string, v profile.Volume) (backup.VolumeSource, bool) {
+	want := []string{v.Name, project + "_" + v.Name}
+	for svc, c := range det.Containers {
+		if v.Service != "" && v.Service != svc {
+			continue
+		}
+		for _, m := range c.Mounts {
+			for _, w := range want {
+				if m.Name == w || (m.Type == "bind" && m.Source == v.Name) || (v.Mount != "" && m.Destination == v.Mount) {
+					name := m.Name
+					if name == "" {
+						name = m.Source
+					}
+					return backup.VolumeSource{Name: name, Container: c.ID, Path: m.Destination}, true
+				}
+			}
+		}
+	}
+	return backup.VolumeSource{}, false
+}
+
+// ---- backup
+
+type backupStep struct {
+	env *Env
+	hop string
+}
+
+func (s *backupStep) Info() StepInfo {
+	return StepInfo{
+		ID: id(s.hop, "backup"), Hop: s.hop, Name: "Back up before " + s.hop,
+		Explain: "Makes a restore point that pairs everything that must go back together: a pg_dump of the database (run inside its container), the compose files and .env, the app's volumes, and the exact images running now. It is verified (checksums, pg_restore --list) before anything else happens. The app keeps running.",
+		Touches: []string{"writes " + s.env.BackupDir},
+	}
+}
+
+func (s *backupStep) Run(ctx context.Context, sink Sink) error {
+	e := s.env
+	det, err := e.detectNow(ctx)
+	if err != nil {
+		return err
+	}
+	src, err := e.backupSource(ctx, det)
+	if err != nil {
+		return err
+	}
+	var lastPhase string
+	set, err := backup.Create(ctx, e.Eng, e.BackupDir, src, func(p backup.Progress) {
+		if p.Phase != lastPhase && p.Phase != "" {
+			lastPhase = p.Phase
+			sink.Log("• " + p.Phase)
+		}
+		if p.Line != "" {
+			sink.Log(p.Line)
+		}
+		if p.Total > 0 || p.Done > 0 {
+			sink.Progress(p.Done, p.Total)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	sink.Log("verifying " + set.ID)
+	if err := set.Verify(ctx, e.Eng, det.DB.Container); err != nil {
+		return fmt.Errorf("the new backup %s does not verify: %w", set.ID, err)
+	}
+	sink.Log(fmt.Sprintf("✓ backup %s verified (%s)", set.ID, set.Dir))
+	e.SetRestorePoint(set)
+	if e.Journal != nil {
+		e.Journal.BackupCreated(set.ID)
+	}
+	return nil
+}
+
+// ---- images
+
+type imagesStep struct {
+	env *Env
+	hop string
+}
+
+func (s *imagesStep) Info() StepInfo {
+	return StepInfo{
+		ID: id(s.hop, "images"), Hop: s.hop, Name: "Get the " + s.hop + " images",
+		Explain: "Pulls (or builds) the images of " + s.hop + " while the old version still runs, so the downtime later is only the migration and the restart.",
+		Touches: s.env.targetImages(s.hop),
+	}
+}
+
+func (s *imagesStep) Run(ctx context.Context, sink Sink) error {
+	e := s.env
+	for _, ref := range e.targetImages(s.hop) {
+		if _, ok, err := e.Eng.ImageInspect(ctx, ref); err != nil {
+			return err
+		} else if ok {
+			sink.Log(ref + " is already here")
+			continue
+		}
+		if e.Profile.Images == "build-demo" {
+			sink.Log("building " + ref)
+			if err := demo.BuildImage(ctx, e.Eng, s.hop, sink.Log); err != nil {
+				return err
+			}
+			continue
+		}
+		sink.Log("pulling " + ref)
+		if err := e.Eng.ImagePull(ctx, ref, sink.Log); err != nil {
+			return fmt.Errorf("%w. Nothing was changed: the old version still runs", err)
+		}
+	}
+	return nil
+}
+
+// ---- config (.env merge + version)
+
+type configStep struct {
+	env      *Env
+	from, to string
+	renames  []envfile.Rename
+	merged   []byte
+	result   *envfile.MergeResult
+	original []byte
+}
+
+func (s *configStep) Info() StepInfo {
+	return StepInfo{
+		ID: id(s.to, "config"), Hop: s.to, Name: "Update .env for " + s.to,
+		Explain: "Merges your .env with the new version's template: new settings are added with their defaults, your own values are kept, renamed keys move your value to the new name, removed keys are kept as comments. Then the version is set to " + s.to + ". You see the diff before anything is written; the old file is in the backup.",
+		Confirm: true,
+		Touches: []string{s.env.EnvPath()},
+	}
+}
+
+func (s *configStep) compute(ctx context.Context) error {
+	e := s.env
+	cur, err := os.ReadFile(e.EnvPath())
+	if err != nil {
+		return fmt.Errorf("read %s: %w", e.EnvPath(), err)
+	}
+	s.original = cur
+	merged := cur
+	if e.Profile.EnvTemplate != "" {
+		base, err := e.EnvTemplate(ctx, s.from)
+		if err != nil {
+			base = nil // unknown old template: two-way merge never overwrites the admin's values
+		}
+		theirs, err := e.EnvTemplate(ctx, s.to)
+		if err != nil {
+			return fmt.Errorf("the .env template of %s: %w", s.to, err)
+		}
+		res, err := envfile.Merge(base, theirs, cur, s.renames)
+		if err != nil {
+			return fmt.Errorf("merge .env: %w", err)
+		}
+		s.result = &res
+		merged = res.Merged
+	}
+	if e.Profile.Apply.Method == profile.ApplyEnv || e.Profile.Apply.Method == "" {
+		key := e.Profile.Apply.EnvKey
+		if key == "" {
+			return errors.New("the profile applies versions through .env but names no env_key")
+		}
+		f, err := envfile.Parse(merged)
+		if err != nil {
+			return fmt.Errorf("parse merged .env: %w", err)
+		}
+		f.Set(key, e.tagFor(s.to))
+		merged = f.Bytes()
+	}
+	s.merged = merged
+	return nil
+}
+
+func (s *configStep) Prompt(ctx context.Context) (string, error) {
+	if err := s.compute(ctx); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString(s.Info().Explain + "\n\n")
+	if s.result != nil {
+		b.WriteString(s.result.Summary.String() + "\n")
+		for _, c := range s.result.Conflicts {
+			b.WriteString(fmt.Sprintf("conflict: %s — you changed it and the new default changed too; your value is kept\n", c.Key))
+		}
+	}
+	b.WriteString((&envfile.MergeResult{Merged: s.merged}).Diff(s.original, ".env"))
+	return b.String(), nil
+}
+
+func (s *configStep) Run(ctx context.Context, sink Sink) error {
+	if s.merged == nil {
+		if err := s.compute(ctx); err != nil {
+			return err
+		}
+	}
+	if s.result != nil {
+		sink.Log(s.result.Summary.String())
+	}
+	if err := envfile.WriteAtomic(s.env.EnvPath(), s.merged, 0o600); err != nil {
+		return err
+	}
+	s.env.setCurrent(s.to)
+	sink.Log("✓ wrote " + s.env.EnvPath())
+	return nil
+}
+
+// ---- stop writers
+
+type stopStep struct {
+	env *Env
+	hop string
+	all bool // rollback: stop every writer whatever its state
+}
+
+func (s *stopStep) Info() StepInfo {
+	w := s.env.Writers()
+	return StepInfo{
+		ID: id(s.hop, "stop"), Hop: s.hop, Name: "Stop the app (" + strings.Join(w, ", ") + ")",
+		Explain: "Stops the services that write to the database (" + strings.Join(w, ", ") + ") so the migration sees a still database. The database itself keeps running. Downtime starts here.",
+		Confirm: !s.all,
+		Touches: []string{"docker compose stop " + strings.Join(w, " ")},
+	}
+}
+
+func (s *stopStep) Run(ctx context.Context, sink Sink) error {
+	w := s.env.Writers()
+	if len(w) == 0 {
+		return nil
+	}
+	if err := s.env.waitOneOffs(ctx, sink); err != nil {
+		return err
+	}
+	return s.env.Project.Compose(ctx, sink.Log, append([]string{"stop", "--timeout", "20"}, w...)...)
+}
+
+// waitOneOffs stops migration containers left by an earlier, killed run.
+func (e *Env) waitOneOffs(ctx context.Context, sink Sink) error {
+	cs, err := e.Eng.ProjectContainers(ctx, e.Project.Name)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.OneOff && c.State == "running" {
+			sink.Log("a one-off container from an earlier run is still running: " + c.Name + "; waiting up to 2 minutes for it to finish")
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			code, err := e.Eng.Wait(wctx, c.ID)
+			cancel()
+			if err != nil {
+				sink.Log("stopping " + c.Name)
+				if err := e.Eng.Stop(ctx, c.ID, 10*time.Second); err != nil {
+					return err
+				}
+			} else {
+				sink.Log(fmt.Sprintf("%s exited with %d", c.Name, code))
+			}
+		}
+	}
+	return nil
+}
+
+// ---- migrate
+
+type migrateStep struct {
+	env *Env
+	hop string
+}
+
+func (s *migrateStep) Info() StepInfo {
+	m := s.env.Profile.Migration
+	info := StepInfo{ID: id(s.hop, "migrate"), Hop: s.hop, Name: "Migrate the database to " + s.hop, Confirm: true}
+	switch m.Mode {
+	case profile.MigrateOneOff:
+		info.Explain = "Runs the migration of " + s.hop + " once, in a one-off container of the " + m.Service + " service with the app's environment, volumes and network. Its output is shown live. If it fails, upshift restores the backup."
+		info.Touches = []string{"docker compose run --rm --no-deps " + m.Service + " " + strings.Join(m.Command, " ")}
+	case profile.MigrateEntrypoint:
+		info.Explain = "Starts " + m.Service + ", whose entrypoint migrates the database, and watches its log for the line that means success. If it fails, upshift restores the backup."
+		info.Touches = []string{"docker compose up -d --no-deps " + m.Service}
+	default:
+		info.Explain = "No migration step for this app."
+	}
+	return info
+}
+
+func (s *migrateStep) Run(ctx context.Context, sink Sink) error {
+	e := s.env
+	m := e.Profile.Migration
+	timeout := e.MigrationTimeout
+	if d, err := time.ParseDuration(m.Timeout); err == nil && d > 0 {
+		timeout = d
+	}
+	if timeout == 0 {
+		timeout = 30 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// A migration left running by a killed earlier run must end first: two
+	// migrations at once would corrupt the schema.
+	if err := e.waitOneOffs(ctx, sink); err != nil {
+		return err
+	}
+	switch m.Mode {
+	case profile.MigrateOneOff:
+		args := []string{"run", "--rm", "--no-deps", "-T"}
+		keys := make([]string, 0, len(m.Env))
+		for k := range m.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			args = append(args, "-e", k+"="+m.Env[k])
+		}
+		args = append(args, m.Service)
+		args = append(args, m.Command...)
+		if err := e.Project.Compose(ctx, sink.Log, args...); err != nil {
+			return fmt.Errorf("the migration failed: %w", err)
+		}
+		return nil
+	case profile.MigrateEntrypoint:
+		return s.watchEntrypoint(ctx, sink)
+	default:
+		return nil
+	}
+}
+
+func (s *migrateStep) watchEntrypoint(ctx context.Context, sink Sink) error {
+	e := s.env
+	m := e.Profile.Migration
+	okRe, err := regexp.Compile(m.SuccessLog)
+	if err != nil || m.SuccessLog == "" {
+		return fmt.Errorf("the profile's success_log %q is not a usable regexp", m.SuccessLog)
+	}
+	var errRe *regexp.Regexp
+	if m.ErrorLog != "" {
+		if errRe, err = regexp.Compile(m.ErrorLog); err != nil {
+			return fmt.Errorf("the profile's error_log: %w", err)
+		}
+	}
+	since := time.Now().Add(-time.Second)
+	if err := e.Project.Compose(ctx, sink.Log, "up", "--detach", "--no-deps", m.Service); err != nil {
+		return err
+	}
+	det, err := e.detectNow(ctx)
+	if err != nil {
+		return err
+	}
+	c, ok := det.Containers[m.Service]
+	if !ok {
+		return fmt.Errorf("the %s container did not appear", m.Service)
+	}
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	result := make(chan error, 1)
+	go func() {
+		_ = e.Eng.Logs(lctx, c.ID, true, since, func(line string) {
+			sink.Log(line)
+			switch {
+			case okRe.MatchString(line):
+				select {
+				case result <- nil:
+				default:
+				}
+			case errRe != nil && errRe.MatchString(line):
+				select {
+				case result <- fmt.Errorf("the migration logged an error: %s", line):
+				default:
+				}
+			}
+		})
+		select {
+		case result <- errors.New("the container's log ended before the migration reported success"):
+		default:
+		}
+	}()
+	select {
+	case err := <-result:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("no success line (%s) before the timeout: %w", m.SuccessLog, ctx.Err())
+	}
+}
+
+// ---- start
+
+type startStep struct {
+	env     *Env
+	hop     string
+	version string
+}
+
+func (s *startStep) Info() StepInfo {
+	return StepInfo{
+		ID: id(s.hop, "start"), Hop: s.hop, Name: "Start " + s.version,
+		Explain: "Starts the whole stack with your own docker compose project (same name, files, profiles and .env), in dependency order, and waits until every service with a health check is healthy. Downtime ends here.",
+		Touches: []string{"docker compose up -d --wait"},
+	}
+}
+
+func (s *startStep) Run(ctx context.Context, sink Sink) error {
+	err := s.env.Project.Compose(ctx, sink.Log, "up", "--detach", "--wait", "--wait-timeout", "180", "--remove-orphans")
+	if err != nil {
+		s.env.tailLogs(ctx, sink)
+		return fmt.Errorf("%s did not start healthy: %w", s.version, err)
+	}
+	return nil
+}
+
+// tailLogs shows the last lines of the app services (why did it not start?).
+func (e *Env) tailLogs(ctx context.Context, sink Sink) {
+	det, err := e.detectNow(ctx)
+	if err != nil {
+		return
+	}
+	for _, name := range e.Writers() {
+		c, ok := det.Containers[name]
+		if !ok {
+			continue
+		}
+		var lines []string
+		_ = e.Eng.Logs(ctx, c.ID, false, time.Now().Add(-3*time.Minute), func(l string) { lines = append(lines, l) })
+		for _, l := range lastN(lines, 5) {
+			sink.Log(name + " | " + l)
+		}
+	}
+}
+
+// ---- verify
+
+type verifyStep struct {
+	env     *Env
+	hop     string
+	version string
+}
+
+func (s *verifyStep) Info() StepInfo {
+	return StepInfo{
+		ID: id(s.hop, "verify"), Hop: s.hop, Name: "Verify " + s.version,
+		Explain: "Checks that the app really runs " + s.version + ": the health checks pass, the version endpoint says " + s.version + ", the schema head is the one " + s.version + " expects, and no migration is dirty.",
+		Touches: []string{"reads only"},
+	}
+}
+
+func (s *verifyStep) Run(ctx context.Context, sink Sink) error {
+	e := s.env
+	var det *detect.Result
+	var lastErr error
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var err error
+		det, err = e.detectNow(ctx)
+		if err == nil {
+			lastErr = s.check(ctx, det, sink)
+			if lastErr == nil {
+				e.setCurrent(s.version)
+				return nil
+			}
+		} else {
+			lastErr = err
+		}
+		if time.Now().After(deadline) {
+			return lastErr
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("verify %s: %w", s.version, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (s *verifyStep) check(ctx context.Context, det *detect.Result, sink Sink) error {
+	e := s.env
+	rep := det.Report
+	for _, svc := range rep.Services {
+		if svc.State == "not created" && svc.Role == profile.RoleOther {
+			continue
+		}
+		if svc.State != "running" {
+			return fmt.Errorf("%s is %s", svc.Name, svc.State)
+		}
+		if svc.Health == "unhealthy" || svc.Health == "starting" {
+			return fmt.Errorf("%s is %s", svc.Name, svc.Health)
+		}
+	}
+	for _, hc := range e.Profile.Health {
+		if hc.Type != profile.HealthHTTP {
+			continue
+		}
+		c, ok := det.Containers[hc.Service]
+		if !ok {
+			return fmt.Errorf("health check: no %s container", hc.Service)
+		}
+		if err := httpCheck(ctx, c, hc); err != nil {
+			return fmt.Errorf("health check %s %s: %w", hc.Service, hc.Path, err)
+		}
+		sink.Log(fmt.Sprintf("✓ %s GET :%d%s answers", hc.Service, hc.Port, hc.Path))
+	}
+	if rep.Version != s.version {
+		return fmt.Errorf("the app says it runs %q (from %s), expected %s", rep.Version, rep.VersionSource, s.version)
+	}
+	sink.Log("✓ the app runs " + rep.Version + " (" + rep.VersionSource + ")")
+	if rep.DB.Engine == profile.EnginePostgres && rep.DB.Reachable {
+		if rep.Schema.Dirty {
+			return fmt.Errorf("the schema is dirty after the migration (%s)", rep.Schema.Head)
+		}
+		if exp := e.Profile.ExpectedHead(s.version); exp != "" && rep.Schema.Head != exp {
+			return fmt.Errorf("the schema head is %s, but %s expects %s", rep.Schema.Head, s.version, exp)
+		}
+		sink.Log("✓ schema head " + orDash(rep.Schema.Head) + ", not dirty")
+	}
+	for _, w := range rep.Warnings {
+		if strings.HasPrefix(w, "DRIFT") || strings.HasPrefix(w, "DIRTY") {
+			return errors.New(w)
+		}
+	}
+	return nil
+}
+
+func httpCheck(ctx context.Context, c dockerx.Container, hc profile.HealthCheck) error {
+	var addrs []string
+	for _, ip := range c.Networks {
+		if ip != "" {
+			addrs = append(addrs, net.JoinHostPort(ip, strconv.Itoa(hc.Port)))
+		}
+	}
+	if hp, ok := c.HostPort(hc.Port); ok {
+		addrs = append(addrs, hp)
+	}
+	want := hc.Status
+	if want == 0 {
+		want = http.StatusOK
+	}
+	var lastErr error = errors.New("no address")
+	for _, a := range addrs {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		req, err := http.NewRequestWithContext(cctx, http.MethodGet, "http://"+a+hc.Path, nil)
+		if err != nil {
+			cancel()
+			return fmt.Errorf("request: %w", err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			cancel()
+			lastErr = err
+			continue
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		_ = resp.Body.Close()
+		cancel()
+		if resp.StatusCode != want {
+			return fmt.Errorf("status %d, want %d", resp.StatusCode, want)
+		}
+		if hc.BodyContains != "" && !strings.Contains(string(body), hc.BodyContains) {
+			return fmt.Errorf("body does not contain %q", hc.BodyContains)
+		}
+		return nil
+	}
+	return lastErr
+}
+
+// ---- restore (rollback)
+
+type restoreStep struct {
+	env *Env
+	hop string
+	set *backup.Set
+}
+
+func (s *restoreStep) Info() StepInfo {
+	return StepInfo{
+		ID: id(s.hop, "restore"), Hop: s.hop, Name: "Restore backup " + s.set.ID,
+		Explain: "Puts back, together, everything the backup " + s.set.ID + " holds: the database (recreated from its dump), the compose files and .env, the volumes, and the images that ran then (" + s.set.Manifest.Version + "). The set is verified first; a damaged set is refused before anything is touched.",
+		Confirm: s.hop != "rollback",
+		Touches: []string{"database", s.env.Dir(), "volumes", "image tags"},
+	}
+}
+
+func (s *restoreStep) Run(ctx context.Context, sink Sink) error {
+	e := s.env
+	det, err := e.detectNow(ctx)
+	if err != nil {
+		return err
+	}
+	sink.Log("verifying " + s.set.ID)
+	if err := s.set.Verify(ctx, e.Eng, det.DB.Container); err != nil {
+		return fmt.Errorf("backup %s does not verify, nothing was restored: %w", s.set.ID, err)
+	}
+	progress := func(p backup.Progress) {
+		if p.Line != "" {
+			sink.Log(p.Line)
+		}
+		if p.Total > 0 {
+			sink.Progress(p.Done, p.Total)
+		}
+	}
+	sink.Log("restoring config files")
+	if err := s.set.RestoreConfig(e.Dir()); err != nil {
+		return err
+	}
+	sink.Log("restoring image tags")
+	if err := s.set.RestoreImages(ctx, e.Eng); err != nil {
+		return err
+	}
+	if det.DB.Container != "" {
+		sink.Log("restoring the database")
+		db := backup.DBSource{Container: det.DB.Container, User: det.DB.Params.User, Password: det.DB.Params.Password, Database: det.DB.Params.Database, Extra: e.Profile.DB.ExtraDatabases}
+		if err := s.set.RestoreDatabase(ctx, e.Eng, db, progress); err != nil {
+			return err
+		}
+	}
+	sink.Log("restoring volumes")
+	if err := s.set.RestoreVolumes(ctx, e.Eng, progress); err != nil {
+		return err
+	}
+	e.setCurrent(s.set.Manifest.Version)
+	return nil
+}
+
+// ---- clean up
+
+type cleanupStep struct{ env *Env }
+
+func (s *cleanupStep) Info() StepInfo {
+	return StepInfo{
+		ID: "cleanup", Name: "Clean up old images",
+		Explain: "Offers to remove app images no container uses any more. Images that a backup set refers to are kept, so a restore can always start exactly what ran before.",
+		Confirm: true,
+		Touches: []string{"docker image rm (unused app images not referenced by any backup)"},
+	}
+}
+
+func (s *cleanupStep) candidates(ctx context.Context) ([]string, error) {
+	e := s.env
+	inUse := map[string]bool{}
+	cs, err := e.Eng.ProjectContainers(ctx, e.Project.Name)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		inUse[c.Image] = true
+		inUse[c.ImageID] = true
+	}
+	sets, _ := backup.List(e.BackupDir)
+	for _, set := range sets {
+		for _, im := range set.Manifest.Images {
+			inUse[im.Ref] = true
+			inUse[im.ID] = true
+		}
+	}
+	var out []string
+	for _, svc := range e.Start.Report.Services {
+		if svc.Role == profile.RoleDB || svc.Image == "" || inUse[svc.Image] || inUse[svc.ImageID] {
+			continue
+		}
+		if !contains(out, svc.Image) {
+			out = append(out, svc.Image)
+		}
+	}
+	return out, nil
+}
+
+func (s *cleanupStep) Skip(ctx context.Context) (bool, string) {
+	c, err := s.candidates(ctx)
+	if err != nil {
+		return true, err.Error()
+	}
+	if len(c) == 0 {
+		return true, "every old app image is still referenced by a backup set or a container"
+	}
+	return false, ""
+}
+
+func (s *cleanupStep) Run(ctx context.Context, sink Sink) error {
+	c, err := s.candidates(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ref := range c {
+		if err := s.env.Eng.ImageRemove(ctx, ref); err != nil {
+			sink.Log("kept " + ref + ": " + err.Error())
+			continue
+		}
+		sink.Log("removed " + ref)
+	}
+	return nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+
+// BackupPlan is `upshift backup`: one verified backup set, nothing else.
+func BackupPlan(env *Env) *Plan {
+	cur := env.Start.Report.Version
+	env.setCurrent(cur)
+	return &Plan{
+		From: cur, To: cur,
+		Steps: []Step{&backupStep{env: env}},
+		Backup: func() string {
+			if s := env.RestorePoint(); s != nil {
+				return s.ID
+			}
+			return ""
+		},
+		Reached: env.Current,
+	}
+}
+
+// RestorePlan is `upshift restore ID` (and `upshift rollback`): put a backup
+// set back and start what it holds.
+func RestorePlan(env *Env, set *backup.Set, hop string) *Plan {
+	env.setCurrent(env.Start.Report.Version)
+	return &Plan{
+		From: env.Start.Report.Version, To: set.Manifest.Version,
+		Steps:     RestoreSteps(env, set, hop),
+		Backup:    func() string { return set.ID },
+		Reached:   env.Current,
+		Restoring: true,
+	}
+}
+
+// IndexOf is the position of a step ID in the plan, or -1.
+func (p *Plan) IndexOf(stepID string) int {
+	for i, s := range p.Steps {
+		if s.Info().ID == stepID {
+			return i
+		}
+	}
+	return -1
+}

@@ -61,7 +61,7 @@ with docker compose, waiting until it is healthy.`,
   upgrade:  upshift --dir %s
   remove:   upshift demo down --dir %s
 `, p.Name, p.WorkingDir, demo.EnvValue(p.WorkingDir, "APP_VERSION"), port, p.WorkingDir, p.WorkingDir)
-			return err
+			return wrapWrite(err)
 		},
 	}
 	f := cmd.Flags()

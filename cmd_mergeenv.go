@@ -126,6 +126,9 @@ func runMergeEnv(stdout, stderr io.Writer, o mergeEnvOptions, now time.Time) err
 		Summary: res.Summary, Conflicts: res.Conflicts, TwoWay: res.TwoWay, Renames: renames,
 		Files: map[string]string{"old": o.old, "new": o.new, "current": o.current},
 	}
+	if out.Conflicts == nil {
+		out.Conflicts = []envfile.Conflict{}
+	}
 	var writeErr error
 	switch {
 	case !o.write:

@@ -82,11 +82,12 @@ func lastUnfinished(root string) (*steps.RunState, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range runs {
-		if r.Interrupted || r.Result.Outcome == steps.OutcomeFailed {
-			return r, nil
-		}
-		return nil, nil // the newest run ended cleanly: nothing to resume
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	// Only the newest run counts: an older unfinished one was superseded.
+	if r := runs[0]; r.Interrupted || r.Result.Outcome == steps.OutcomeFailed {
+		return r, nil
 	}
 	return nil, nil
 }

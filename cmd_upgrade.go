@@ -27,6 +27,10 @@ type planned struct {
 }
 
 func (f *stackFlags) planTo(ctx context.Context, sess *session, to string) (*planned, error) {
+	return f.planWith(ctx, sess, to, false)
+}
+
+func (f *stackFlags) planWith(ctx context.Context, sess *session, to string, backupAfterStop bool) (*planned, error) {
 	det := sess.det
 	rep := det.Report
 	if strings.HasPrefix(rep.Version, "unknown") {
@@ -42,7 +46,7 @@ func (f *stackFlags) planTo(ctx context.Context, sess *session, to string) (*pla
 	}
 	env := &steps.Env{
 		Eng: sess.eng, Start: det, Profile: det.Profile, Project: det.Stack.Invocation,
-		BackupDir: f.backupRoot(det), Upshift: version,
+		BackupDir: f.backupRoot(det), Upshift: version, BackupAfterStop: backupAfterStop,
 	}
 	hops := make([]steps.Hop, 0, len(path.Hops))
 	for _, h := range path.Hops {
@@ -234,7 +238,7 @@ func runUpgrade(cmd *cobra.Command, f *stackFlags, u *upgradeFlags) error {
 		return err
 	}
 	defer sess.Close()
-	pl, err := f.planTo(ctx, sess, u.to)
+	pl, err := f.planWith(ctx, sess, u.to, u.backupAfterStop)
 	if err != nil {
 		return err
 	}
@@ -246,7 +250,6 @@ func runUpgrade(cmd *cobra.Command, f *stackFlags, u *upgradeFlags) error {
 		_, _ = fmt.Fprintf(out, "the stack already runs %s: nothing to do\n", sess.det.Report.Version)
 		return nil
 	}
-	pl.env.BackupAfterStop = u.backupAfterStop
 	if u.dryRun {
 		return printDryRun(out, pl)
 	}
@@ -358,5 +361,3 @@ func outcomeErr(res steps.Result) error {
 		return &exitError{code: exitStuck, err: errors.New(res.Error + ". " + res.Message)}
 	}
 }
-
-

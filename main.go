@@ -111,7 +111,7 @@ func newVersionCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := fmt.Fprintln(cmd.OutOrStdout(), "upshift "+version)
-			return err
+			return wrapWrite(err)
 		},
 	}
 }

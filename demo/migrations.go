@@ -49,19 +49,24 @@ func execAll(ctx context.Context, tx pgx.Tx, stmts ...string) error {
 }
 
 var chain = []revision{
-	{ID: Rev100, Version: "1.0.0", Doc: "create notes and attachments",
+	{
+		ID: Rev100, Version: "1.0.0", Doc: "create notes and attachments",
 		Upgrade: func(ctx context.Context, _ *pgx.Conn, tx pgx.Tx) error {
 			return execAll(ctx, tx,
 				`CREATE TABLE notes (id BIGSERIAL PRIMARY KEY, body TEXT NOT NULL, author TEXT NOT NULL DEFAULT 'admin', created_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
 				`CREATE TABLE attachments (id BIGSERIAL PRIMARY KEY, note_id BIGINT REFERENCES notes(id), filename TEXT NOT NULL)`)
-		}},
-	{ID: Rev110, Down: Rev100, Version: "1.1.0", Doc: "add word_count and backfill it",
+		},
+	},
+	{
+		ID: Rev110, Down: Rev100, Version: "1.1.0", Doc: "add word_count and backfill it",
 		Upgrade: func(ctx context.Context, _ *pgx.Conn, tx pgx.Tx) error {
 			return execAll(ctx, tx,
 				`ALTER TABLE notes ADD COLUMN word_count INTEGER`,
 				`UPDATE notes SET word_count = coalesce(array_length(regexp_split_to_array(trim(body), '\s+'), 1), 0)`)
-		}},
-	{ID: Rev200, Down: Rev110, Version: "2.0.0", Doc: "owner column, settings table",
+		},
+	},
+	{
+		ID: Rev200, Down: Rev110, Version: "2.0.0", Doc: "owner column, settings table",
 		Upgrade: func(ctx context.Context, _ *pgx.Conn, tx pgx.Tx) error {
 			return execAll(ctx, tx,
 				// Needs 1.1.0's backfill: fails on rows that never got a word count.
@@ -69,8 +74,10 @@ var chain = []revision{
 				`ALTER TABLE notes RENAME COLUMN author TO owner`,
 				`CREATE TABLE app_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 				`INSERT INTO app_settings (key, value) VALUES ('page_size', '50')`)
-		}},
-	{ID: Rev210, Down: Rev200, Version: "2.1.0", Doc: "tags, unique note bodies", NonTransactional: true,
+		},
+	},
+	{
+		ID: Rev210, Down: Rev200, Version: "2.1.0", Doc: "tags, unique note bodies", NonTransactional: true,
 		Upgrade: func(ctx context.Context, conn *pgx.Conn, _ pgx.Tx) error {
 			// Part 1 commits on its own (like a migration that uses autocommit
 			// blocks): the database is changed even if part 2 fails.
@@ -79,7 +86,7 @@ var chain = []revision{
 					`CREATE TABLE note_tags (note_id BIGINT NOT NULL REFERENCES notes(id), tag TEXT NOT NULL)`,
 					`INSERT INTO note_tags (note_id, tag) SELECT id, 'imported' FROM notes`)
 			}); err != nil {
-				return err
+				return fmt.Errorf("part 1: %w", err)
 			}
 			log.Printf("INFO  [alembic.runtime.migration] note_tags created and filled (committed)")
 			return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
@@ -88,8 +95,10 @@ var chain = []revision{
 				}
 				return setRevision(ctx, tx, Rev200, Rev210)
 			})
-		}},
-	{ID: Rev300, Down: Rev210, Version: "3.0.0", Doc: "archiving (PostgreSQL 16+)",
+		},
+	},
+	{
+		ID: Rev300, Down: Rev210, Version: "3.0.0", Doc: "archiving (PostgreSQL 16+)",
 		Upgrade: func(ctx context.Context, _ *pgx.Conn, tx pgx.Tx) error {
 			var num int
 			if err := tx.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&num); err != nil {
@@ -99,7 +108,8 @@ var chain = []revision{
 				return fmt.Errorf("3.0.0 requires PostgreSQL 16 or newer, this server is %d.%d: upgrade PostgreSQL first", num/10000, num%10000)
 			}
 			return execAll(ctx, tx, `ALTER TABLE notes ADD COLUMN archived BOOLEAN NOT NULL DEFAULT false`)
-		}},
+		},
+	},
 }
 
 func firstLine(s string) string {
@@ -163,10 +173,10 @@ func checkSchema(ctx context.Context, conn *pgx.Conn, version string) error {
 		return err
 	}
 	head := HeadOf[version]
-	switch {
-	case rev == head:
+	switch rev {
+	case head:
 		return nil
-	case rev == "":
+	case "":
 		return fmt.Errorf("%w: the database has no schema yet, this version needs %s: run migrations (demo-app migrate)", ErrSchemaEmpty, head)
 	}
 	for _, r := range knownRevisions(version) {

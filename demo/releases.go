@@ -27,7 +27,11 @@ func ReleaseNotes(v string) ([]byte, error) {
 	if !IsVersion(v) {
 		return nil, fmt.Errorf("demo app has no version %q (known: %v)", v, Versions)
 	}
-	return releaseFS.ReadFile("releases/" + v + ".md")
+	b, err := releaseFS.ReadFile("releases/" + v + ".md")
+	if err != nil {
+		return nil, fmt.Errorf("release notes of %s: %w", v, err)
+	}
+	return b, nil
 }
 
 // EnvTemplate returns the .env.example shipped with version v.
@@ -35,7 +39,11 @@ func EnvTemplate(v string) ([]byte, error) {
 	if !IsVersion(v) {
 		return nil, fmt.Errorf("demo app has no version %q (known: %v)", v, Versions)
 	}
-	return releaseFS.ReadFile("releases/" + v + ".env.example")
+	b, err := releaseFS.ReadFile("releases/" + v + ".env.example")
+	if err != nil {
+		return nil, fmt.Errorf(".env.example of %s: %w", v, err)
+	}
+	return b, nil
 }
 
 // ComposeYAML is the demo stack's compose.yaml (the same for every version).

@@ -2,10 +2,10 @@ package demo
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base64"
 	"context"
+	"crypto/rand"
 	"debug/elf"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -160,11 +160,12 @@ func WriteStack(opts StackOptions) error {
 }
 
 func freePort(preferred int) int {
-	if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(preferred)); err == nil {
+	var lc net.ListenConfig
+	if l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:"+strconv.Itoa(preferred)); err == nil {
 		_ = l.Close()
 		return preferred
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return preferred
 	}

@@ -309,7 +309,7 @@ func httpVersion(ctx context.Context, c dockerx.Container, src profile.VersionSo
 	if hp, ok := c.HostPort(src.Port); ok {
 		addrs = append(addrs, hp)
 	}
-	var lastErr error = errors.New("no address")
+	lastErr := errors.New("no address")
 	for _, a := range addrs {
 		v, err := getVersion(ctx, "http://"+a+src.Path, src)
 		if err == nil {

@@ -46,7 +46,9 @@ var ErrUnreachable = errors.New("docker engine unreachable")
 // Connect opens a client from the environment (DOCKER_HOST etc.), negotiates
 // the API version with the daemon and checks that it answers.
 func Connect(ctx context.Context) (*Engine, error) {
-	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	// The client negotiates the API version with the daemon by default (an
+	// engine 20.10 speaks API 1.41).
+	c, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
@@ -76,7 +78,12 @@ func explainConnect(err error) error {
 }
 
 // Close releases the client.
-func (e *Engine) Close() error { return e.c.Close() }
+func (e *Engine) Close() error {
+	if err := e.c.Close(); err != nil {
+		return fmt.Errorf("close docker client: %w", err)
+	}
+	return nil
+}
 
 // ServerInfo is what the engine says about itself.
 type ServerInfo struct {
@@ -381,7 +388,10 @@ func writeTar(w io.Writer, files []BuildFile) error {
 			return fmt.Errorf("build context: %w", err)
 		}
 	}
-	return tw.Close()
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("build context: %w", err)
+	}
+	return nil
 }
 
 // ExecResult is the outcome of a command run in a container.

@@ -402,8 +402,21 @@ func (r *MergeResult) render() error {
 	if err := r.verify(merged); err != nil {
 		return err
 	}
-	r.Merged, r.Summary = merged, sum
+	r.Merged, r.Summary = merged, sum.nonNil()
 	return nil
+}
+
+// nonNil makes empty lists [] rather than null in JSON.
+func (s Summary) nonNil() Summary {
+	for _, l := range []*[]string{&s.Added, &s.Kept, &s.ChangedDefault, &s.Deprecated, &s.Custom, &s.Removed, &s.Conflicts} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	if s.Renamed == nil {
+		s.Renamed = []Rename{}
+	}
+	return s
 }
 
 // verify re-reads the merged file and checks every key holds what the

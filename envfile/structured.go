@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -115,12 +116,16 @@ func (sp *structPlan) decideTree(prefix []string, b, t, o *tree, twoWay bool) {
 		if !b.has(oKey) {
 			bKey = k
 		}
-		if inO && !tIsLeaf && o.sub[oKey] != nil {
+		if !tIsLeaf && (inO && o.sub[oKey] != nil || !inO && b.has(bKey) && b.sub[bKey] != nil) {
 			var bs *tree
 			if b != nil {
 				bs = b.sub[bKey]
 			}
-			sp.decideTree(append(append([]string{}, prefix...), k), bs, t.sub[k], o.sub[oKey], twoWay)
+			var os *tree
+			if o != nil {
+				os = o.sub[oKey]
+			}
+			sp.decideTree(append(append([]string{}, prefix...), k), bs, t.sub[k], os, twoWay)
 			continue
 		}
 		oLeaf, bLeaf := "", ""
@@ -230,7 +235,7 @@ func (r *MergeResult) structEffective(sp *structPlan, path string) action {
 	return sp.actions[path]
 }
 
-func (sp *structPlan) summary(r *MergeResult) Summary {
+func (sp *structPlan) summary() Summary {
 	var s Summary
 	for to, from := range sp.renamed {
 		s.Renamed = append(s.Renamed, Rename{From: from, To: to})
@@ -255,8 +260,8 @@ func (sp *structPlan) summary(r *MergeResult) Summary {
 			s.Unchanged++
 		}
 	}
-	_ = r
-	return s
+	sort.Slice(s.Renamed, func(i, j int) bool { return s.Renamed[i].To < s.Renamed[j].To })
+	return s.nonNil()
 }
 
 // ---- YAML (go.yaml.in/yaml/v3: the YAML organisation's maintained
@@ -368,7 +373,7 @@ func mergeYAML(base, theirs, ours []byte, renames []Rename) (MergeResult, error)
 		if err != nil {
 			return err
 		}
-		r.Merged, r.Summary = out, sp.summary(r)
+		r.Merged, r.Summary = out, sp.summary()
 		return nil
 	}
 	if err := r.rerender(&r); err != nil {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pelletier/go-toml/v2"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -92,5 +93,92 @@ func TestMergeYAMLRenameAndErrors(t *testing.T) {
 	}
 	if _, err := MergeConfig(FormatYAML, nil, []byte("a: [\n"), []byte("a: 1\n"), nil); err == nil {
 		t.Error("broken YAML was accepted")
+	}
+}
+
+func TestMergeTOML(t *testing.T) {
+	base := []byte(`# App config
+title = "demo"
+workers = 4
+
+[server]
+# public port
+port = 8080
+timeout = 10
+
+[log]
+level = "info"
+old = true
+
+[[plugins]]
+name = "a"
+`)
+	theirs := []byte(`# App config
+title = "demo"
+workers = 8
+# New root option.
+fresh = "yes"
+
+[server]
+# public port
+port = 8080
+timeout = 20
+# Keep-alive in seconds.
+keepalive = 75
+
+[log]
+level = "warn"
+
+[mail]
+# SMTP host.
+host = "localhost"
+port = 25
+`)
+	ours := []byte(`# App config (admin)
+title = "my demo" # mine
+workers = 4
+
+[server]
+# public port
+port = 9000
+timeout = 15
+
+[log]
+level = "info"
+old = false
+custom = 1
+
+[[plugins]]
+name = "a"
+`)
+	r, err := MergeConfig(FormatTOML, base, theirs, ours, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("merged:\n%s", r.Merged)
+	var got map[string]any
+	if err := toml.Unmarshal(r.Merged, &got); err != nil {
+		t.Fatal(err)
+	}
+	srv, lg, mail := got["server"].(map[string]any), got["log"].(map[string]any), got["mail"].(map[string]any)
+	if got["title"] != "my demo" || got["workers"] != int64(8) || got["fresh"] != "yes" || srv["port"] != int64(9000) ||
+		srv["timeout"] != int64(15) || srv["keepalive"] != int64(75) || lg["level"] != "warn" || lg["custom"] != int64(1) ||
+		mail["host"] != "localhost" || lg["old"] != nil {
+		t.Errorf("values: %v", got)
+	}
+	m := string(r.Merged)
+	for _, want := range []string{"# App config (admin)", "\"my demo\" # mine", "# Keep-alive in seconds.", "# SMTP host.", "# old = false", "[[plugins]]"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("merged lacks %q", want)
+		}
+	}
+	if !slices.Equal(r.Summary.Conflicts, []string{"server.timeout"}) || !slices.Equal(r.Summary.Deprecated, []string{"log.old"}) {
+		t.Errorf("summary %+v", r.Summary)
+	}
+	if err := r.Resolve("server.timeout", true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(r.Merged), "timeout = 20") {
+		t.Errorf("after resolve:\n%s", r.Merged)
 	}
 }

@@ -178,7 +178,7 @@ func mergeTOML(base, theirs, ours []byte, renames []Rename) (MergeResult, error)
 		if err != nil {
 			return err
 		}
-		r.Merged, r.Summary = out, sp.summary(r)
+		r.Merged, r.Summary = out, sp.summary()
 		return nil
 	}
 	if err := r.rerender(&r); err != nil {
@@ -194,6 +194,7 @@ func renderTOML(r *MergeResult, sp *structPlan, o, t *tomlDoc) ([]byte, error) {
 		ed.add(kv.keyStart, kv.keyEnd, tomlKey(to[strings.LastIndexByte(to, '.')+1:]))
 	}
 	var appendix strings.Builder
+	newTables := map[string]bool{}
 	for _, p := range sp.order {
 		switch r.structEffective(sp, p) {
 		case takeTheirs:
@@ -206,39 +207,14 @@ func renderTOML(r *MergeResult, sp *structPlan, o, t *tomlDoc) ([]byte, error) {
 				ed.add(o.kvs[oi].valStart, o.kvs[oi].end, t.src[t.kvs[ti].valStart:t.kvs[ti].end])
 			}
 		case addTheirs:
-			ti, ok := t.byPath[p]
-			if !ok {
-				continue // a whole new [table] is added through its keys
+			if ti, ok := t.byPath[p]; ok {
+				tomlAdd(ed, &appendix, newTables, o, t, ti)
+				continue
 			}
-			tkv := t.kvs[ti]
-			table := strings.Join(tkv.table, ".")
-			text := tomlAddText(t, tkv, ed.nl)
-			at := -1
-			for j := ti - 1; j >= 0; j-- { // after the template's previous key of the same table
-				if strings.Join(t.kvs[j].table, ".") != table {
-					break
+			for ti, kv := range t.kvs { // a whole new table
+				if strings.HasPrefix(strings.Join(kv.path, "."), p+".") {
+					tomlAdd(ed, &appendix, newTables, o, t, ti)
 				}
-				if oi, ok := o.byPath[strings.Join(t.kvs[j].path, ".")]; ok && strings.Join(o.kvs[oi].table, ".") == table {
-					at = lineEndIncl(o.src, o.kvs[oi].end)
-					break
-				}
-			}
-			if at < 0 {
-				if table == "" {
-					at = o.rootEnd
-				} else if end, ok := o.tables[table]; ok {
-					at = end
-				}
-			}
-			switch {
-			case at >= 0:
-				if at == len(o.src) && o.src != "" && !strings.HasSuffix(o.src, "\n") {
-					text = ed.nl + text
-				}
-				ed.add(at, at, text)
-			default:
-				fmt.Fprintf(&appendix, "%s[%s]%s%s", ed.nl, table, ed.nl, text)
-				o.tables[table] = -2 // later keys of this new table follow it in the appendix
 			}
 		case deprecate:
 			if oi, ok := o.byPath[p]; ok {
@@ -269,6 +245,44 @@ func renderTOML(r *MergeResult, sp *structPlan, o, t *tomlDoc) ([]byte, error) {
 	return out, nil
 }
 
+// tomlAdd inserts the template's key ti into the admin's text: after the
+// template's previous key when the admin has it, else at the top of its
+// table, else in a new [table] at the end.
+func tomlAdd(ed *editor, appendix *strings.Builder, newTables map[string]bool, o, t *tomlDoc, ti int) {
+	tkv := t.kvs[ti]
+	table := strings.Join(tkv.table, ".")
+	text := tomlAddText(t, tkv, ed.nl)
+	at := -1
+	for j := ti - 1; j >= 0; j-- {
+		if strings.Join(t.kvs[j].table, ".") != table {
+			break
+		}
+		if oi, ok := o.byPath[strings.Join(t.kvs[j].path, ".")]; ok && strings.Join(o.kvs[oi].table, ".") == table {
+			at = lineEndIncl(o.src, o.kvs[oi].end)
+			break
+		}
+	}
+	if at < 0 {
+		if table == "" {
+			at = o.rootEnd
+		} else if end, ok := o.tables[table]; ok {
+			at = end
+		}
+	}
+	switch {
+	case newTables[table]: // a table this merge appends
+		appendix.WriteString(text)
+	case at >= 0:
+		if at == len(o.src) && o.src != "" && !strings.HasSuffix(o.src, "\n") {
+			text = ed.nl + text
+		}
+		ed.add(at, at, text)
+	default:
+		fmt.Fprintf(appendix, "%s[%s]%s%s", ed.nl, table, ed.nl, text)
+		newTables[table] = true
+	}
+}
+
 // tomlAddText is the template's comment block and key line(s) for kv.
 func tomlAddText(t *tomlDoc, kv tomlKV, nl string) string {
 	ls := lineStart(t.src, kv.start)
@@ -288,13 +302,14 @@ func tomlAddText(t *tomlDoc, kv tomlKV, nl string) string {
 }
 
 func tomlKey(k string) string {
-	for _, r := range k {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			b, _ := json.Marshal(k)
-			return string(b)
-		}
+	bare := k != "" && !strings.ContainsFunc(k, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' && r != '-'
+	})
+	if bare {
+		return k
 	}
-	return k
+	b, _ := json.Marshal(k)
+	return string(b)
 }
 
 // verifyTOML re-reads the merged text and checks every decision holds.

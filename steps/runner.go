@@ -186,7 +186,16 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 	if p.Backup != nil {
 		res.Backup = p.Backup()
 	}
-	res.Message = fmt.Sprintf("%s → %s done. To go back: upshift restore %s", p.From, p.To, res.Backup)
+	switch {
+	case p.Restoring:
+		res.Message = fmt.Sprintf("Backup %s is back in place: the stack runs %s, healthy.", res.Backup, p.To)
+	case res.Backup == "":
+		res.Message = fmt.Sprintf("%s → %s done.", p.From, p.To)
+	case p.From == p.To:
+		res.Message = fmt.Sprintf("Backup %s made and verified. To put it back: upshift restore %s", res.Backup, res.Backup)
+	default:
+		res.Message = fmt.Sprintf("%s → %s done. To go back: upshift restore %s", p.From, p.To, res.Backup)
+	}
 	r.emit(Event{Kind: EventDone, Result: &res})
 	return res
 }

@@ -116,7 +116,7 @@ func (s *preflightStep) Run(ctx context.Context, sink Sink) error {
 	e := s.env
 	info, err := e.Eng.Server(ctx)
 	if err != nil {
-		return fmt.Errorf("Docker engine: %w", err)
+		return fmt.Errorf("the Docker engine: %w", err)
 	}
 	sink.Log(fmt.Sprintf("✓ Docker engine %s (API %s)", info.Version, info.APIVersion))
 	cv, err := dockerx.ComposeVersion(ctx)
@@ -459,7 +459,7 @@ func (s *configStep) Prompt(ctx context.Context) (string, error) {
 	if s.result != nil {
 		b.WriteString(s.result.Summary.String() + "\n")
 		for _, c := range s.result.Conflicts {
-			b.WriteString(fmt.Sprintf("conflict: %s — you changed it and the new default changed too; your value is kept\n", c.Key))
+			fmt.Fprintf(&b, "conflict: %s — you changed it and the new default changed too; your value is kept\n", c.Key)
 		}
 	}
 	b.WriteString((&envfile.MergeResult{Merged: s.merged}).Diff(s.original, ".env"))
@@ -808,7 +808,7 @@ func httpCheck(ctx context.Context, c dockerx.Container, hc profile.HealthCheck)
 	if want == 0 {
 		want = http.StatusOK
 	}
-	var lastErr error = errors.New("no address")
+	lastErr := errors.New("no address")
 	for _, a := range addrs {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		req, err := http.NewRequestWithContext(cctx, http.MethodGet, "http://"+a+hc.Path, nil)
@@ -991,7 +991,6 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
-
 
 // BackupPlan is `upshift backup`: one verified backup set, nothing else.
 func BackupPlan(env *Env) *Plan {

@@ -254,6 +254,26 @@ func TestBackupRestoreDemoStack(t *testing.T) {
 	if got := dbState(t, st); got != wantDB {
 		t.Errorf("database after restore:\n got %s\nwant %s", got, wantDB)
 	}
+	t.Run("host zstd dump mode", func(t *testing.T) {
+		zsrc := src
+		zsrc.DumpMode = backup.DumpHostZstd
+		zset, err := backup.Create(ctx, eng, t.TempDir(), zsrc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := zset.Verify(ctx, eng, src.DB.Container); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := st.PSQL(`DROP TABLE notes CASCADE`); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if err := zset.RestoreDatabase(ctx, eng, *src.DB, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := dbState(t, st); got != wantDB {
+			t.Errorf("database after restore:\n got %s\nwant %s", got, wantDB)
+		}
+	})
 	if out, err := st.Compose("up", "-d", "--wait", "--wait-timeout", "120"); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -291,6 +311,7 @@ func TestBackupRestoreDemoStack(t *testing.T) {
 		if sets, _ := backup.List(root); len(sets) != 0 {
 			t.Errorf("sets: %v", sets)
 		}
+		waitNoPgDump(t, st)
 	})
 
 	t.Run("disk full", func(t *testing.T) {
@@ -316,18 +337,24 @@ func TestBackupRestoreDemoStack(t *testing.T) {
 		if entries, _ := os.ReadDir(root); len(entries) != 0 {
 			t.Errorf("left behind: %v", entries)
 		}
-		// pg_dump must not linger in the container holding a snapshot.
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			out, _ := st.PSQL(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump'`)
-			if out == "0" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("pg_dump still running: %s", out)
-				break
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+		waitNoPgDump(t, st)
 	})
+}
+
+// waitNoPgDump fails unless pg_dump's session ends soon: an abandoned dump
+// must not linger in the container holding a snapshot.
+func waitNoPgDump(t *testing.T, st *testenv.Stack) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, _ := st.PSQL(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump'`)
+		if out == "0" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("pg_dump still running: %s", out)
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

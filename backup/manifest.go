@@ -89,7 +89,8 @@ type File struct {
 type DatabaseEntry struct {
 	Name      string `json:"name"`
 	File      string `json:"file"`
-	DumpBytes int64  `json:"dump_bytes"` // uncompressed pg_dump output
+	DumpBytes int64  `json:"dump_bytes"` // bytes pg_dump wrote
+	Mode      string `json:"mode"`       // DumpInContainer or DumpHostZstd
 	Host      bool   `json:"host,omitempty"`
 }
 
@@ -341,6 +342,9 @@ func (s *Set) completeness() []string {
 	}
 	for _, d := range m.Databases {
 		need(d.File, KindDatabase, "database "+d.Name)
+		if d.Mode != DumpInContainer && d.Mode != DumpHostZstd {
+			p = append(p, fmt.Sprintf("database %s: unknown dump mode %q", d.Name, d.Mode))
+		}
 	}
 	for _, v := range m.Volumes {
 		need(v.File, KindVolume, "volume "+v.Name)

@@ -199,15 +199,31 @@ func (r pgRunner) databaseSizes(ctx context.Context, names []string) (map[string
 	return sizes, nil
 }
 
-// dumpDatabase streams `pg_dump -Fc -Z0` through zstd into file: pg_dump
-// spends its CPU on reading, zstd compresses on the host in parallel.
-func dumpDatabase(ctx context.Context, r pgRunner, name, path string, m *meter) (File, int64, error) {
-	out, err := createCompressed(path)
+// setFile is a set file being written.
+type setFile interface {
+	io.Writer
+	finish(name, kind string) (File, error)
+	abort()
+}
+
+// dumpDatabase streams pg_dump's custom format into path, never holding the
+// dump in memory: compressed by pg_dump itself (DumpInContainer) or as
+// `pg_dump -Z0` through zstd on the host (DumpHostZstd).
+func dumpDatabase(ctx context.Context, r pgRunner, name, mode, path string, m *meter) (File, int64, error) {
+	var out setFile
+	var err error
+	level := "--compress=1"
+	if mode == DumpHostZstd {
+		level = "--compress=0"
+		out, err = createCompressed(path)
+	} else {
+		out, err = createSink(path)
+	}
 	if err != nil {
 		return File{}, 0, err
 	}
 	cw := &countingWriter{ctx: ctx, w: out, m: m}
-	cmd := r.args("pg_dump", "--format=custom", "--compress=0", "--dbname", name)
+	cmd := r.args("pg_dump", "--format=custom", level, "--dbname", name)
 	code, stderr, err := r.run(ctx, cmd, nil, cw, m.line)
 	if err == nil && code != 0 {
 		err = fmt.Errorf("pg_dump of database %s exited with %d: %s", name, code, lastLine(stderr))

@@ -94,8 +94,7 @@ func (s *Set) verify(ctx context.Context, eng *dockerx.Engine, dbContainer strin
 	}
 	r := pgRunner{eng: eng, db: DBSource{Container: dbContainer, User: "postgres"}}
 	for _, d := range s.Manifest.Databases {
-		f, _ := s.file(d.File)
-		dump, closeDump, err := s.openCompressed(ctx, f, nil)
+		dump, closeDump, err := s.openDump(ctx, d, nil)
 		if err != nil {
 			return err
 		}
@@ -125,7 +124,7 @@ func (s *Set) RestoreDatabase(ctx context.Context, eng *dockerx.Engine, db DBSou
 	for _, d := range s.Manifest.Databases {
 		f, _ := s.file(d.File)
 		m := newMeter(progress, "restore-database", f.Path, f.Size)
-		dump, closeDump, err := s.openCompressed(ctx, f, m)
+		dump, closeDump, err := s.openDump(ctx, d, m)
 		if err != nil {
 			return err
 		}

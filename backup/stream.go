@@ -314,6 +314,23 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 	return n, err //nolint:wrapcheck // io.EOF must pass unchanged
 }
 
+// openDump opens a database dump as pg_restore reads it.
+func (s *Set) openDump(ctx context.Context, d DatabaseEntry, m *meter) (io.Reader, func(), error) {
+	f, _ := s.file(d.File)
+	if d.Mode == DumpHostZstd {
+		return s.openCompressed(ctx, f, m)
+	}
+	fh, err := os.Open(s.path(f.Path))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", f.Path, err)
+	}
+	var r io.Reader = &checkedReader{r: bufio.NewReaderSize(fh, sinkBuffer), h: sha256.New(), want: f}
+	if m != nil {
+		r = &countingReader{ctx: ctx, r: r, m: m}
+	}
+	return r, func() { _ = fh.Close() }, nil
+}
+
 // openCompressed opens a set file for streaming decompression.
 func (s *Set) openCompressed(ctx context.Context, f File, m *meter) (io.Reader, func(), error) {
 	fh, err := os.Open(s.path(f.Path))

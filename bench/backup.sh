@@ -3,8 +3,8 @@
 #
 # Starts a demo stack, grows its database to about SIZE MiB with pgbench,
 # stops the app's writers, then times as whole processes (median of RUNS):
-#   upshift  backup.Create via bench/backupbench (pg_dump -Fc -Z0 in the
-#            container, zstd + SHA-256 on the host, manifest)
+#   upshift  backup.Create via bench/backupbench (pg_dump -Fc -Z1 in the
+#            container, streamed + SHA-256 on the host, config, volume, manifest)
 #   pg_dump  docker exec db pg_dump -Fc > file
 #   gzip     docker exec db pg_dump | gzip > file
 # and prints the ratios and upshift's peak RSS.
@@ -12,7 +12,9 @@
 # Targets: upshift <= 1.0x pg_dump -Fc, >= 2x faster than pg_dump | gzip,
 # peak RSS <= 64 MiB whatever the size.
 #
-# Environment: SIZE (MiB, default 1024), RUNS (default 3),
+# Environment: SIZE (MiB, default 1024), RUNS (default 3), COMPARE_ZSTD=1 also
+# times the pg_dump -Z0 + host zstd mode (slow on Docker 20.10: the exec
+# stream is the bottleneck, see backup.DumpInContainer),
 # PGIMAGE (default upshift-test/postgres:15), KEEP=1 keeps the stack and files.
 set -euo pipefail
 
@@ -72,6 +74,10 @@ for i in $(seq 1 "$RUNS"); do
 	measure upshift "$BIN" create "$STACK" "$WORK/sets"
 	measure pgdumpfc sh -c "docker exec $DB pg_dump -U $DB_USER -Fc $DB_NAME > $WORK/fc.dump"
 	measure gzip sh -c "docker exec $DB pg_dump -U $DB_USER $DB_NAME | gzip > $WORK/plain.sql.gz"
+	if [ "${COMPARE_ZSTD:-}" = 1 ]; then
+		rm -rf "$WORK/sets-zstd"
+		measure up-zstd env UPSHIFT_DUMP_MODE=zstd "$BIN" create "$STACK" "$WORK/sets-zstd"
+	fi
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -88,6 +94,9 @@ echo "== results (median of $RUNS, database $(( DBSIZE / 1048576 )) MiB)"
 printf '%-28s %8ss %10s MiB\n' "upshift backup set" "$T_UP" "$(( SET_SIZE / 1048576 ))"
 printf '%-28s %8ss %10s MiB\n' "pg_dump -Fc > file" "$T_FC" "$(( FC_SIZE / 1048576 ))"
 printf '%-28s %8ss %10s MiB\n' "pg_dump | gzip > file" "$T_GZ" "$(( GZ_SIZE / 1048576 ))"
+if [ -s "$WORK/up-zstd.times" ]; then
+	printf '%-28s %8ss %10s MiB\n' "upshift, -Z0 + host zstd" "$(cut -d' ' -f1 "$WORK/up-zstd.times" | median)" "$(( $(du -sb "$WORK/sets-zstd" | cut -f1) / 1048576 ))"
+fi
 awk -v up="$T_UP" -v fc="$T_FC" -v gz="$T_GZ" -v rss="$RSS" 'BEGIN {
 	r1 = up / fc; r2 = gz / up; m = rss / 1024
 	printf "upshift / pg_dump -Fc      = %.2fx  (target <= 1.00x) %s\n", r1, (r1 <= 1.0 ? "OK" : "MISSED")

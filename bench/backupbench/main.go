@@ -80,6 +80,7 @@ func create(ctx context.Context, dir, root string) error {
 		App: "upshift-demo", Version: env("APP_VERSION"), Project: p,
 		ConfigPaths: []string{filepath.Join(p.WorkingDir, "compose.yaml"), filepath.Join(p.WorkingDir, ".env")},
 		Secrets:     []string{env("DB_PASSWORD"), env("NOTES_SECRET")},
+		DumpMode:    os.Getenv("UPSHIFT_DUMP_MODE"),
 	}
 	for _, c := range cs {
 		src.Images = append(src.Images, backup.ServiceImage{Service: c.Service, Ref: c.Image, ID: c.ImageID})

@@ -11,11 +11,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,12 +115,25 @@ func StartDemo(t testing.TB, version string) *Stack {
 	s := &Stack{Dir: t.TempDir(), Project: UniqueName("upt"), Bin: Binary(t), t: t}
 	t.Cleanup(func() { s.Down() })
 	out, err := s.Run("demo", "up", "--dir", s.Dir, "--version", version, "--project", s.Project,
-		"--postgres-image", PostgresImage(), "--port", "0")
+		"--postgres-image", PostgresImage(), "--port", strconv.Itoa(FreePort(t)))
 	if err != nil {
 		t.Fatalf("demo up: %v\n%s", err, out)
 	}
 	s.Port = s.Env("API_PORT")
 	return s
+}
+
+// FreePort returns a free loopback port (never the demo's default 8080, which
+// parallel stacks would fight over).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Down removes the stack with its volumes.

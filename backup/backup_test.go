@@ -304,6 +304,12 @@ func TestCraftedArchivesAreRefusedOnRestore(t *testing.T) {
 			if _, err := os.Stat(outside); err == nil {
 				t.Error("file written outside the project")
 			}
+			// A bad archive anywhere in the set stops every restore, even
+			// the database's, before it starts (the engine is nil).
+			s, _ = Open(root, set.ID)
+			if err := s.RestoreDatabase(context.Background(), nil, DBSource{}, nil); !errors.Is(err, ErrUnsafeArchive) {
+				t.Errorf("RestoreDatabase: %v", err)
+			}
 		})
 	}
 	// Volumes: refused before any Docker call (the engine is nil).

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"archive/tar"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -128,7 +129,8 @@ type Set struct {
 	Dir      string
 	Manifest Manifest
 
-	intact bool // every file matched its checksum in this process
+	intact      bool          // every file matched its checksum in this process
+	volumeRoots []*tar.Header // root entry of each volume archive, set with intact
 }
 
 // Open reads the set id under root.

@@ -29,8 +29,8 @@ func (s *Set) file(name string) (File, bool) {
 	return File{}, false
 }
 
-// CheckFiles checks the manifest's completeness and every file's size and
-// SHA-256. Each restore calls it first (once per Set value), so a damaged set
+// CheckFiles checks the manifest's completeness, every file's size and
+// SHA-256, and that no archive entry could escape its directory. Each restore calls it first (once per Set value), so a damaged set
 // is refused before anything is touched.
 func (s *Set) CheckFiles(ctx context.Context, progress func(Progress)) error {
 	if s.intact {
@@ -64,8 +64,59 @@ func (s *Set) CheckFiles(ctx context.Context, progress func(Progress)) error {
 		}
 	}
 	m.emit()
+	roots, err := s.checkArchives(ctx)
+	if err != nil {
+		return err
+	}
+	s.volumeRoots = roots
 	s.intact = true
 	return nil
+}
+
+// checkArchives reads every archive of the set once and refuses the set if
+// any entry could escape its directory, so that no restore of a set with
+// one bad archive starts at all. It returns the root entry of each volume.
+func (s *Set) checkArchives(ctx context.Context) ([]*tar.Header, error) {
+	if f, ok := s.file(configArchive); ok {
+		r, closeR, err := s.openCompressed(ctx, f, nil)
+		if err != nil {
+			return nil, err
+		}
+		err = checkConfigArchive(r)
+		closeR()
+		if err != nil {
+			return nil, fmt.Errorf("%s: config archive refused, nothing restored: %w", s.ID, err)
+		}
+	}
+	for _, e := range s.Manifest.SQLite {
+		if !e.Present {
+			continue
+		}
+		f, _ := s.file(e.File)
+		r, closeR, err := s.openCompressed(ctx, f, nil)
+		if err != nil {
+			return nil, err
+		}
+		_, err = checkVolumeArchive(r, path.Base(e.Path))
+		closeR()
+		if err != nil {
+			return nil, fmt.Errorf("%s: archive of %s refused, nothing restored: %w", s.ID, e.Path, err)
+		}
+	}
+	roots := make([]*tar.Header, len(s.Manifest.Volumes))
+	for i, v := range s.Manifest.Volumes {
+		f, _ := s.file(v.File)
+		r, closeR, err := s.openCompressed(ctx, f, nil)
+		if err != nil {
+			return nil, err
+		}
+		roots[i], err = checkVolumeArchive(r, v.Root)
+		closeR()
+		if err != nil {
+			return nil, fmt.Errorf("%s: archive of volume %s refused, nothing restored: %w", s.ID, v.Name, err)
+		}
+	}
+	return roots, nil
 }
 
 // Verify checks the set (manifest completeness, checksums and, when
@@ -155,15 +206,6 @@ func (s *Set) RestoreConfig(projectDir string) error {
 	if err != nil {
 		return err
 	}
-	err = checkConfigArchive(r)
-	closeR()
-	if err != nil {
-		return fmt.Errorf("%s: config archive refused, nothing restored: %w", s.ID, err)
-	}
-	r, closeR, err = s.openCompressed(ctx, f, nil)
-	if err != nil {
-		return err
-	}
 	defer closeR()
 	tr := tar.NewReader(r)
 	for {
@@ -201,19 +243,7 @@ func (s *Set) RestoreVolumes(ctx context.Context, eng *dockerx.Engine, progress 
 	if err := s.CheckFiles(ctx, progress); err != nil {
 		return err
 	}
-	roots := make([]*tar.Header, len(s.Manifest.Volumes))
-	for i, v := range s.Manifest.Volumes {
-		f, _ := s.file(v.File)
-		r, closeR, err := s.openCompressed(ctx, f, nil)
-		if err != nil {
-			return err
-		}
-		roots[i], err = checkVolumeArchive(r, v.Root)
-		closeR()
-		if err != nil {
-			return fmt.Errorf("%s: archive of volume %s refused, nothing restored: %w", s.ID, v.Name, err)
-		}
-	}
+	roots := s.volumeRoots
 	if _, ok, err := eng.ImageInspect(ctx, s.Manifest.HelperImage); err != nil {
 		return err
 	} else if !ok {
@@ -287,21 +317,6 @@ func (s *Set) RestoreSQLite(ctx context.Context, eng *dockerx.Engine, progress f
 	}
 	if err := s.CheckFiles(ctx, progress); err != nil {
 		return err
-	}
-	for _, e := range s.Manifest.SQLite {
-		if !e.Present {
-			continue
-		}
-		f, _ := s.file(e.File)
-		r, closeR, err := s.openCompressed(ctx, f, nil)
-		if err != nil {
-			return err
-		}
-		_, err = checkVolumeArchive(r, path.Base(e.Path))
-		closeR()
-		if err != nil {
-			return fmt.Errorf("%s: archive of %s refused, nothing restored: %w", s.ID, e.Path, err)
-		}
 	}
 	for _, e := range s.Manifest.SQLite {
 		var src io.Reader

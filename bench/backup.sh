@@ -71,9 +71,14 @@ measure() {
 for i in $(seq 1 "$RUNS"); do
 	echo "== run $i/$RUNS"
 	rm -rf "$WORK/sets" "$WORK/fc.dump" "$WORK/plain.sql.gz"
-	measure upshift "$BIN" create "$STACK" "$WORK/sets"
-	measure pgdumpfc sh -c "docker exec $DB pg_dump -U $DB_USER -Fc $DB_NAME > $WORK/fc.dump"
-	measure gzip sh -c "docker exec $DB pg_dump -U $DB_USER $DB_NAME | gzip > $WORK/plain.sql.gz"
+	# Rotate the order so no command always runs first (cold caches).
+	for j in 0 1 2; do
+		case $(( (i + j) % 3 )) in
+		0) measure upshift "$BIN" create "$STACK" "$WORK/sets" ;;
+		1) measure pgdumpfc sh -c "docker exec $DB pg_dump -U $DB_USER -Fc $DB_NAME > $WORK/fc.dump" ;;
+		2) measure gzip sh -c "docker exec $DB pg_dump -U $DB_USER $DB_NAME | gzip > $WORK/plain.sql.gz" ;;
+		esac
+	done
 	if [ "${COMPARE_ZSTD:-}" = 1 ]; then
 		rm -rf "$WORK/sets-zstd"
 		measure up-zstd env UPSHIFT_DUMP_MODE=zstd "$BIN" create "$STACK" "$WORK/sets-zstd"

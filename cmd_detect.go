@@ -47,9 +47,16 @@ server, the schema head, the containers and anything that looks wrong
 			if f.jsonOut {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return wrapWrite(enc.Encode(det.Report))
+				if err := enc.Encode(det.Report); err != nil {
+					return wrapWrite(err)
+				}
+			} else if err := printReport(cmd.OutOrStdout(), &det.Report, f.noColor || os.Getenv("NO_COLOR") != ""); err != nil {
+				return err
 			}
-			return printReport(cmd.OutOrStdout(), &det.Report, f.noColor || os.Getenv("NO_COLOR") != "")
+			if offline {
+				return nil
+			}
+			return detectProblem(&det.Report)
 		},
 	}
 	f.register(cmd)
@@ -120,4 +127,18 @@ func human(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// detectProblem turns what detect could not tell into a non-zero exit: the
+// report is printed, but a script must not take a half-known stack for a
+// healthy one.
+func detectProblem(r *detect.Report) error {
+	switch {
+	case r.DB.Engine == "postgresql" && !r.DB.Reachable:
+		return &exitError{code: exitFailure, err: fmt.Errorf("the database could not be read: %s", r.DB.Error)}
+	case r.DB.Reachable && r.Schema.Head == "" && r.Schema.Tool != "none" && r.Schema.Detail != "":
+		return &exitError{code: exitFailure, err: fmt.Errorf("the schema head could not be read: %s", r.Schema.Detail)}
+	default:
+		return nil
+	}
 }

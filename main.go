@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
 )
 
 // Exit codes (documented in --help and README.md).
@@ -48,6 +50,7 @@ var version = "0.1.0-dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	backup.UpshiftVersion = version
 	root := newRootCmd()
 	err := root.ExecuteContext(ctx)
 	os.Exit(exitCode(ctx, err))

@@ -34,6 +34,9 @@ func AppVersion() (string, error) {
 func RunApp(ctx context.Context, mode string) error {
 	log.SetFlags(log.LstdFlags | log.LUTC)
 	log.SetOutput(os.Stdout)
+	if name := os.Getenv(PersonalityEnv); name != "" {
+		return runPersonality(ctx, name, mode)
+	}
 	if mode == "healthcheck" {
 		return healthcheck(ctx)
 	}

@@ -138,21 +138,26 @@ func Parse(data []byte, name string) (*Profile, error) {
 	lines := map[string]int{"": root.Line}
 	var probs []Problem
 	checkFields(root, reflect.TypeFor[Profile](), "", lines, &probs)
-	if len(probs) > 0 {
-		return nil, &ValidationError{File: name, Problems: probs}
-	}
 	p := &Profile{}
 	if err := root.Decode(p); err != nil {
-		return nil, &ValidationError{File: name, Problems: []Problem{yamlProblem(err)}}
+		// Type errors: the values below are unreliable, report what we have.
+		probs = append(probs, yamlProblem(err))
+		slices.SortStableFunc(probs, func(a, b Problem) int { return a.Line - b.Line })
+		return nil, &ValidationError{File: name, Problems: probs}
 	}
 	p.Source = name
 	p.lines = lines
 	if err := p.Validate(); err != nil {
 		var ve *ValidationError
-		if errors.As(err, &ve) {
-			ve.File = name
+		if !errors.As(err, &ve) {
+			return nil, err
 		}
-		return nil, err
+		probs = append(probs, ve.Problems...)
+	}
+	if len(probs) > 0 {
+		// Every problem at once, in file order, so one check finds them all.
+		slices.SortStableFunc(probs, func(a, b Problem) int { return a.Line - b.Line })
+		return nil, &ValidationError{File: name, Problems: probs}
 	}
 	return p, nil
 }

@@ -118,12 +118,19 @@ func TestPlanAppRules(t *testing.T) {
 		// The target keeps the spelling it was given ("11.8.0" stays
 		// without the "v" of the GitHub tags), so these pass it as tagged.
 		{
-			name: "mattermost blocked range refused", app: "mattermost", notes: mmNotes, from: "10.11.17", to: "v11.7.2", db: pg("16"),
-			hops: []string{"v10.11.20", "v11.7.2"}, stops: []bool{true, false}, blockers: []string{"migration numbers"},
+			name: "mattermost blocked range refused", app: "mattermost", notes: mmNotes, from: "10.11.20", to: "v11.7.2", db: pg("16"),
+			hops: []string{"v11.7.2"}, stops: []bool{false}, blockers: []string{"migration numbers"},
 		},
 		{
-			name: "mattermost 11.7.3 is past the blocked range", app: "mattermost", notes: mmNotes, from: "10.11.17", to: "v11.7.3", db: pg("16"),
-			hops: []string{"v10.11.20", "v11.7.3"}, stops: []bool{true, false},
+			name: "mattermost 11.7.3 is past the blocked range", app: "mattermost", notes: mmNotes, from: "10.11.20", to: "v11.7.3", db: pg("16"),
+			hops: []string{"v11.7.3"}, stops: []bool{false},
+		},
+		{
+			// Known over-block: upgrade.blocked cannot say "only targets in
+			// 11.x", so the ESR patch stop 10.11.17 → 10.11.20 is refused
+			// too. Needs a targets constraint on blocked ranges (engine).
+			name: "mattermost blocked range also refuses the ESR patch stop", app: "mattermost", notes: mmNotes, from: "10.11.17", to: "v11.7.3", db: pg("16"),
+			hops: []string{"v10.11.20", "v11.7.3"}, stops: []bool{true, false}, blockers: []string{"to v10.11.20"},
 		},
 		{
 			name: "mattermost 10.6+ needs PostgreSQL 13", app: "mattermost", notes: mmNotes, from: "10.5.2", to: "v10.11.20", db: pg("12.17"),

@@ -15,12 +15,18 @@ func TestParseChangelog(t *testing.T) {
 		want  []Note // Version, Title, Date, URL checked; Body by prefix
 		first string
 	}{
-		{"keep a changelog", "# Changelog\n\nAll notable changes.\n\n## [Unreleased]\n- wip\n\n## [1.2.0] - 2024-01-01\n### Added\n- x\n\n## [1.1.0] - 2023-12-01\n- y\n\n[1.2.0]: https://example.invalid/1.2.0\n",
-			[]Note{{Version: "1.2.0", Date: "2024-01-01", URL: "https://example.invalid/1.2.0"}, {Version: "1.1.0", Date: "2023-12-01"}}, "### Added"},
+		{
+			"keep a changelog", "# Changelog\n\nAll notable changes.\n\n## [Unreleased]\n- wip\n\n## [1.2.0] - 2024-01-01\n### Added\n- x\n\n## [1.1.0] - 2023-12-01\n- y\n\n[1.2.0]: https://example.invalid/1.2.0\n",
+			[]Note{{Version: "1.2.0", Date: "2024-01-01", URL: "https://example.invalid/1.2.0"}, {Version: "1.1.0", Date: "2023-12-01"}},
+			"### Added",
+		},
 		{"v headings", "# v1.2.0\nfoo\n# v1.1.0\nbar\n", []Note{{Version: "v1.2.0"}, {Version: "v1.1.0"}}, "foo"},
 		{"bare", "## 1.2.0\nfoo\n## 1.1.0 (2023-02-03)\n", []Note{{Version: "1.2.0"}, {Version: "1.1.0", Date: "2023-02-03"}}, "foo"},
-		{"maibot 1.x", "# [1.2.1] - 2026-8-19\n## Webui [1.7.0]\n- a\n# [1.0.8] - 学习与Maisaka更新 - 2026-6-25\n**注意**\n## [0.10.3] - 2025-9-22\n### 🌟 主要功能更改\n",
-			[]Note{{Version: "1.2.1", Date: "2026-8-19"}, {Version: "1.0.8", Title: "学习与Maisaka更新", Date: "2026-6-25"}, {Version: "0.10.3", Date: "2025-9-22"}}, "## Webui [1.7.0]"},
+		{
+			"maibot 1.x", "# [1.2.1] - 2026-8-19\n## Webui [1.7.0]\n- a\n# [1.0.8] - 学习与Maisaka更新 - 2026-6-25\n**注意**\n## [0.10.3] - 2025-9-22\n### 🌟 主要功能更改\n",
+			[]Note{{Version: "1.2.1", Date: "2026-8-19"}, {Version: "1.0.8", Title: "学习与Maisaka更新", Date: "2026-6-25"}, {Version: "0.10.3", Date: "2025-9-22"}},
+			"## Webui [1.7.0]",
+		},
 		{"release word", "## Release 2.0.0\nx\n## Version 1.9\ny\n", []Note{{Version: "2.0.0"}, {Version: "1.9"}}, "x"},
 		{"heading in code", "## 1.2.0\n```\n## 1.1.0\n```\n", []Note{{Version: "1.2.0"}}, "```"},
 		{"not versions", "## 2 new features\n## 1.0.0\n", []Note{{Version: "1.0.0"}}, ""},

@@ -63,7 +63,7 @@ const (
 func (s section) flagged() bool { return s >= secBreaking }
 
 var (
-	neutralHeadRe = regexp.MustCompile(`(?i)^(new )?features?$|^(bug ?)?fix(es|ed)?$|^critical fixes$|^improvements?$|^enhancements?$|^changes$|^changed$|^added$|^security$|^performance$|^chores?$|^docs$|^documentation$|^what'?s changed$|^other changes$|^dependenc|^uncategori[sz]ed$|^thanks|^contributors|^new contributors|^highlights$|^新增|^修复|^优化|功能|^改进|^其他|^更新内容$|^full changelog`)
+	neutralHeadRe     = regexp.MustCompile(`(?i)^(new )?features?$|^(bug ?)?fix(es|ed)?$|^critical fixes$|^improvements?$|^enhancements?$|^changes$|^changed$|^added$|^security$|^performance$|^chores?$|^docs$|^documentation$|^what'?s changed$|^other changes$|^dependenc|^uncategori[sz]ed$|^thanks|^contributors|^new contributors|^highlights$|^新增|^修复|^优化|功能|^改进|^其他|^更新内容$|^full changelog`)
 	breakingHeadRe    = regexp.MustCompile(`(?i)breaking|incompatib|不兼容|破坏性`)
 	deprecationHeadRe = regexp.MustCompile(`(?i)deprecat|^removed?$|^removals?$|removed features|弃用|废弃|移除`)
 	requirementHeadRe = regexp.MustCompile(`(?i)requirements?$|prerequisites?|系统要求|环境要求|依赖要求`)
@@ -104,10 +104,10 @@ func classifyHeading(text string) section {
 
 // block is a list item or paragraph, with any code that belongs to it.
 type block struct {
-	sec    section
-	lines  []string
-	code   []string
-	lang   string
+	sec     section
+	lines   []string
+	code    []string
+	lang    string
 	leadIn  bool // a short "how to upgrade:" line that opened a pseudo-section
 	ordered bool // a numbered list item (a step)
 }
@@ -321,8 +321,8 @@ func leadInSection(text string) section {
 }
 
 var (
-	envKey       = "`?([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z][A-Z0-9]{2,})`?"
-	renameRes    = []*regexp.Regexp{
+	envKey    = "`?([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z][A-Z0-9]{2,})`?"
+	renameRes = []*regexp.Regexp{
 		regexp.MustCompile(envKey + `\s+(?:has\s+been|have\s+been|was|is|are|were|got)\s+(?:now\s+)?renamed\s+(?:to|as|into)\s+` + envKey),
 		regexp.MustCompile(`(?i:renam(?:e|ed|ing))\s+(?:the\s+)?(?:(?i:env(?:ironment)?\s+(?:variable|key))\s+)?` + envKey + `\s+(?:to|as|into|→|->|=>)\s+` + envKey),
 		regexp.MustCompile(envKey + `\s*(?:→|->|=>|⇒)\s*` + envKey),

@@ -3,11 +3,12 @@ package releases
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/seed-e7a9fb3b/upshift/demo"
 	"github.com/seed-e7a9fb3b/upshift/profile"
 )
 
@@ -24,11 +25,19 @@ func demoProfile(t *testing.T) *profile.Profile {
 
 func demoNotes(t *testing.T) []Note {
 	t.Helper()
+	// The demo's notes as files (demo.ReleaseNotes embeds the same files);
+	// read through a VersionedSource as the CLI wires the built-in demo.
+	dir := DirSource{Dir: filepath.Join("..", "demo", "releases")}
+	read := func(v string) ([]byte, error) { return os.ReadFile(filepath.Join(dir.Dir, v+".md")) }
 	src, err := SourceFor(demoProfile(t), SourceOptions{Builtins: map[string]Source{
-		"upshift-demo": VersionedSource{Versions: demo.Versions, Read: demo.ReleaseNotes},
+		"upshift-demo": VersionedSource{Versions: []string{"1.0.0", "1.1.0", "2.0.0", "2.1.0", "3.0.0"}, Read: read},
 	}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	fromDir, err := dir.Notes(context.Background())
+	if err != nil || len(fromDir) != 5 {
+		t.Fatalf("demo notes dir: %d notes, %v", len(fromDir), err)
 	}
 	notes, err := src.Notes(context.Background())
 	if err != nil {

@@ -120,6 +120,11 @@ func (f *fakeEngine) Run(ctx context.Context, to string, events chan<- steps.Eve
 		if st.fail != "" {
 			send(steps.Event{Kind: steps.EventStepFinished, Step: id, Status: steps.StatusFailed, Err: st.fail, Duration: st.dur})
 			send(steps.Event{Kind: steps.EventRollingBack, Err: st.info.Name + " failed: " + st.fail})
+			var rbPlan []steps.StepInfo
+			for _, rb := range f.rollback {
+				rbPlan = append(rbPlan, rb.info)
+			}
+			send(steps.Event{Kind: steps.EventPlan, Plan: append(plan, rbPlan...)})
 			for _, rb := range f.rollback {
 				send(steps.Event{Kind: steps.EventStepStarted, Step: rb.info.ID})
 				for _, l := range rb.logs {
@@ -134,6 +139,7 @@ func (f *fakeEngine) Run(ctx context.Context, to string, events chan<- steps.Eve
 			})
 			return
 		}
+		clock = clock.Add(st.dur)
 		send(steps.Event{Kind: steps.EventStepFinished, Step: id, Status: steps.StatusOK, Duration: st.dur})
 	}
 	done(steps.Result{Outcome: steps.OutcomeSuccess, Reached: to, Backup: "20260314-092653-1.0.0"})

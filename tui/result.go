@@ -26,7 +26,7 @@ func (m *model) layoutResult() {
 		rs.ready = true
 	}
 	rs.vp.SetWidth(m.width)
-	rs.vp.SetHeight(m.bodyHeight())
+	rs.vp.SetHeight(m.bodyHeight() - 1)
 	rs.vp.SetContent(m.resultContent())
 }
 
@@ -61,7 +61,11 @@ func (m *model) resultView() string {
 	if m.result == nil || !m.result.ready {
 		return ""
 	}
-	return m.result.vp.View()
+	more := ""
+	if !m.result.vp.AtBottom() {
+		more = m.styles.Subtle.Render("↓ more below (↓/j to scroll)")
+	}
+	return m.result.vp.View() + "\n" + more
 }
 
 func (m *model) resultContent() string {
@@ -81,13 +85,13 @@ func (m *model) successStory(res *steps.Result) string {
 	}
 	b.WriteString(s.OK.Render("✓ Upgrade complete: ") + s.Selected.Render(res.From+" → "+reached) + "\n")
 	b.WriteString("Your app runs " + reached + " and passed its health checks.\n\n")
-	b.WriteString(s.Heading.Render("Steps") + s.Subtle.Render(" · "+formatDuration(m.run.lastTime.Sub(m.run.firstTime))+" in all") + "\n")
-	b.WriteString(m.rowsSummary(false))
 	if res.Backup != "" {
-		b.WriteString("\n" + s.Heading.Render("If you need to go back") + "\n")
+		b.WriteString(s.Heading.Render("If you need to go back") + "\n")
 		b.WriteString(wrap("upshift kept a backup of everything from before the upgrade: "+res.Backup+".", m.width, "  ") + "\n")
 		b.WriteString("  To return to " + res.From + ", run: " + s.Selected.Render("upshift restore "+res.Backup) + "\n")
 	}
+	b.WriteString("\n" + s.Heading.Render("Steps") + s.Subtle.Render(" · "+formatDuration(m.run.lastTime.Sub(m.run.firstTime))+" in all") + "\n")
+	b.WriteString(m.rowsSummary(false))
 	if res.Message != "" {
 		b.WriteString("\n" + wrap(res.Message, m.width, "") + "\n")
 	}

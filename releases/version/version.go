@@ -220,7 +220,8 @@ func validIdents(s string) bool {
 		}
 		for i := range len(id) {
 			c := id[i]
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			ok := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-'
+			if !ok {
 				return false
 			}
 		}

@@ -80,7 +80,9 @@ func TestRunner(t *testing.T) {
 		{name: "failure before backup changes nothing", failAt: "b", wantOutcome: OutcomeFailed, wantRan: "a b", wantInEvents: "done::"},
 		{name: "failure after backup rolls back", failAt: "c", rollback: true, wantOutcome: OutcomeRolledBack, wantRan: "a b c restore", wantInEvents: "rolling_back:c:"},
 		{name: "declined", confirm: true, decide: func(context.Context, Event) (Decision, error) { return Decision{}, nil }, wantOutcome: OutcomeAborted, wantRan: "a"},
-		{name: "approved", confirm: true, decide: func(_ context.Context, ev Event) (Decision, error) { return Decision{Step: ev.Step, Approve: true}, nil }, wantOutcome: OutcomeSuccess, wantRan: "a b c"},
+		{name: "approved", confirm: true, decide: func(_ context.Context, ev Event) (Decision, error) {
+			return Decision{Step: ev.Step, Approve: true}, nil
+		}, wantOutcome: OutcomeSuccess, wantRan: "a b c"},
 		{name: "no one to ask", confirm: true, wantOutcome: OutcomeFailed, wantRan: "a"},
 	}
 	for _, tt := range tests {

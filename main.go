@@ -103,7 +103,7 @@ migrates, verifies and rolls back when something fails.
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return runWizard(cmd, &f) }
 	root.AddCommand(newVersionCmd(), newDemoCmd(), newDemoAppCmd(),
 		newDetectCmd(), newPlanCmd(), newUpgradeCmd(), newResumeCmd(), newRollbackCmd(), newHistoryCmd(),
-		newBackupCmd(), newBackupsCmd(), newRestoreCmd(), newMergeEnvCmd())
+		newBackupCmd(), newBackupsCmd(), newRestoreCmd(), newMergeEnvCmd(), newProfilesCmd(), newProfileCmd())
 	return root
 }
 

@@ -491,3 +491,226 @@ func TestMattermostLookalike(t *testing.T) {
 		t.Errorf("after rollback detect says %s", d.Version)
 	}
 }
+
+// ---- SimpleLogin
+
+// slCompose is the community compose's simple-login-compose.yaml shape. The
+// container names carry a suffix so parallel test stacks never collide, and
+// the one-shot migration/init services sit in the "setup" profile: the
+// engine's verify step does not accept exited one-shot containers yet.
+const slCompose = `services:
+  postgres:
+    image: ${POSTGRES_IMAGE}
+    container_name: sl-db-${SL_SUFFIX}
+    restart: unless-stopped
+    environment:
+      - POSTGRES_USER=${POSTGRES_USER}
+      - POSTGRES_PASSWORD=${POSTGRES_PASSWORD}
+      - POSTGRES_DB=${POSTGRES_DB}
+    volumes:
+      - ./db:/var/lib/postgresql/data
+    healthcheck:
+      test: ["CMD", "pg_isready", "-U", "${POSTGRES_USER}", "-d", "${POSTGRES_DB}"]
+      interval: 1s
+      timeout: 3s
+      retries: 60
+
+  migration:
+    image: simplelogin/${SL_IMAGE}:${SL_VERSION}
+    container_name: sl-migration-${SL_SUFFIX}
+    profiles: [setup]
+    command: ["alembic", "upgrade", "head"]
+    env_file: .env
+    volumes:
+      - ./pgp:/sl/pgp
+      - ./upload:/code/static/upload
+      - ./dkim.key:/dkim.key
+    depends_on:
+      postgres:
+        condition: service_healthy
+
+  init:
+    image: simplelogin/${SL_IMAGE}:${SL_VERSION}
+    container_name: sl-init-${SL_SUFFIX}
+    profiles: [setup]
+    command: ["python", "init_app.py"]
+    env_file: .env
+    volumes:
+      - ./pgp:/sl/pgp
+      - ./upload:/code/static/upload
+      - ./dkim.key:/dkim.key
+    depends_on:
+      postgres:
+        condition: service_healthy
+
+  app:
+    image: simplelogin/${SL_IMAGE}:${SL_VERSION}
+    container_name: sl-app-${SL_SUFFIX}
+    restart: unless-stopped
+    env_file: .env
+    ports:
+      - "127.0.0.1:${SL_APP_PORT}:7777"
+    volumes:
+      - ./pgp:/sl/pgp
+      - ./upload:/code/static/upload
+      - ./dkim.key:/dkim.key
+    depends_on:
+      postgres:
+        condition: service_healthy
+
+  email:
+    image: simplelogin/${SL_IMAGE}:${SL_VERSION}
+    container_name: sl-email-${SL_SUFFIX}
+    command: ["python", "email_handler.py"]
+    restart: unless-stopped
+    env_file: .env
+    volumes:
+      - ./pgp:/sl/pgp
+      - ./upload:/code/static/upload
+      - ./dkim.key:/dkim.key
+    depends_on:
+      postgres:
+        condition: service_healthy
+
+  job-runner:
+    image: simplelogin/${SL_IMAGE}:${SL_VERSION}
+    container_name: sl-job-runner-${SL_SUFFIX}
+    command: ["python", "job_runner.py"]
+    restart: unless-stopped
+    env_file: .env
+    volumes:
+      - ./pgp:/sl/pgp
+      - ./upload:/code/static/upload
+      - ./dkim.key:/dkim.key
+    depends_on:
+      postgres:
+        condition: service_healthy
+`
+
+const slEnv = `DOMAIN=example.test
+SL_VERSION=v4.70.0
+SL_IMAGE=app-ci
+SL_SUFFIX=%s
+SL_APP_PORT=%s
+POSTGRES_IMAGE=%s
+POSTGRES_USER=sluser
+POSTGRES_PASSWORD=sl_password_e2e
+POSTGRES_DB=simplelogin
+DB_URI=postgresql://sluser:sl_password_e2e@postgres:5432/simplelogin
+URL=https://app.example.test
+EMAIL_DOMAIN=example.test
+FLASK_SECRET=e2e-flask-secret-value
+GNUPGHOME=/sl/pgp
+LOCAL_FILE_UPLOAD=1
+DKIM_PRIVATE_KEY_PATH=/dkim.key
+`
+
+func slNote(features, fixes string) string {
+	return "## 🚀 Features\n" + features + "\n\n## 🐛 Fixes\n" + fixes + "\n\n<details><summary>Uncategorized</summary>\n\n- Bump dependencies #2290\n</details>\n"
+}
+
+var slNotes = map[string]string{
+	"v4.70.0": slNote("- Allow a mailbox to be set as default from the API #2240", "- Fix the alias export when a note contains a comma #2241"),
+	"v4.72.0": slNote("- Pin aliases at the top of the dashboard #2262", "- Fix the job runner retrying a deleted mailbox #2263"),
+	"v4.81.6": slNote("- Alias addresses are unique regardless of case #2301", "- Fix the unsubscribe link for reverse aliases #2302"),
+}
+
+// TestSimpleLoginLookalike: a SimpleLogin stack in the community compose
+// shape (sl-* containers, SL_VERSION in .env keeping the "v", Alembic run by
+// a one-off container) is detected, planned, upgraded, and rolled back when
+// the next migration fails on data.
+func TestSimpleLoginLookalike(t *testing.T) {
+	testenv.RequireDocker(t)
+	t.Parallel()
+	buildLookalike(t, lookalikeImage{personality: "simplelogin", repo: "simplelogin/app-ci", expose: 7777, cmd: []string{"gunicorn", "wsgi:app", "-b", "0.0.0.0:7777", "-w", "2", "--timeout", "15"}})
+	suffix := testenv.UniqueName("e2e")
+	s := newAppStack(t, "sl", map[string]string{
+		"docker-compose.yaml": slCompose,
+		".env":                fmt.Sprintf(slEnv, suffix, freePort(t), testenv.PostgresImage()),
+		"dkim.key":            "-----BEGIN RSA PRIVATE KEY-----\nnot a real key\n-----END RSA PRIVATE KEY-----\n",
+		"pgp/.keep":           "",
+		"upload/.keep":        "",
+	}, nil, slNotes)
+	s.pgDataDir("db")
+	timed(t, "first start (db, migration, init, app)", func() {
+		for _, args := range [][]string{
+			{"up", "-d", "--wait", "--wait-timeout", "120", "postgres"},
+			{"--profile", "setup", "run", "--rm", "migration"},
+			{"--profile", "setup", "run", "--rm", "init"},
+			{"up", "-d", "--wait", "--wait-timeout", "120"},
+		} {
+			if out, err := s.compose(args...); err != nil {
+				t.Fatalf("compose %v: %v\n%s", args, err, out)
+			}
+		}
+	})
+	psql := func(q string) string { return s.psql("postgres", "sluser", "simplelogin", q) }
+	psql(`INSERT INTO users (email) VALUES ('admin@example.test'); INSERT INTO alias (user_id, email) VALUES (1, 'shop.x1@example.test'), (1, 'news.y2@example.test')`)
+
+	d := s.detect()
+	if d.App != "simplelogin" || d.Version != "v4.70.0" || !strings.Contains(d.VersionSource, "7777") {
+		t.Fatalf("detect: %+v", d)
+	}
+	if d.Schema.Tool != "alembic" || d.Schema.Head != "a1c0e7d35b21" || !d.DB.Reachable {
+		t.Errorf("detect schema/db: %+v %+v", d.Schema, d.DB)
+	}
+	if r := rolesOf(d); r["app"] != "app" || r["email"] != "worker" || r["job-runner"] != "scheduler" || r["postgres"] != "db" {
+		t.Errorf("roles %v", r)
+	}
+	if p := s.plan("latest"); p.To != "v4.81.6" || p.hopList() != "v4.81.6" || p.Blocked {
+		t.Errorf("plan to latest: to %s hops %s blocked=%v", p.To, p.hopList(), p.Blocked)
+	}
+
+	timed(t, "backup", func() {
+		out, err := s.upshift("backup", "--json")
+		if err != nil || lastResult(t, out).Outcome != steps.OutcomeSuccess {
+			t.Fatalf("backup: %v\n%s", err, out)
+		}
+	})
+	timed(t, "upgrade v4.70.0 → v4.72.0", func() {
+		out, err := s.upshift("upgrade", "--to", "v4.72.0", "--yes", "--json", "--notes", s.notes)
+		if err != nil {
+			t.Fatalf("upgrade: %v\n%s", err, out)
+		}
+		if res := lastResult(t, out); res.Outcome != steps.OutcomeSuccess || res.Reached != "v4.72.0" {
+			t.Fatalf("result %+v\n%s", res, out)
+		}
+		if !strings.Contains(out, "Running upgrade a1c0e7d35b21 -\\u003e 5f3d9b2e8c47") {
+			t.Errorf("alembic's output is not in the events:\n%s", out)
+		}
+	})
+	if s.env("SL_VERSION") != "v4.72.0" {
+		t.Errorf(".env SL_VERSION = %s", s.env("SL_VERSION"))
+	}
+	if head := psql(`SELECT version_num FROM alembic_version`); head != "5f3d9b2e8c47" {
+		t.Errorf("alembic head %s", head)
+	}
+
+	// v4.81.6's unique index fails on the same alias spelled twice.
+	psql(`INSERT INTO alias (user_id, email) VALUES (1, 'SHOP.X1@example.test')`)
+	before := psql(`SELECT string_agg(id || ':' || email || ':' || pinned, ',' ORDER BY id) FROM alias`)
+	var out string
+	var err error
+	timed(t, "failing upgrade to v4.81.6 + rollback", func() {
+		out, err = s.upshift("upgrade", "--to", "v4.81.6", "--yes", "--json", "--notes", s.notes)
+	})
+	if code := exitCode(err); code != 3 {
+		t.Fatalf("exit code %d, want 3 (rolled back)\n%s", code, out)
+	}
+	res := lastResult(t, out)
+	if res.Outcome != steps.OutcomeRolledBack || res.Reached != "v4.72.0" || res.FailedStep != "v4.81.6/migrate" {
+		t.Fatalf("result %+v", res)
+	}
+	if !strings.Contains(out, "could not create unique index") {
+		t.Error("the migration's own error is not in the events")
+	}
+	if s.env("SL_VERSION") != "v4.72.0" {
+		t.Errorf(".env after rollback: SL_VERSION=%s", s.env("SL_VERSION"))
+	}
+	if after := psql(`SELECT string_agg(id || ':' || email || ':' || pinned, ',' ORDER BY id) FROM alias`); after != before {
+		t.Errorf("aliases after rollback %s, want %s", after, before)
+	}
+	if d := s.detect(); d.Version != "v4.72.0" || d.Schema.Head != "5f3d9b2e8c47" {
+		t.Errorf("after rollback detect says %s at %s", d.Version, d.Schema.Head)
+	}
+}

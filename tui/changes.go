@@ -82,9 +82,14 @@ func (cs *changesState) pending() int {
 	return n
 }
 
-// listHeight is how many rows the warnings get; the notes get the rest.
+// changesListHeight is how many rows the warnings get (at most half the
+// body); the notes get the rest.
 func (m *model) changesListHeight() int {
-	return max(4, (m.bodyHeight()-3)/2)
+	limit := max(4, (m.bodyHeight()-3)/2)
+	if len(m.changes.items) == 0 {
+		return 1
+	}
+	return min(limit, strings.Count(m.ackList(1<<20), "\n")+1)
 }
 
 func (m *model) layoutChanges() {
@@ -92,7 +97,7 @@ func (m *model) layoutChanges() {
 		return
 	}
 	cs := &m.changes
-	cs.notes.SetWidth(m.width - 2)
+	cs.notes.SetWidth(m.width)
 	cs.notes.SetHeight(max(1, m.bodyHeight()-m.changesListHeight()-5))
 	if cs.notesFor == m.width {
 		return
@@ -255,7 +260,7 @@ func (m *model) ackList(height int) string {
 		}
 	}
 	if len(lines) <= height {
-		return strings.Join(lines, "\n") + strings.Repeat("\n", height-len(lines))
+		return strings.Join(lines, "\n")
 	}
 	first := 0
 	if cs.cursor < len(start) {

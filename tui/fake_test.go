@@ -148,20 +148,34 @@ func (f *fakeEngine) Run(ctx context.Context, to string, events chan<- steps.Eve
 func hopSteps(hop string, migrateFails string, hold bool) []fakeStep {
 	id := func(s string) string { return hop + "/" + s }
 	return []fakeStep{
-		{info: steps.StepInfo{ID: id("backup"), Hop: hop, Name: "Back up everything", Explain: "upshift saves the database, your .env and config files, and the image versions, so you can come back to this exact state."},
-			logs: []string{"pg_dump: dumping table notes", "pg_dump: dumping table users", "copying .env and compose.yaml"}, progress: []int64{12 << 20, 30 << 20}, hold: hold, dur: 4200 * time.Millisecond},
-		{info: steps.StepInfo{ID: id("pull"), Hop: hop, Name: "Download the new images", Explain: "The images of " + hop + " are downloaded now, while your app still runs."},
-			logs: []string{"Pulling api ... done"}, dur: 12 * time.Second},
-		{info: steps.StepInfo{ID: id("env"), Hop: hop, Name: "Merge your .env", Confirm: true, Explain: "The new version ships a new .env.example. upshift merges it with your .env and keeps your values.", Touches: []string{".env"}},
-			prompt: "--- .env (now)\n+++ .env (after)\n@@ -1,3 +1,4 @@\n APP_PORT=8080\n-WORKER_INTERVAL=100\n+WORKER_INTERVAL_MS=100\n+NOTES_WORD_COUNT=true\n", dur: 300 * time.Millisecond},
-		{info: steps.StepInfo{ID: id("stop"), Hop: hop, Name: "Stop the app", Confirm: true, Explain: "The app and its workers stop so nothing writes to the database during the migration. The database keeps running.", Touches: []string{"api", "worker"}},
-			prompt: "Your app will be down from now until the new version has started.", dur: 2 * time.Second},
-		{info: steps.StepInfo{ID: id("migrate"), Hop: hop, Name: "Migrate the database", Confirm: true, Explain: "The new version's migrations change the database schema. A one-off container runs them with your app's settings.", Touches: []string{"database upshift"}},
-			logs: []string{"INFO  [alembic] Running upgrade 0002 -> 0003, add word_count", "INFO  [alembic] backfilling 1042 notes"}, fail: migrateFails, dur: 3500 * time.Millisecond},
-		{info: steps.StepInfo{ID: id("start"), Hop: hop, Name: "Start " + hop, Explain: "The services start in order; each must report healthy before the next one starts."},
-			logs: []string{"api healthy after 2.1s"}, dur: 6 * time.Second},
-		{info: steps.StepInfo{ID: id("verify"), Hop: hop, Name: "Check that " + hop + " works", Explain: "upshift asks the app for its version and checks the schema head."},
-			logs: []string{"version endpoint says " + hop}, dur: 800 * time.Millisecond},
+		{
+			info: steps.StepInfo{ID: id("backup"), Hop: hop, Name: "Back up everything", Explain: "upshift saves the database, your .env and config files, and the image versions, so you can come back to this exact state."},
+			logs: []string{"pg_dump: dumping table notes", "pg_dump: dumping table users", "copying .env and compose.yaml"}, progress: []int64{12 << 20, 30 << 20}, hold: hold, dur: 4200 * time.Millisecond,
+		},
+		{
+			info: steps.StepInfo{ID: id("pull"), Hop: hop, Name: "Download the new images", Explain: "The images of " + hop + " are downloaded now, while your app still runs."},
+			logs: []string{"Pulling api ... done"}, dur: 12 * time.Second,
+		},
+		{
+			info:   steps.StepInfo{ID: id("env"), Hop: hop, Name: "Merge your .env", Confirm: true, Explain: "The new version ships a new .env.example. upshift merges it with your .env and keeps your values.", Touches: []string{".env"}},
+			prompt: "--- .env (now)\n+++ .env (after)\n@@ -1,3 +1,4 @@\n APP_PORT=8080\n-WORKER_INTERVAL=100\n+WORKER_INTERVAL_MS=100\n+NOTES_WORD_COUNT=true\n", dur: 300 * time.Millisecond,
+		},
+		{
+			info:   steps.StepInfo{ID: id("stop"), Hop: hop, Name: "Stop the app", Confirm: true, Explain: "The app and its workers stop so nothing writes to the database during the migration. The database keeps running.", Touches: []string{"api", "worker"}},
+			prompt: "Your app will be down from now until the new version has started.", dur: 2 * time.Second,
+		},
+		{
+			info: steps.StepInfo{ID: id("migrate"), Hop: hop, Name: "Migrate the database", Confirm: true, Explain: "The new version's migrations change the database schema. A one-off container runs them with your app's settings.", Touches: []string{"database upshift"}},
+			logs: []string{"INFO  [alembic] Running upgrade 0002 -> 0003, add word_count", "INFO  [alembic] backfilling 1042 notes"}, fail: migrateFails, dur: 3500 * time.Millisecond,
+		},
+		{
+			info: steps.StepInfo{ID: id("start"), Hop: hop, Name: "Start " + hop, Explain: "The services start in order; each must report healthy before the next one starts."},
+			logs: []string{"api healthy after 2.1s"}, dur: 6 * time.Second,
+		},
+		{
+			info: steps.StepInfo{ID: id("verify"), Hop: hop, Name: "Check that " + hop + " works", Explain: "upshift asks the app for its version and checks the schema head."},
+			logs: []string{"version endpoint says " + hop}, dur: 800 * time.Millisecond,
+		},
 	}
 }
 

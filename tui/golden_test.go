@@ -267,7 +267,7 @@ func TestGolden(t *testing.T) {
 			send(tm, "enter")
 			waitScreen(t, tm, "row 19999 ok")
 			send(tm, "tab", "up", "up", "up")
-			waitScreen(t, tm, "row 19996 ok", "scrolled back")
+			waitScreen(t, tm, "row 19996 ok", "paused")
 		}},
 	}
 	for _, sc := range scenarios {

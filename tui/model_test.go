@@ -239,7 +239,7 @@ func TestUpdateLogPaneFollowAndScroll(t *testing.T) {
 	feed(m, evs...)
 	requireContains(t, m, "line 99")
 	press(t, m, "tab", "up", "up")
-	requireContains(t, m, "line 97", "scrolled back")
+	requireContains(t, m, "line 97", "paused")
 	if strings.Contains(plain(m), "line 99") {
 		t.Fatal("scrolled back view must not show the newest line")
 	}
@@ -289,4 +289,49 @@ func TestFormat(t *testing.T) {
 	if got := formatBytes(52 << 20); got != "52.0 MB" {
 		t.Errorf("formatBytes = %q", got)
 	}
+}
+
+func TestUpdateHelpAndLongTargetList(t *testing.T) {
+	f := newFakeEngine()
+	for i := range 40 {
+		f.targets = append(f.targets, Target{Version: "3." + itoa(i) + ".0"})
+	}
+	f.targets[3].Latest = false
+	f.targets[len(f.targets)-1].Latest = true
+	m := newTestModel(t, f)
+	press(t, m, "?")
+	requireContains(t, m, "Keys", "look again")
+	press(t, m, "?", "enter")
+	requireContains(t, m, "> 3.39.0", "more")
+	if n := strings.Count(plain(m), "\n") + 1; n != 24 {
+		t.Fatalf("view has %d lines", n)
+	}
+}
+
+func TestUpdateDeclineConfirm(t *testing.T) {
+	m := runModel(t, "1.1.0")
+	feed(m,
+		steps.Event{Kind: steps.EventStepStarted, Step: "1.1.0/stop"},
+		steps.Event{Kind: steps.EventConfirm, Step: "1.1.0/stop", Prompt: "Your app will be down."},
+	)
+	_, cmd := m.Update(tea.KeyPressMsg{Code: 'n', Text: "n"})
+	cmd()
+	if d := <-m.run.decisions; d.Approve {
+		t.Fatal("n must decline")
+	}
+	requireContains(t, m, "You said no")
+}
+
+func batchCmds(cmd tea.Cmd) []tea.Cmd {
+	if cmd == nil {
+		return nil
+	}
+	return []tea.Cmd{func() tea.Msg {
+		if b, ok := cmd().(tea.BatchMsg); ok {
+			for _, c := range b {
+				go c()
+			}
+		}
+		return nil
+	}}
 }

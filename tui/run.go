@@ -375,6 +375,8 @@ func (m *model) runKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	_, logH := m.runPaneHeights()
 	switch {
+	case msg.String() == "q":
+		m.status = "The upgrade is running. To stop it safely, press ctrl+c."
 	case key.Matches(msg, m.keys.Tab):
 		r.logFocus = !r.logFocus
 	case key.Matches(msg, m.keys.Follow):
@@ -577,7 +579,7 @@ func (m *model) logView(width, lines int) string {
 	case r.pane.ring == nil:
 		head += s.Subtle.Render(" · no output yet")
 	case !r.pane.follow:
-		head += s.Warn.Render(" · scrolled back (end follows)")
+		head += s.Warn.Render(" · paused")
 	case r.pane.ring.Dropped() > 0:
 		head += s.Subtle.Render(" · last " + itoa(r.pane.ring.Len()) + " lines")
 	}

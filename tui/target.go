@@ -3,8 +3,8 @@ package tui
 import (
 	"strings"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 )
 
 // preselect puts the cursor on the latest version one can choose.
@@ -64,7 +64,21 @@ func (m *model) targetView() string {
 		b.WriteString("You run " + s.Selected.Render(m.overview.Version) + ". Pick the version to upgrade to.\n\n")
 	}
 	hasStop := false
-	for i, t := range m.targets {
+	for _, t := range m.targets {
+		hasStop = hasStop || t.RequiredStop
+	}
+	// Long version lists scroll around the cursor.
+	first, last := 0, len(m.targets)
+	if room := m.bodyHeight() - 9; len(m.targets) > room {
+		room = max(3, room)
+		first = max(0, min(m.targetCursor-room/2, len(m.targets)-room))
+		last = first + room
+	}
+	if first > 0 {
+		b.WriteString(s.Subtle.Render("  ↑ "+itoa(first)+" more") + "\n")
+	}
+	for i := first; i < last; i++ {
+		t := m.targets[i]
 		cursor := "  "
 		name := pad(t.Version, 10)
 		if i == m.targetCursor && selectable(t) {
@@ -81,13 +95,15 @@ func (m *model) targetView() string {
 			badges = append(badges, s.Badge.Render("latest"))
 		}
 		if t.RequiredStop {
-			hasStop = true
 			badges = append(badges, s.Badge.Render("required stop"))
 		}
 		if t.Blocked != "" {
 			badges = append(badges, s.Fail.Render("blocked: ")+t.Blocked)
 		}
 		b.WriteString(cursor + name + " " + strings.Join(badges, " · ") + "\n")
+	}
+	if last < len(m.targets) {
+		b.WriteString(s.Subtle.Render("  ↓ "+itoa(len(m.targets)-last)+" more") + "\n")
 	}
 	if hasStop {
 		b.WriteString("\n" + s.Subtle.Render(wrap("A required stop is a version that must be installed on the way. "+

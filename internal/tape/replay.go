@@ -59,15 +59,17 @@ func Size(cmds []Command) (cols, rows int) {
 }
 
 // Replay runs shellCmd in a new detached tmux session and plays the tape
-// into it. The session is killed when Replay returns.
+// into it. Each session gets its own tmux server (socket name = session), so
+// replays never disturb each other or the admin's tmux; it is killed when
+// Replay returns.
 func Replay(ctx context.Context, tape []Command, session string, shellCmd string) error {
 	cols, rows := Size(tape)
-	if err := tmux(ctx, "new-session", "-d", "-s", session, "-x", strconv.Itoa(cols), "-y", strconv.Itoa(rows), shellCmd); err != nil {
+	if err := tmux(ctx, session, "new-session", "-d", "-s", session, "-x", strconv.Itoa(cols), "-y", strconv.Itoa(rows), shellCmd); err != nil {
 		return err
 	}
 	defer func() {
 		// The session may be gone already when the program exited.
-		_ = exec.Command("tmux", "kill-session", "-t", session).Run() //nolint:noctx // cleanup must run after ctx ends
+		_ = exec.Command("tmux", "-L", session, "kill-server").Run() //nolint:noctx // cleanup must run after ctx ends
 	}()
 	for _, c := range tape {
 		if err := play(ctx, c, session); err != nil {
@@ -83,16 +85,16 @@ func play(ctx context.Context, c Command, session string) error {
 		if c.Text == "" {
 			return nil
 		}
-		return tmux(ctx, "send-keys", "-t", session, "-l", c.Text)
+		return tmux(ctx, session, "send-keys", "-t", session, "-l", c.Text)
 	case KindKey:
 		for range c.Count {
-			if err := tmux(ctx, "send-keys", "-t", session, tmuxKeys[c.Key]); err != nil {
+			if err := tmux(ctx, session, "send-keys", "-t", session, tmuxKeys[c.Key]); err != nil {
 				return err
 			}
 		}
 		return nil
 	case KindCtrl:
-		return tmux(ctx, "send-keys", "-t", session, "C-"+strings.ToLower(c.Key))
+		return tmux(ctx, session, "send-keys", "-t", session, "C-"+strings.ToLower(c.Key))
 	case KindSleep:
 		return sleep(ctx, c.Duration)
 	case KindWait:
@@ -147,8 +149,12 @@ func wait(ctx context.Context, c Command, session string) error {
 
 // Capture returns what the session's pane shows now.
 func Capture(ctx context.Context, session string) (string, error) {
-	out, err := exec.CommandContext(ctx, "tmux", "capture-pane", "-p", "-t", session).Output()
+	out, err := exec.CommandContext(ctx, "tmux", "-L", session, "capture-pane", "-p", "-t", session).Output()
 	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("tmux capture-pane: %s (the program may have exited)", strings.TrimSpace(string(ee.Stderr)))
+		}
 		return "", fmt.Errorf("tmux capture-pane: %w", err)
 	}
 	return string(out), nil
@@ -159,8 +165,8 @@ func lastLine(screen string) string {
 	return strings.TrimRight(lines[len(lines)-1], " ")
 }
 
-func tmux(ctx context.Context, args ...string) error {
-	out, err := exec.CommandContext(ctx, "tmux", args...).CombinedOutput()
+func tmux(ctx context.Context, session string, args ...string) error {
+	out, err := exec.CommandContext(ctx, "tmux", append([]string{"-L", session}, args...)...).CombinedOutput()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {

@@ -6,6 +6,7 @@ package tape
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -103,7 +104,7 @@ func parseLine(line string) (Command, error) {
 	case strings.HasPrefix(name, "Ctrl+"):
 		k := strings.TrimPrefix(name, "Ctrl+")
 		if k == "" {
-			return Command{}, fmt.Errorf("Ctrl+ needs a key")
+			return Command{}, errors.New("a Ctrl+ command needs a key")
 		}
 		return Command{Kind: KindCtrl, Key: k, Count: 1}, nil
 	case keyNames[name]:
@@ -119,7 +120,7 @@ func parseLine(line string) (Command, error) {
 	case name == "Set":
 		setting, value, _ := strings.Cut(rest, " ")
 		if setting == "" {
-			return Command{}, fmt.Errorf("Set needs a setting")
+			return Command{}, errors.New("a Set command needs a setting")
 		}
 		return Command{Kind: KindSet, Name: setting, Value: strings.TrimSpace(value)}, nil
 	case name == "Hide", name == "Show", name == "Output", name == "Require", name == "Source",
@@ -148,7 +149,7 @@ func parseWait(name, opt, rest string) (Command, error) {
 	pattern := ">$" // VHS waits for a shell prompt by default
 	if rest != "" {
 		if len(rest) < 2 || rest[0] != '/' || rest[len(rest)-1] != '/' {
-			return Command{}, fmt.Errorf("wait pattern must look like /regex/")
+			return Command{}, errors.New("wait pattern must look like /regex/")
 		}
 		pattern = rest[1 : len(rest)-1]
 	}
@@ -169,7 +170,7 @@ func unquote(s string) (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("text must be quoted")
+	return "", errors.New("text must be quoted")
 }
 
 // parseDuration reads "500ms", "2s", or a bare number of seconds like VHS.

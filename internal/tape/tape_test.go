@@ -46,11 +46,29 @@ Show
 		key  string
 		n    int
 	}{
-		{KindIgnored, "", 0}, {KindIgnored, "", 0}, {KindSet, "", 0}, {KindSet, "", 0}, {KindSet, "", 0},
-		{KindType, "", 0}, {KindType, "", 0}, {KindKey, "Enter", 1}, {KindSleep, "", 0}, {KindSleep, "", 0},
-		{KindWait, "", 0}, {KindWait, "", 0}, {KindWait, "", 0}, {KindWait, "", 0},
-		{KindKey, "Down", 3}, {KindKey, "Up", 1}, {KindKey, "Tab", 2}, {KindKey, "Space", 1},
-		{KindKey, "Escape", 1}, {KindKey, "Backspace", 4}, {KindCtrl, "C", 1}, {KindIgnored, "", 0}, {KindIgnored, "", 0},
+		{KindIgnored, "", 0},
+		{KindIgnored, "", 0},
+		{KindSet, "", 0},
+		{KindSet, "", 0},
+		{KindSet, "", 0},
+		{KindType, "", 0},
+		{KindType, "", 0},
+		{KindKey, "Enter", 1},
+		{KindSleep, "", 0},
+		{KindSleep, "", 0},
+		{KindWait, "", 0},
+		{KindWait, "", 0},
+		{KindWait, "", 0},
+		{KindWait, "", 0},
+		{KindKey, "Down", 3},
+		{KindKey, "Up", 1},
+		{KindKey, "Tab", 2},
+		{KindKey, "Space", 1},
+		{KindKey, "Escape", 1},
+		{KindKey, "Backspace", 4},
+		{KindCtrl, "C", 1},
+		{KindIgnored, "", 0},
+		{KindIgnored, "", 0},
 	}
 	if len(cmds) != len(want) {
 		t.Fatalf("got %d commands, want %d: %+v", len(cmds), len(want), cmds)

@@ -21,10 +21,11 @@ type plainPrinter struct {
 	mu    sync.Mutex
 	w     io.Writer
 	names map[string]string
+	infos map[string]steps.StepInfo
 }
 
 func newPlainPrinter(w io.Writer) *plainPrinter {
-	return &plainPrinter{w: w, names: map[string]string{}}
+	return &plainPrinter{w: w, names: map[string]string{}, infos: map[string]steps.StepInfo{}}
 }
 
 func (p *plainPrinter) Emit(ev steps.Event) {
@@ -35,6 +36,7 @@ func (p *plainPrinter) Emit(ev steps.Event) {
 		_, _ = fmt.Fprintln(p.w, "plan:")
 		for i, s := range ev.Plan {
 			p.names[s.ID] = s.Name
+			p.infos[s.ID] = s
 			mark := " "
 			if s.Confirm {
 				mark = "?"
@@ -52,7 +54,14 @@ func (p *plainPrinter) Emit(ev steps.Event) {
 	case steps.EventProgress:
 		// Progress is for bars; plain output stays quiet.
 	case steps.EventConfirm:
-		_, _ = fmt.Fprintf(p.w, "--- confirm %s\n%s\n", ev.Step, indent(ev.Prompt))
+		info := p.infos[ev.Step]
+		_, _ = fmt.Fprintf(p.w, "--- confirm: %s\n%s\n", info.Name, indent(info.Explain))
+		for _, t := range info.Touches {
+			_, _ = fmt.Fprintf(p.w, "    touches: %s\n", t)
+		}
+		if ev.Prompt != "" {
+			_, _ = fmt.Fprintln(p.w, indent(ev.Prompt))
+		}
 	case steps.EventStepFinished:
 		switch ev.Status {
 		case steps.StatusOK:

@@ -149,15 +149,15 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 			}
 		}
 		if info.Confirm {
-			prompt := info.Explain
+			// The step's Explain is in the plan; the prompt adds what is only
+			// known now (a diff, the exact containers).
+			prompt := ""
 			if pr, ok := st.(Prompter); ok {
 				extra, err := pr.Prompt(ctx)
 				if err != nil {
 					return r.fail(ctx, p, res, info, err, nil)
 				}
-				if extra != "" {
-					prompt = extra
-				}
+				prompt = extra
 			}
 			ev := Event{Kind: EventConfirm, Step: info.ID, Prompt: prompt}
 			r.emit(ev)

@@ -323,10 +323,10 @@ func (s *backupStep) Run(ctx context.Context, sink Sink) error {
 	if err != nil {
 		return err
 	}
-	var lastPhase string
+	seen := map[string]bool{} // phases run in parallel: name each once
 	set, err := backup.Create(ctx, e.Eng, e.BackupDir, src, func(p backup.Progress) {
-		if p.Phase != lastPhase && p.Phase != "" {
-			lastPhase = p.Phase
+		if p.Phase != "" && !seen[p.Phase] {
+			seen[p.Phase] = true
 			sink.Log("• " + p.Phase)
 		}
 		if p.Line != "" {
@@ -455,7 +455,6 @@ func (s *configStep) Prompt(ctx context.Context) (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	b.WriteString(s.Info().Explain + "\n\n")
 	if s.result != nil {
 		b.WriteString(s.result.Summary.String() + "\n")
 		for _, c := range s.result.Conflicts {

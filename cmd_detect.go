@@ -11,6 +11,7 @@ import (
 	"charm.land/lipgloss/v2/table"
 	"github.com/spf13/cobra"
 
+	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 )
@@ -116,18 +117,7 @@ func printReport(w io.Writer, r *detect.Report, noColor bool) error {
 	return wrapWrite(err)
 }
 
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func human(n int64) string { return backup.HumanBytes(n) }
 
 // detectProblem turns what detect could not tell into a non-zero exit: the
 // report is printed, but a script must not take a half-known stack for a

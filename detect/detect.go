@@ -113,6 +113,7 @@ func Detect(ctx context.Context, eng *dockerx.Engine, opts Options) (*Result, er
 			sr.ImageID = c.ImageID
 			sr.State = c.State
 			sr.RestartCount = c.RestartCount
+			sr.ExitCode = c.ExitCode
 			if c.Health != "" {
 				sr.Health = c.Health
 			}
@@ -339,22 +340,38 @@ func getVersion(ctx context.Context, url string, src profile.VersionSource) (str
 	if resp.StatusCode/100 != 2 {
 		return "", fmt.Errorf("status %d", resp.StatusCode)
 	}
+	var v string
 	switch {
 	case src.Header != "":
-		return strings.TrimSpace(resp.Header.Get(src.Header)), nil
+		v = strings.TrimSpace(resp.Header.Get(src.Header))
 	case src.JSON != "":
 		var m map[string]any
 		if err := json.Unmarshal(body, &m); err != nil {
 			return "", fmt.Errorf("not JSON: %w", err)
 		}
-		v, ok := m[src.JSON].(string)
+		s, ok := m[src.JSON].(string)
 		if !ok {
 			return "", fmt.Errorf("no string field %q", src.JSON)
 		}
-		return strings.TrimSpace(v), nil
+		v = strings.TrimSpace(s)
 	default:
-		return strings.TrimSpace(string(body)), nil
+		v = strings.TrimSpace(string(body))
 	}
+	if src.Regexp != "" {
+		re, err := regexp.Compile(src.Regexp)
+		if err != nil {
+			return "", fmt.Errorf("profile regexp: %w", err)
+		}
+		m := re.FindStringSubmatch(v)
+		if len(m) < 2 {
+			return "", fmt.Errorf("%q does not match %s", v, src.Regexp)
+		}
+		v = m[1]
+	}
+	if !versionLike.MatchString(v) {
+		return "", fmt.Errorf("answered %q, which is not a version", v)
+	}
+	return v, nil
 }
 
 func commandVersion(ctx context.Context, eng *dockerx.Engine, c dockerx.Container, src profile.VersionSource) (string, error) {
@@ -521,6 +538,7 @@ func judge(p *profile.Profile, rep *Report) []string {
 	}
 	for _, s := range rep.Services {
 		switch {
+		case s.FinishedJob():
 		case s.State == "restarting" || (s.State == "exited" && s.RestartCount > 0):
 			w = append(w, fmt.Sprintf("%s is %s (restarted %d times): look at `docker compose logs %s`", s.Name, s.State, s.RestartCount, s.Name))
 		case s.Health == "unhealthy":

@@ -53,6 +53,13 @@ type ServiceReport struct {
 	State        string `json:"state"`
 	Health       string `json:"health"`
 	RestartCount int    `json:"restart_count"`
+	ExitCode     int    `json:"exit_code,omitempty"`
+}
+
+// FinishedJob reports a one-shot service (an init or migration job) that
+// ran to completion: exited with 0 and never restarted.
+func (s ServiceReport) FinishedJob() bool {
+	return s.State == "exited" && s.ExitCode == 0 && s.RestartCount == 0
 }
 
 // Service finds a service by name.

@@ -95,7 +95,7 @@ func LoadStack(ctx context.Context, eng containerLister, opts StackOptions) (*St
 		cli.WithDotEnv,
 		cli.WithConfigFileEnv,
 		cli.WithDefaultConfigPath,
-		cli.WithProfiles(opts.Profiles),
+		cli.WithDefaultProfiles(opts.Profiles...), // COMPOSE_PROFILES from .env when none given
 		cli.WithDiscardEnvFile,
 	}
 	if opts.Project != "" {
@@ -131,7 +131,13 @@ func LoadStack(ctx context.Context, eng containerLister, opts StackOptions) (*St
 		}
 		files = append(files, f)
 	}
-	inv := dockerx.Project{Name: model.Name, WorkingDir: abs, Files: files, EnvFiles: opts.EnvFiles, Profiles: activeProfiles(opts.Profiles)}
+	profiles := opts.Profiles
+	if len(profiles) == 0 {
+		if p, ok := model.Environment["COMPOSE_PROFILES"]; ok && p != "" {
+			profiles = strings.Split(p, ",")
+		}
+	}
+	inv := dockerx.Project{Name: model.Name, WorkingDir: abs, Files: files, EnvFiles: opts.EnvFiles, Profiles: activeProfiles(profiles)}
 	return &Stack{Invocation: inv, Model: model, EnvFile: envFile}, nil
 }
 

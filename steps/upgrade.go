@@ -21,6 +21,7 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/envfile"
 	"github.com/seed-e7a9fb3b/upshift/profile"
+	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
 )
 
 // Hop is one version to install on the way to the target.
@@ -133,13 +134,13 @@ func (s *preflightStep) Run(ctx context.Context, sink Sink) error {
 		if !rep.DB.Reachable {
 			return fmt.Errorf("the database is not reachable: %s. Nothing was changed", rep.DB.Error)
 		}
-		sink.Log(fmt.Sprintf("✓ PostgreSQL %s reachable at service %s (%s)", rep.DB.ServerVersion, rep.DB.Service, humanBytes(rep.DB.SizeBytes)))
+		sink.Log(fmt.Sprintf("✓ PostgreSQL %s reachable at service %s (%s)", rep.DB.ServerVersion, rep.DB.Service, backup.HumanBytes(rep.DB.SizeBytes)))
 		if rep.Schema.Dirty {
 			return fmt.Errorf("the %s schema is dirty (a migration half-ran: %s). Nothing was changed. Repair it or restore a backup before upgrading", rep.Schema.Tool, strings.Join(append([]string{rep.Schema.Head}, rep.Schema.Failed...), ", "))
 		}
 		sink.Log(fmt.Sprintf("✓ schema %s head %s, not dirty", rep.Schema.Tool, orDash(rep.Schema.Head)))
 	}
-	if rep.Version != s.from && !strings.HasPrefix(rep.Version, "unknown") {
+	if !sameVersion(rep.Version, s.from) && !strings.HasPrefix(rep.Version, "unknown") {
 		return fmt.Errorf("the stack runs %s, but this hop starts from %s. Nothing was changed. Run `upshift plan` again", rep.Version, s.from)
 	}
 	src, err := e.backupSource(ctx, det)
@@ -153,7 +154,7 @@ func (s *preflightStep) Run(ctx context.Context, sink Sink) error {
 	if err := backup.CheckFreeSpace(e.BackupDir, need); err != nil {
 		return err
 	}
-	sink.Log(fmt.Sprintf("✓ free space for a backup of about %s in %s", humanBytes(need), e.BackupDir))
+	sink.Log(fmt.Sprintf("✓ free space for a backup of about %s in %s", backup.HumanBytes(need), e.BackupDir))
 	for _, ref := range e.targetImages(s.to) {
 		if _, ok, err := e.Eng.ImageInspect(ctx, ref); err != nil {
 			return err
@@ -200,12 +201,24 @@ func (e *Env) targetImages(version string) []string {
 	return out
 }
 
-func (e *Env) tagFor(version string) string {
+// tagFor turns a version into the tag (or env value) the profile applies:
+// the template gets the bare version, so "v{{version}}" never doubles a v.
+func (e *Env) tagFor(ver string) string {
 	t := e.Profile.Apply.TagTemplate
 	if t == "" {
-		return version
+		return ver
 	}
-	return strings.ReplaceAll(t, "{{version}}", version)
+	return strings.ReplaceAll(t, "{{version}}", strings.TrimPrefix(ver, "v"))
+}
+
+// sameVersion compares versions by meaning ("v1.2.0" == "1.2.0").
+func sameVersion(a, b string) bool {
+	va, errA := semver.Parse(a)
+	vb, errB := semver.Parse(b)
+	if errA != nil || errB != nil {
+		return strings.TrimPrefix(a, "v") == strings.TrimPrefix(b, "v")
+	}
+	return va.Equal(vb)
 }
 
 func (e *Env) isAppImage(ref string) bool {
@@ -393,12 +406,14 @@ func (s *imagesStep) Run(ctx context.Context, sink Sink) error {
 // ---- config (.env merge + version)
 
 type configStep struct {
-	env      *Env
-	from, to string
-	renames  []envfile.Rename
-	merged   []byte
-	result   *envfile.MergeResult
-	original []byte
+	env        *Env
+	from, to   string
+	renames    []envfile.Rename
+	merged     []byte
+	result     *envfile.MergeResult
+	original   []byte
+	composeOld map[string][]byte // image-tag apply: compose files before/after
+	composeNew map[string][]byte
 }
 
 func (s *configStep) Info() StepInfo {
@@ -406,13 +421,24 @@ func (s *configStep) Info() StepInfo {
 		ID: id(s.to, "config"), Hop: s.to, Name: "Update .env for " + s.to,
 		Explain: "Merges your .env with the new version's template: new settings are added with their defaults, your own values are kept, renamed keys move your value to the new name, removed keys are kept as comments. Then the version is set to " + s.to + ". You see the diff before anything is written; the old file is in the backup.",
 		Confirm: true,
-		Touches: []string{s.env.EnvPath()},
+		Touches: s.touches(),
 	}
+}
+
+func (s *configStep) touches() []string {
+	t := []string{s.env.EnvPath()}
+	if s.env.Profile.Apply.Method == profile.ApplyImageTag {
+		t = append(t, s.env.Project.Files...)
+	}
+	return t
 }
 
 func (s *configStep) compute(ctx context.Context) error {
 	e := s.env
 	cur, err := os.ReadFile(e.EnvPath())
+	if errors.Is(err, os.ErrNotExist) && e.Profile.Apply.Method == profile.ApplyImageTag && e.Profile.EnvTemplate == "" {
+		cur, err = nil, nil // nothing to merge: the version lives in the compose file
+	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", e.EnvPath(), err)
 	}
@@ -447,6 +473,26 @@ func (s *configStep) compute(ctx context.Context) error {
 		merged = f.Bytes()
 	}
 	s.merged = merged
+	if e.Profile.Apply.Method == profile.ApplyImageTag {
+		s.composeNew = map[string][]byte{}
+		s.composeOld = map[string][]byte{}
+		for _, f := range e.Project.Files {
+			old, err := os.ReadFile(f)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", f, err)
+			}
+			out, changed, err := RewriteImageTags(old, e.Profile.Apply.Services, e.tagFor(s.to))
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			if len(changed) > 0 {
+				s.composeOld[f], s.composeNew[f] = old, out
+			}
+		}
+		if len(s.composeNew) == 0 {
+			return fmt.Errorf("the profile applies versions by image tag of %v, but no compose file sets those images. Nothing was changed", e.Profile.Apply.Services)
+		}
+	}
 	return nil
 }
 
@@ -455,13 +501,16 @@ func (s *configStep) Prompt(ctx context.Context) (string, error) {
 		return "", err
 	}
 	var b strings.Builder
+	b.WriteString((&envfile.MergeResult{Merged: s.merged}).Diff(s.original, ".env"))
+	for _, f := range sortedKeys(s.composeNew) {
+		b.WriteString((&envfile.MergeResult{Merged: s.composeNew[f]}).Diff(s.composeOld[f], filepath.Base(f)))
+	}
 	if s.result != nil {
-		b.WriteString(s.result.Summary.String() + "\n")
+		b.WriteString("\n" + s.result.Summary.String() + "\n")
 		for _, c := range s.result.Conflicts {
 			fmt.Fprintf(&b, "conflict: %s — you changed it and the new default changed too; your value is kept\n", c.Key)
 		}
 	}
-	b.WriteString((&envfile.MergeResult{Merged: s.merged}).Diff(s.original, ".env"))
 	return b.String(), nil
 }
 
@@ -474,8 +523,20 @@ func (s *configStep) Run(ctx context.Context, sink Sink) error {
 	if s.result != nil {
 		sink.Log(s.result.Summary.String())
 	}
-	if err := envfile.WriteAtomic(s.env.EnvPath(), s.merged, 0o600); err != nil {
-		return err
+	if s.original != nil || len(s.merged) > 0 {
+		if err := envfile.WriteAtomic(s.env.EnvPath(), s.merged, 0o600); err != nil {
+			return err
+		}
+	}
+	for _, f := range sortedKeys(s.composeNew) {
+		mode := os.FileMode(0o644)
+		if st, err := os.Stat(f); err == nil {
+			mode = st.Mode().Perm()
+		}
+		if err := envfile.WriteAtomic(f, s.composeNew[f], mode); err != nil {
+			return err
+		}
+		sink.Log("✓ set the image tags in " + f + " to " + s.env.tagFor(s.to))
 	}
 	s.env.setCurrent(s.to)
 	sink.Log("✓ wrote " + s.env.EnvPath())
@@ -749,7 +810,7 @@ func (s *verifyStep) check(ctx context.Context, det *detect.Result, sink Sink) e
 	e := s.env
 	rep := det.Report
 	for _, svc := range rep.Services {
-		if svc.State == "not created" && svc.Role == profile.RoleOther {
+		if (svc.State == "not created" && svc.Role == profile.RoleOther) || svc.FinishedJob() {
 			continue
 		}
 		if svc.State != "running" {
@@ -772,7 +833,7 @@ func (s *verifyStep) check(ctx context.Context, det *detect.Result, sink Sink) e
 		}
 		sink.Log(fmt.Sprintf("✓ %s GET :%d%s answers", hc.Service, hc.Port, hc.Path))
 	}
-	if rep.Version != s.version {
+	if !sameVersion(rep.Version, s.version) {
 		return fmt.Errorf("the app says it runs %q (from %s), expected %s", rep.Version, rep.VersionSource, s.version)
 	}
 	sink.Log("✓ the app runs " + rep.Version + " (" + rep.VersionSource + ")")
@@ -978,19 +1039,6 @@ func orDash(s string) string {
 	return s
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // BackupPlan is `upshift backup`: one verified backup set, nothing else.
 func BackupPlan(env *Env) *Plan {
 	cur := env.Start.Report.Version
@@ -1029,4 +1077,13 @@ func (p *Plan) IndexOf(stepID string) int {
 		}
 	}
 	return -1
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -41,7 +41,8 @@ Enter
 Wait+Screen@60s /Press enter to start the upgrade/
 Enter
 Wait+Screen@300s /Confirm . Update \.env for 1\.1\.0/
-Wait+Screen /APP_VERSION=1\.1\.0/
+Down 8
+Wait+Screen /\+APP_VERSION=1\.1\.0/
 Type "y"
 Wait+Screen@300s /Confirm . Stop the app/
 Type "y"

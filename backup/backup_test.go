@@ -101,7 +101,7 @@ func TestCreateConfigRoundTrip(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "conf", "sub", "more.ini")); err != nil {
 		t.Fatal(err)
 	}
-	if err := reopened.RestoreConfig(dir); err != nil {
+	if err := reopened.RestoreConfig(context.Background(), dir); err != nil {
 		t.Fatal(err)
 	}
 	env, _ := os.ReadFile(filepath.Join(dir, ".env"))
@@ -141,7 +141,7 @@ func TestCorruptSetIsRefusedBeforeRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	set, _ = Open(root, set.ID)
-	err = set.RestoreConfig(dir)
+	err = set.RestoreConfig(context.Background(), dir)
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "SHA-256") {
 		t.Fatalf("RestoreConfig of a damaged set: %v", err)
 	}
@@ -294,7 +294,7 @@ func TestCraftedArchivesAreRefusedOnRestore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = s.RestoreConfig(dir)
+			err = s.RestoreConfig(context.Background(), dir)
 			if !errors.Is(err, ErrUnsafeArchive) {
 				t.Fatalf("RestoreConfig: %v", err)
 			}

@@ -241,7 +241,7 @@ func TestBackupRestoreDemoStack(t *testing.T) {
 	if err := again.RestoreDatabase(ctx, eng, *src.DB, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := again.RestoreConfig(st.Dir); err != nil {
+	if err := again.RestoreConfig(context.Background(), st.Dir); err != nil {
 		t.Fatal(err)
 	}
 	if err := again.RestoreVolumes(ctx, eng, nil); err != nil {

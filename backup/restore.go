@@ -193,12 +193,11 @@ func (s *Set) RestoreDatabase(ctx context.Context, eng *dockerx.Engine, db DBSou
 // projectDir, others to their absolute path), each atomically with its
 // original mode. Files that did not exist when the set was taken, and files
 // added since to a backed-up directory, are left alone.
-func (s *Set) RestoreConfig(projectDir string) error {
+func (s *Set) RestoreConfig(ctx context.Context, projectDir string) error {
 	f, ok := s.file(configArchive)
 	if !ok {
 		return nil
 	}
-	ctx := context.TODO() // the signature has none; config files are small
 	if err := s.CheckFiles(ctx, nil); err != nil {
 		return err
 	}

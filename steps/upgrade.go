@@ -932,7 +932,7 @@ func (s *restoreStep) Run(ctx context.Context, sink Sink) error {
 		}
 	}
 	sink.Log("restoring config files")
-	if err := s.set.RestoreConfig(e.Dir()); err != nil {
+	if err := s.set.RestoreConfig(ctx, e.Dir()); err != nil {
 		return err
 	}
 	sink.Log("restoring image tags")

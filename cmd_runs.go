@@ -159,6 +159,7 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 					return err
 				}
 				env.SetRestorePoint(set)
+				env.MarkChanged()
 			}
 			if choice == "rollback" {
 				if set == nil {

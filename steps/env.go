@@ -39,6 +39,23 @@ type Env struct {
 	mu           sync.Mutex
 	restorePoint *backup.Set
 	current      string // version running (or being installed) now
+	changed      bool   // something was changed since the restore point
+}
+
+// MarkChanged records that the stack differs from the restore point from now
+// on: a failure must roll back. Resume calls it when the journal shows a
+// restore point (what happened after it is not certain).
+func (e *Env) MarkChanged() {
+	e.mu.Lock()
+	e.changed = true
+	e.mu.Unlock()
+}
+
+// Changed reports whether anything was changed since the restore point.
+func (e *Env) Changed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.changed
 }
 
 func (e *Env) setCurrent(v string) {

@@ -70,7 +70,9 @@ func BuildPlan(env *Env, from string, hops []Hop) *Plan {
 	}
 	p.Rollback = func() []Step {
 		set := env.RestorePoint()
-		if set == nil {
+		// Nothing to undo before the first change (a failed pull, a "no" to
+		// the .env diff): a rollback would only cost downtime.
+		if set == nil || !env.Changed() {
 			return nil
 		}
 		return RestoreSteps(env, set, "rollback")
@@ -327,6 +329,19 @@ func (s *backupStep) Info() StepInfo {
 }
 
 func (s *backupStep) Run(ctx context.Context, sink Sink) error {
+	err := s.run(ctx, sink)
+	if err != nil && s.env.BackupAfterStop && s.env.RestorePoint() == nil {
+		// The writers were stopped for this backup and there is no restore
+		// point to roll back to: bring the old version back up as it was.
+		sink.Log("the backup failed; starting the app again (nothing else was changed)")
+		if serr := s.env.Project.Compose(context.WithoutCancel(ctx), sink.Log, append([]string{"start"}, s.env.Writers()...)...); serr != nil {
+			return fmt.Errorf("%w; and restarting the app failed too: %w. Start it with docker compose start", err, serr)
+		}
+	}
+	return err
+}
+
+func (s *backupStep) run(ctx context.Context, sink Sink) error {
 	e := s.env
 	det, err := e.detectNow(ctx)
 	if err != nil {
@@ -523,6 +538,7 @@ func (s *configStep) Run(ctx context.Context, sink Sink) error {
 	if s.result != nil {
 		sink.Log(s.result.Summary.String())
 	}
+	s.env.MarkChanged()
 	if s.original != nil || len(s.merged) > 0 {
 		if err := envfile.WriteAtomic(s.env.EnvPath(), s.merged, 0o600); err != nil {
 			return err
@@ -562,6 +578,7 @@ func (s *stopStep) Info() StepInfo {
 }
 
 func (s *stopStep) Run(ctx context.Context, sink Sink) error {
+	s.env.MarkChanged()
 	w := s.env.Writers()
 	if len(w) == 0 {
 		return nil
@@ -632,6 +649,7 @@ func (s *migrateStep) Run(ctx context.Context, sink Sink) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	e.MarkChanged()
 	// A migration left running by a killed earlier run must end first: two
 	// migrations at once would corrupt the schema.
 	if err := e.waitOneOffs(ctx, sink); err != nil {

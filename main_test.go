@@ -27,6 +27,7 @@ func TestExitCodes(t *testing.T) {
 		{"rolled back", ctx, outcomeErr(steps.Result{Outcome: steps.OutcomeRolledBack, Reached: "2.0.0", Backup: "b1"}), exitRolledBack},
 		{"stuck", ctx, outcomeErr(steps.Result{Outcome: steps.OutcomeFailed, Backup: "b1", Error: "restore failed"}), exitStuck},
 		{"failed before any change", ctx, outcomeErr(steps.Result{Outcome: steps.OutcomeFailed, Message: "nothing was changed"}), exitFailure},
+		{"failed after the backup, unchanged", ctx, outcomeErr(steps.Result{Outcome: steps.OutcomeFailed, Backup: "b1", Unchanged: true}), exitFailure},
 		{"declined", ctx, outcomeErr(steps.Result{Outcome: steps.OutcomeAborted, Error: "declined"}), exitAborted},
 	}
 	for _, tt := range tests {

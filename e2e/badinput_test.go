@@ -37,6 +37,20 @@ func TestDetectBadInput(t *testing.T) {
 		t.Errorf("plan without --to: exit %d, want 2 (usage)\n%s", code, out)
 	}
 
+	// No TTY and no --yes: the first confirmation cannot be answered; the
+	// run stops there without rolling back (nothing was changed yet) and
+	// the app never stopped.
+	out, code = run(nil, "upgrade", "--to", "1.1.0")
+	if code != 1 || !strings.Contains(out, "--yes") || strings.Contains(out, "rolling back") {
+		t.Errorf("upgrade without a TTY or --yes: exit %d\n%s", code, out)
+	}
+	if s.Env("APP_VERSION") != "1.0.0" {
+		t.Error("the unanswered upgrade changed .env")
+	}
+	if v, err := s.APIVersion(); err != nil || v != "1.0.0" {
+		t.Errorf("the app must keep running 1.0.0: %q %v", v, err)
+	}
+
 	// No known schema table.
 	if out, err := s.PSQL("ALTER TABLE alembic_version RENAME TO alembic_version_x"); err != nil {
 		t.Fatal(out)

@@ -56,6 +56,9 @@ type Result struct {
 	FailedStep string `json:"failed_step,omitempty"`
 	Error      string `json:"error,omitempty"`
 	Message    string `json:"message,omitempty"` // what it means and what to do next
+	// Unchanged says the run stopped before changing anything: the stack is
+	// exactly as it was, no rollback was needed.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // Event is one thing that happened during a run. Secrets are redacted before

@@ -231,6 +231,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 			res.Outcome = OutcomeAborted
 		}
 		res.Reached = p.From
+		res.Unchanged = true
 		res.Message = fmt.Sprintf("%q failed before anything was changed: %s. The stack still runs %s.", info.Name, cause, p.From)
 		r.emit(Event{Kind: EventDone, Result: &res})
 		return res

@@ -149,7 +149,7 @@ func (w *wizardEngine) Plan(ctx context.Context, to string) (tui.PlanView, error
 	for _, h := range pl.path.Hops {
 		hv := tui.HopView{Version: h.Version, RequiredStop: h.RequiredStop, Reason: h.Reason}
 		for _, wr := range h.Warnings {
-			hv.Warnings = append(hv.Warnings, tui.WarningView{Kind: string(wr.Kind), Text: wr.Text})
+			hv.Warnings = append(hv.Warnings, tui.WarningView{Kind: string(wr.Kind), Text: unwrap(wr.Text)})
 		}
 		for _, a := range h.ManualActions {
 			hv.Warnings = append(hv.Warnings, tui.WarningView{Kind: string(releases.KindManualAction), Text: a})
@@ -310,4 +310,17 @@ func newDemoWizardRun(cmd *cobra.Command, pgImage string) error {
 	werr := runWizard(cmd, f)
 	_, _ = fmt.Fprintf(errOut, "\nThe demo stack keeps running in %s.\n  look:    upshift detect --dir %s\n  remove:  upshift demo down --dir %s\n", dir, dir, dir)
 	return werr
+}
+
+// unwrap joins the hard-wrapped lines of a release-note paragraph so the
+// TUI can wrap it to the terminal; code blocks keep their lines.
+func unwrap(text string) string {
+	if strings.Contains(text, "```") {
+		return text
+	}
+	paras := strings.Split(strings.TrimSpace(text), "\n\n")
+	for i, p := range paras {
+		paras[i] = strings.Join(strings.Fields(p), " ")
+	}
+	return strings.Join(paras, "\n\n")
 }

@@ -925,7 +925,7 @@ type restoreStep struct {
 func (s *restoreStep) Info() StepInfo {
 	return StepInfo{
 		ID: id(s.hop, "restore"), Hop: s.hop, Name: "Restore backup " + s.set.ID,
-		Explain: "Puts back, together, everything the backup " + s.set.ID + " holds: the database (recreated from its dump), the compose files and .env, the volumes, and the images that ran then (" + s.set.Manifest.Version + "). The set is verified first; a damaged set is refused before anything is touched.",
+		Explain: "Puts back, together, everything the backup " + s.set.ID + " holds: the database (recreated from its dump), the compose files and .env, the volumes, and the images that ran then (" + s.set.Manifest.Version + "). The set is verified first; a damaged set is refused before anything is touched. Whatever was written to the database after " + s.set.Manifest.Finished.Local().Format(time.DateTime) + " is not in it.",
 		Confirm: s.hop != "rollback",
 		Touches: []string{"database", s.env.Dir(), "volumes", "image tags"},
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/envfile"
 )
 
 // ImageRepo is the repository of the demo app images.
@@ -123,17 +124,18 @@ func WriteStack(opts StackOptions) error {
 	if port == 0 {
 		port = freePort(8080)
 	}
-	env := string(tmpl)
-	set := map[string]string{
-		"COMPOSE_PROJECT_NAME": opts.Project,
-		"POSTGRES_IMAGE":       opts.PostgresImage,
-		"API_PORT":             strconv.Itoa(port),
-		"DB_PASSWORD":          randomSecret(),
-		"NOTES_SECRET":         randomSecret(),
+	env, err := envfile.Parse(tmpl)
+	if err != nil {
+		return fmt.Errorf("the %s .env template: %w", opts.Version, err)
 	}
-	for k, v := range set {
-		re := regexp.MustCompile(`(?m)^` + k + `=.*$`)
-		env = re.ReplaceAllLiteralString(env, k+"="+v)
+	for _, kv := range [][2]string{
+		{"COMPOSE_PROJECT_NAME", opts.Project},
+		{"POSTGRES_IMAGE", opts.PostgresImage},
+		{"API_PORT", strconv.Itoa(port)},
+		{"DB_PASSWORD", randomSecret()},
+		{"NOTES_SECRET", randomSecret()},
+	} {
+		env.Set(kv[0], kv[1])
 	}
 	files := map[string][]byte{
 		"compose.yaml": ComposeYAML,
@@ -150,13 +152,13 @@ func WriteStack(opts StackOptions) error {
 		return fmt.Errorf("create notes dir: %w", err)
 	}
 	for name, body := range files {
-		if err := writeFileAtomic(filepath.Join(opts.Dir, name), body, 0o644); err != nil {
+		if err := envfile.WriteAtomic(filepath.Join(opts.Dir, name), body, 0o644); err != nil {
 			return err
 		}
 	}
 	// .env holds the database password: 0600, written last so a half-written
 	// stack is never mistaken for a complete one.
-	return writeFileAtomic(envPath, []byte(env), 0o600)
+	return envfile.WriteAtomic(envPath, env.Bytes(), 0o600)
 }
 
 func freePort(preferred int) int {
@@ -171,33 +173,6 @@ func freePort(preferred int) int {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-func writeFileAtomic(path string, body []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	if _, err := tmp.Write(body); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // StackProject is the compose invocation of a demo stack directory.
@@ -220,17 +195,18 @@ func StackProject(dir string) (dockerx.Project, error) {
 	return dockerx.Project{Name: name, WorkingDir: abs, Files: []string{filepath.Join(abs, "compose.yaml")}}, nil
 }
 
-// EnvValue reads KEY=value from a demo .env (simple lines only).
+// EnvValue reads a key of a stack's .env (as compose reads it).
 func EnvValue(dir, key string) string {
 	b, err := os.ReadFile(filepath.Join(dir, ".env"))
 	if err != nil {
 		return ""
 	}
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + `=(.*)$`).FindSubmatch(b)
-	if m == nil {
+	f, err := envfile.Parse(b)
+	if err != nil {
 		return ""
 	}
-	return strings.TrimSpace(string(m[1]))
+	v, _ := f.Get(key)
+	return v
 }
 
 // Up writes the stack (if needed), builds the app image, makes sure the

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seed-e7a9fb3b/upshift/demo"
 )
 
 func mustGet(t *testing.T, data []byte, key string) string {
@@ -21,69 +20,6 @@ func mustGet(t *testing.T, data []byte, key string) string {
 	return v
 }
 
-func TestMergeDemo11To20(t *testing.T) {
-	base, err := demo.EnvTemplate("1.1.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := demo.EnvTemplate("2.0.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The admin's .env: from 1.1.0's template with their own values.
-	f, err := Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Set("DB_PASSWORD", "s3cr3t-db-pass")
-	f.Set("NOTES_SECRET", "admin-cookie-secret-42")
-	f.Set("API_PORT", "9090")
-	f.Set("APP_VERSION", "1.1.0")
-	f.Set("MY_OWN_SETTING", "keep me")
-	ours := f.Bytes()
-
-	r, err := Merge(base, theirs, ours, []Rename{{From: "NOTES_SECRET", To: "APP_SECRET"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := r.Merged
-	for key, want := range map[string]string{
-		"APP_SECRET":     "admin-cookie-secret-42",
-		"DB_PASSWORD":    "s3cr3t-db-pass",
-		"API_PORT":       "9090",
-		"MY_OWN_SETTING": "keep me",
-		"LOG_LEVEL":      "warn", // untouched default follows the new template
-		"PAGE_SIZE":      "50",   // new in 2.0.0
-		"APP_VERSION":    "2.0.0",
-	} {
-		if got := mustGet(t, m, key); got != want {
-			t.Errorf("%s = %q, want %q", key, got, want)
-		}
-	}
-	if mf, _ := Parse(m); mf.Has("NOTES_SECRET") {
-		t.Errorf("NOTES_SECRET still declared:\n%s", m)
-	}
-	if !strings.Contains(string(m), "# Notes per page in GET /api/notes.\nPAGE_SIZE=50\n") {
-		t.Errorf("PAGE_SIZE added without its comment:\n%s", m)
-	}
-	if !slices.Equal(r.Summary.Added, []string{"PAGE_SIZE"}) ||
-		!slices.Contains(r.Summary.ChangedDefault, "LOG_LEVEL") ||
-		!slices.Contains(r.Summary.ChangedDefault, "APP_VERSION") ||
-		len(r.Summary.Renamed) != 1 || !slices.Contains(r.Summary.Custom, "MY_OWN_SETTING") ||
-		len(r.Conflicts) != 0 {
-		t.Errorf("summary = %+v, conflicts %+v", r.Summary, r.Conflicts)
-	}
-	d := r.Diff(ours, ".env")
-	for _, secret := range []string{"s3cr3t-db-pass", "admin-cookie-secret-42"} {
-		if strings.Contains(d, secret) || strings.Contains(string(r.Masked()), secret) {
-			t.Errorf("secret %q printed in the preview:\n%s", secret, d)
-		}
-	}
-	if !strings.Contains(d, "+APP_SECRET=***") || !strings.Contains(d, "-LOG_LEVEL=info") {
-		t.Errorf("diff:\n%s", d)
-	}
-	t.Logf("diff:\n%s", d)
-}
 
 func TestMergeRules(t *testing.T) {
 	base := []byte("# header\nA=1\nB=2\nC=3\nOLD=x\nD=4\n")

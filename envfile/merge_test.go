@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
 )
 
 func mustGet(t *testing.T, data []byte, key string) string {
@@ -19,7 +18,6 @@ func mustGet(t *testing.T, data []byte, key string) string {
 	}
 	return v
 }
-
 
 func TestMergeRules(t *testing.T) {
 	base := []byte("# header\nA=1\nB=2\nC=3\nOLD=x\nD=4\n")

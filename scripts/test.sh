@@ -3,4 +3,4 @@
 # Needs what scripts/test-env.sh sets up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go test -race -timeout 45m -p 2 ./... "$@"
+go test -race -count=1 -timeout 45m -p 2 ./... "$@"

@@ -14,6 +14,7 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/profile"
 	"github.com/seed-e7a9fb3b/upshift/releases"
+	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
 // stackFlags are the flags every command that acts on a stack shares.
@@ -90,6 +91,16 @@ func (f *stackFlags) open(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	return &session{eng: eng, det: det}, nil
+}
+
+// newEnv is the engine's view of the detected stack, shared by every
+// command that runs steps.
+func (f *stackFlags) newEnv(sess *session) *steps.Env {
+	det := sess.det
+	return &steps.Env{
+		Eng: sess.eng, Start: det, Profile: det.Profile, Project: det.Stack.Invocation,
+		BackupDir: f.backupRoot(det), Upshift: version,
+	}
 }
 
 func (f *stackFlags) backupRoot(det *detect.Result) string {

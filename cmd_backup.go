@@ -27,7 +27,7 @@ func newBackupCmd() *cobra.Command {
 				return err
 			}
 			defer sess.Close()
-			env := &steps.Env{Eng: sess.eng, Start: sess.det, Profile: sess.det.Profile, Project: sess.det.Stack.Invocation, BackupDir: f.backupRoot(sess.det), Upshift: version}
+			env := f.newEnv(sess)
 			return execute(ctx, cmd, &f, env, steps.BackupPlan(env), 0, true, nil, nil)
 		},
 	}
@@ -149,7 +149,7 @@ that fails verification is refused before anything is touched.
 			if !yes && !isTerminal(os.Stdin) {
 				return usageError{errors.New("restore needs a confirmation: pass --yes when there is no TTY")}
 			}
-			env := &steps.Env{Eng: sess.eng, Start: sess.det, Profile: sess.det.Profile, Project: sess.det.Stack.Invocation, BackupDir: root, Upshift: version}
+			env := f.newEnv(sess)
 			return execute(ctx, cmd, &f, env, steps.RestorePlan(env, set, "restore"), 0, yes, nil, nil)
 		},
 	}

@@ -151,7 +151,7 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 			default:
 				return usageError{errors.New("no TTY to ask on: pass --retry, --continue or --rollback (or --yes for rollback)")}
 			}
-			env := &steps.Env{Eng: sess.eng, Start: sess.det, Profile: sess.det.Profile, Project: sess.det.Stack.Invocation, BackupDir: root, Upshift: version}
+			env := f.newEnv(sess)
 			var set *backup.Set
 			if len(st.Backups) > 0 {
 				set, err = backup.Open(root, st.Backups[0])
@@ -239,7 +239,7 @@ func newRollbackCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				env := &steps.Env{Eng: sess.eng, Start: sess.det, Profile: sess.det.Profile, Project: sess.det.Stack.Invocation, BackupDir: root, Upshift: version}
+				env := f.newEnv(sess)
 				_, _ = fmt.Fprintf(cmd.OutOrStdout(), "rolling back run %s to backup %s (%s)\n", r.Info.ID, set.ID, set.Manifest.Version)
 				return execute(ctx, cmd, &f, env, steps.RestorePlan(env, set, "restore"), 0, yes, nil, nil)
 			}

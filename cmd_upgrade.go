@@ -44,10 +44,8 @@ func (f *stackFlags) planWith(ctx context.Context, sess *session, to string, bac
 	if err != nil {
 		return nil, err
 	}
-	env := &steps.Env{
-		Eng: sess.eng, Start: det, Profile: det.Profile, Project: det.Stack.Invocation,
-		BackupDir: f.backupRoot(det), Upshift: version, BackupAfterStop: backupAfterStop,
-	}
+	env := f.newEnv(sess)
+	env.BackupAfterStop = backupAfterStop
 	hops := make([]steps.Hop, 0, len(path.Hops))
 	for _, h := range path.Hops {
 		sh := steps.Hop{Version: h.Version}

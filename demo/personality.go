@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -21,8 +22,21 @@ import (
 // end without the real images. Unset, the demo app is itself.
 const PersonalityEnv = "UPSHIFT_DEMO_PERSONALITY"
 
-// Personalities are the apps the demo app can pass for.
-var Personalities = []string{"mattermost", "simplelogin"}
+// personalities are the apps the demo app can pass for; each
+// personality_<app>.go registers itself in an init function.
+var personalities = map[string]personality{}
+
+func registerPersonality(name string, p personality) { personalities[name] = p }
+
+// Personalities lists the apps the demo app can pass for, sorted.
+func Personalities() []string {
+	names := make([]string, 0, len(personalities))
+	for n := range personalities {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
 
 // personality is one lookalike app. Its version comes from
 // UPSHIFT_DEMO_APP_VERSION, its command line from the image (mode).
@@ -33,13 +47,10 @@ type personality interface {
 }
 
 func personalityByName(name string) (personality, error) {
-	switch name {
-	case "mattermost":
-		return mattermostApp{}, nil
-	case "simplelogin":
-		return simpleloginApp{}, nil
+	if p, ok := personalities[name]; ok {
+		return p, nil
 	}
-	return nil, fmt.Errorf("%s=%q: no such personality (known: %s)", PersonalityEnv, name, strings.Join(Personalities, ", "))
+	return nil, fmt.Errorf("%s=%q: no such personality (known: %s)", PersonalityEnv, name, strings.Join(Personalities(), ", "))
 }
 
 // PersonalityVersions lists the versions a personality can be built as.

@@ -22,6 +22,8 @@ import (
 // /api/v4/system/ping and /api/v4/config/client?format=old.
 type mattermostApp struct{}
 
+func init() { registerPersonality("mattermost", mattermostApp{}) }
+
 type mmMigration struct {
 	version int64
 	name    string

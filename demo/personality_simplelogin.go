@@ -21,6 +21,8 @@ import (
 // processes. Every process refuses a schema that is not its own head.
 type simpleloginApp struct{}
 
+func init() { registerPersonality("simplelogin", simpleloginApp{}) }
+
 type slRevision struct {
 	id, down, since, doc string
 	sql                  []string

@@ -30,6 +30,9 @@ type stackFlags struct {
 	jsonOut   bool
 	noColor   bool
 	logFile   string
+	// acceptTerms lets --yes agree to changed documents (EULA); only the
+	// commands that run upgrade steps register it.
+	acceptTerms bool
 }
 
 func (f *stackFlags) register(cmd *cobra.Command) {

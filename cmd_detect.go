@@ -85,9 +85,12 @@ func printReport(w io.Writer, r *detect.Report, noColor bool) error {
 	if r.DB.ServerVersion != "" {
 		db += " " + r.DB.ServerVersion
 	}
-	if r.DB.Reachable {
+	switch {
+	case r.DB.Reachable && r.DB.Engine == "sqlite":
+		db += fmt.Sprintf(", file %s, service %s, %s", r.DB.Address, r.DB.Service, human(r.DB.SizeBytes))
+	case r.DB.Reachable:
 		db += fmt.Sprintf(", service %s, %s, %d connections", r.DB.Service, human(r.DB.SizeBytes), r.DB.Connections)
-	} else if r.DB.Error != "" {
+	case r.DB.Error != "":
 		db += " (not reachable: " + r.DB.Error + ")"
 	}
 	fmt.Fprintf(&b, "%s %s\n", bold.Render("database"), db)
@@ -124,7 +127,7 @@ func human(n int64) string { return backup.HumanBytes(n) }
 // healthy one.
 func detectProblem(r *detect.Report) error {
 	switch {
-	case r.DB.Engine == "postgresql" && !r.DB.Reachable:
+	case (r.DB.Engine == "postgresql" || r.DB.Engine == "sqlite") && !r.DB.Reachable:
 		return &exitError{code: exitFailure, err: fmt.Errorf("the database could not be read: %s", r.DB.Error)}
 	case r.DB.Reachable && r.Schema.Head == "" && r.Schema.Tool != "none" && r.Schema.Detail != "":
 		return &exitError{code: exitFailure, err: fmt.Errorf("the schema head could not be read: %s", r.Schema.Detail)}

@@ -224,6 +224,7 @@ per line and ends with {"result": "success"|"rolled_back"|"failed", ...}.
 	f.register(cmd)
 	cmd.Flags().StringVar(&u.to, "to", "", "target version (or latest)")
 	cmd.Flags().BoolVarP(&u.yes, "yes", "y", false, "answer yes to every confirmation (unattended)")
+	cmd.Flags().BoolVar(&f.acceptTerms, "accept-terms", false, "with --yes: agree to documents the new version changed (e.g. MaiBot's EULA); read them first")
 	cmd.Flags().BoolVar(&u.dryRun, "dry-run", false, "print every step with the containers, commands and files it would touch; change nothing")
 	cmd.Flags().BoolVar(&u.backupAfterStop, "backup-after-stop", false, "take each backup after stopping the writers (no write can be lost by a rollback; longer downtime)")
 	return cmd
@@ -330,7 +331,7 @@ func execute(ctx context.Context, cmd *cobra.Command, f *stackFlags, env *steps.
 	decide := promptDecider(cmd.InOrStdin(), cmd.ErrOrStderr())
 	switch {
 	case yes:
-		decide = yesDecider
+		decide = yesDecider(f.acceptTerms)
 	case !isTerminal(os.Stdin):
 		decide = nil
 	}

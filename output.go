@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -116,7 +117,11 @@ func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 func promptDecider(in io.Reader, out io.Writer) func(ctx context.Context, ev steps.Event) (steps.Decision, error) {
 	r := bufio.NewReader(in)
 	return func(ctx context.Context, ev steps.Event) (steps.Decision, error) {
-		_, _ = fmt.Fprintf(out, "Proceed with %s? [y/N] ", ev.Step)
+		if ev.Consent {
+			_, _ = fmt.Fprintf(out, "Do you agree to the documents above (%s)? [y/N] ", ev.Step)
+		} else {
+			_, _ = fmt.Fprintf(out, "Proceed with %s? [y/N] ", ev.Step)
+		}
 		type answer struct {
 			s   string
 			err error
@@ -139,7 +144,13 @@ func promptDecider(in io.Reader, out io.Writer) func(ctx context.Context, ev ste
 	}
 }
 
-// yesDecider approves every confirmation (--yes).
-func yesDecider(_ context.Context, ev steps.Event) (steps.Decision, error) {
-	return steps.Decision{Step: ev.Step, Approve: true}, nil
+// yesDecider approves every confirmation (--yes) except an agreement to a
+// changed document (a EULA), which needs --accept-terms as well.
+func yesDecider(acceptTerms bool) func(context.Context, steps.Event) (steps.Decision, error) {
+	return func(_ context.Context, ev steps.Event) (steps.Decision, error) {
+		if ev.Consent && !acceptTerms {
+			return steps.Decision{Step: ev.Step}, errors.New("the new version changed a document you must agree to (shown above) and --yes does not agree for you: read it, then re-run with --yes --accept-terms, or without --yes to answer yourself")
+		}
+		return steps.Decision{Step: ev.Step, Approve: true}, nil
+	}
 }

@@ -305,9 +305,11 @@ func (s *Set) restoreVolume(ctx context.Context, eng *dockerx.Engine, v VolumeEn
 }
 
 // RestoreSQLite copies the SQLite files back into their containers (which
-// must be stopped). A -wal/-shm file that did not exist is restored as an
-// empty file, which SQLite treats as absent.
-func (s *Set) RestoreSQLite(ctx context.Context, eng *dockerx.Engine, progress func(Progress)) error {
+// must be stopped), or into container into when it is not empty (the one
+// mounting the file now, when the recorded one was recreated). A -wal/-shm
+// file that did not exist is restored as an empty file, which SQLite treats
+// as absent.
+func (s *Set) RestoreSQLite(ctx context.Context, eng *dockerx.Engine, into string, progress func(Progress)) error {
 	if progress == nil {
 		progress = func(Progress) {}
 	}
@@ -331,7 +333,11 @@ func (s *Set) RestoreSQLite(ctx context.Context, eng *dockerx.Engine, progress f
 		} else {
 			src, closeR = emptyFileTar(path.Base(e.Path)), func() {}
 		}
-		err := eng.CopyTo(ctx, e.Container, path.Dir(e.Path), src)
+		target := e.Container
+		if into != "" {
+			target = into
+		}
+		err := eng.CopyTo(ctx, target, path.Dir(e.Path), src)
 		closeR()
 		if err != nil {
 			return fmt.Errorf("restore SQLite file %s: %w", e.Path, err)

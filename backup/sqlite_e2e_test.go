@@ -64,7 +64,7 @@ func TestSQLiteFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("echo changed > /data/app.db && rm /data/app.db-wal && echo stale > /data/app.db-shm")
-	if err := set.RestoreSQLite(ctx, eng, nil); err != nil {
+	if err := set.RestoreSQLite(ctx, eng, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	got := run("cat /data/app.db /data/app.db-wal; wc -c < /data/app.db-shm")

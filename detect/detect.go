@@ -47,6 +47,7 @@ type DBTarget struct {
 	Service   string
 	Container string // container ID
 	Params    pg.Params
+	SQLite    *SQLiteTarget // set for SQLite apps
 }
 
 // Detect reads the stack. Errors are returned only when nothing useful can
@@ -435,8 +436,12 @@ func probeDB(ctx context.Context, p *profile.Profile, res *Result) {
 	svc := dbService(p, rep)
 	rep.DB = DBReport{Engine: or(p.DB.Engine, profile.EnginePostgres), Service: svc}
 	rep.Schema = SchemaReport{Tool: p.Schema.Tool}
+	if rep.DB.Engine == profile.EngineSQLite {
+		probeSQLite(ctx, p, res)
+		return
+	}
 	if rep.DB.Engine != profile.EnginePostgres {
-		rep.DB.Error = "engine " + rep.DB.Engine + " is not probed over the network"
+		rep.DB.Error = "engine " + rep.DB.Engine + " is not probed"
 		return
 	}
 	if svc == "" {
@@ -524,7 +529,7 @@ func judge(p *profile.Profile, rep *Report) []string {
 	if rep.Schema.Dirty {
 		w = append(w, fmt.Sprintf("DIRTY MIGRATION: the %s schema is marked dirty/failed (%s). A migration half-ran; do not upgrade before it is repaired or the database restored", rep.Schema.Tool, strings.Join(append([]string{rep.Schema.Head}, rep.Schema.Failed...), ", ")))
 	}
-	if !rep.DB.Reachable && rep.DB.Error != "" && rep.DB.Engine == profile.EnginePostgres {
+	if !rep.DB.Reachable && rep.DB.Error != "" && (rep.DB.Engine == profile.EnginePostgres || rep.DB.Engine == profile.EngineSQLite) {
 		w = append(w, "database not reachable: "+rep.DB.Error)
 	}
 	if rep.Schema.Head == "" && rep.Schema.Detail != "" && rep.DB.Reachable {

@@ -1,8 +1,10 @@
 package dockerx
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -101,3 +103,36 @@ func (e *Engine) PathSize(ctx context.Context, containerID, path string) (int64,
 // IsNotFound reports whether err says that a container, image, volume or
 // path does not exist.
 func IsNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+// ReadImageFile returns a file shipped inside a local image (at most max
+// bytes), read from a created, never started, container.
+func (e *Engine) ReadImageFile(ctx context.Context, image, path string, max int64) ([]byte, error) {
+	id, err := e.CreateHelper(ctx, HelperSpec{Image: image, Purpose: "read-image-file"})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = e.RemoveContainer(ctx, id) }()
+	rc, err := e.CopyFrom(ctx, id, path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rc.Close() }()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read %s from %s: %w", path, image, err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		if h.Size > max {
+			return nil, fmt.Errorf("%s in %s is %d bytes, more than the %d expected", path, image, h.Size, max)
+		}
+		b, err := io.ReadAll(io.LimitReader(tr, max))
+		if err != nil {
+			return nil, fmt.Errorf("read %s from %s: %w", path, image, err)
+		}
+		return b, nil
+	}
+}

@@ -238,6 +238,19 @@ type Upgrade struct {
 	Blocked       []Blocked      `yaml:"blocked,omitempty"`
 	MinDB         []MinDB        `yaml:"min_db,omitempty"`
 	ManualActions []ManualAction `yaml:"manual_actions,omitempty"`
+	Consent       []Consent      `yaml:"consent,omitempty"`
+}
+
+// Consent is a document shipped inside the app's image that the admin
+// agrees to by setting an env value to the document's MD5 (MaiBot's
+// EULA_AGREE / PRIVACY_AGREE). When a target version changes the document,
+// upshift shows it and asks before writing the new value; --yes alone never
+// agrees to it.
+type Consent struct {
+	Name    string `yaml:"name"`    // what it is called ("EULA")
+	Service string `yaml:"service"` // the service whose image holds it
+	File    string `yaml:"file"`    // absolute path inside the image
+	Env     string `yaml:"env"`     // env key holding the agreed MD5
 }
 
 // Stop rules.

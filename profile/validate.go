@@ -356,6 +356,21 @@ func (p *Profile) validateUpgrade(c *checker) {
 			c.bad(f+".text", "missing text telling the admin what to do")
 		}
 	}
+	for i, k := range u.Consent {
+		f := fmt.Sprintf("upgrade.consent[%d]", i)
+		if k.Name == "" {
+			c.bad(f+".name", "missing: what the document is called (e.g. EULA)")
+		}
+		if k.Service == "" {
+			c.bad(f+".service", "missing: the service whose image holds the document")
+		}
+		if !strings.HasPrefix(k.File, "/") {
+			c.bad(f+".file", "must be the absolute path of the document inside the image, got %q", k.File)
+		}
+		if k.Env == "" {
+			c.bad(f+".env", "missing: the env key that holds the agreed MD5")
+		}
+	}
 }
 
 // Line returns the line of a field path ("migration.mode") in the file the

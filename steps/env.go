@@ -40,6 +40,7 @@ type Env struct {
 	restorePoint *backup.Set
 	current      string // version running (or being installed) now
 	changed      bool   // something was changed since the restore point
+	agreements   []agreement
 }
 
 // MarkChanged records that the stack differs from the restore point from now
@@ -85,6 +86,18 @@ func (e *Env) SetRestorePoint(set *backup.Set) {
 		e.restorePoint = set
 	}
 	e.mu.Unlock()
+}
+
+// sqlite reports whether the app keeps its data in a SQLite file.
+func (e *Env) sqlite() bool { return e.Profile.DB.Engine == profile.EngineSQLite }
+
+// pgContainer is the PostgreSQL container backups are checked in, "" for a
+// SQLite app.
+func (e *Env) pgContainer(det *detect.Result) string {
+	if det.DB.SQLite != nil {
+		return ""
+	}
+	return det.DB.Container
 }
 
 // Dir is the project directory.

@@ -23,11 +23,14 @@ const (
 
 // StepInfo describes a step for the people watching.
 type StepInfo struct {
-	ID      string   `json:"id"`      // unique in the run, e.g. "1.1.0/migrate"
-	Hop     string   `json:"hop"`     // target version of the hop ("" for run-wide steps)
-	Name    string   `json:"name"`    // short, e.g. "Migrate the database"
-	Explain string   `json:"explain"` // one paragraph for a first-time admin
-	Confirm bool     `json:"confirm"` // needs a yes (downtime or destructive)
+	ID      string `json:"id"`      // unique in the run, e.g. "1.1.0/migrate"
+	Hop     string `json:"hop"`     // target version of the hop ("" for run-wide steps)
+	Name    string `json:"name"`    // short, e.g. "Migrate the database"
+	Explain string `json:"explain"` // one paragraph for a first-time admin
+	Confirm bool   `json:"confirm"` // needs a yes (downtime or destructive)
+	// Consent marks a confirmation that agrees to a document (a EULA):
+	// --yes does not answer it, only an explicit --accept-terms does.
+	Consent bool     `json:"consent,omitempty"`
 	Touches []string `json:"touches,omitempty"`
 }
 
@@ -72,6 +75,7 @@ type Event struct {
 	Done     int64         `json:"done,omitempty"`
 	Total    int64         `json:"total,omitempty"`
 	Prompt   string        `json:"prompt,omitempty"`
+	Consent  bool          `json:"consent,omitempty"` // EventConfirm of a StepInfo.Consent step
 	Status   string        `json:"status,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Err      string        `json:"error,omitempty"`

@@ -159,7 +159,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 				}
 				prompt = extra
 			}
-			ev := Event{Kind: EventConfirm, Step: info.ID, Prompt: prompt}
+			ev := Event{Kind: EventConfirm, Step: info.ID, Prompt: prompt, Consent: info.Consent}
 			r.emit(ev)
 			ev.Prompt = r.redact(prompt)
 			d, err := r.decide(ctx, ev)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
@@ -33,6 +34,11 @@ type Hop struct {
 // BuildPlan turns hops into the steps of an upgrade of env's stack.
 func BuildPlan(env *Env, from string, hops []Hop) *Plan {
 	env.setCurrent(from)
+	if env.sqlite() {
+		// A SQLite file (and its -wal) is only consistent with its writer
+		// stopped: the backup always comes after the stop.
+		env.BackupAfterStop = true
+	}
 	p := &Plan{From: from}
 	prev := from
 	for _, h := range hops {
@@ -41,6 +47,9 @@ func BuildPlan(env *Env, from string, hops []Hop) *Plan {
 			p.Steps = append(p.Steps, &backupStep{env: env, hop: h.Version})
 		}
 		p.Steps = append(p.Steps, &imagesStep{env: env, hop: h.Version})
+		if len(env.Profile.Upgrade.Consent) > 0 {
+			p.Steps = append(p.Steps, &termsStep{env: env, hop: h.Version})
+		}
 		config := &configStep{env: env, from: prev, to: h.Version, renames: h.Renames}
 		if env.BackupAfterStop {
 			// The restore point must hold the old .env: config comes after it.
@@ -141,6 +150,16 @@ func (s *preflightStep) Run(ctx context.Context, sink Sink) error {
 			return fmt.Errorf("the %s schema is dirty (a migration half-ran: %s). Nothing was changed. Repair it or restore a backup before upgrading", rep.Schema.Tool, strings.Join(append([]string{rep.Schema.Head}, rep.Schema.Failed...), ", "))
 		}
 		sink.Log(fmt.Sprintf("✓ schema %s head %s, not dirty", rep.Schema.Tool, orDash(rep.Schema.Head)))
+	}
+	if e.sqlite() {
+		if !rep.DB.Reachable {
+			return fmt.Errorf("the SQLite database cannot be read: %s. Nothing was changed", rep.DB.Error)
+		}
+		if det.DB.SQLite == nil || det.DB.SQLite.Container == "" {
+			return fmt.Errorf("no container of the project mounts the directory of %s, so it cannot be backed up. Nothing was changed. Fix: start the stack (docker compose up -d)", rep.DB.Address)
+		}
+		sink.Log(fmt.Sprintf("✓ SQLite database %s readable (%s), schema %s %s", rep.DB.Address, backup.HumanBytes(rep.DB.SizeBytes), rep.Schema.Tool, orDash(rep.Schema.Head)))
+		sink.Log("• the backup is taken after the app stopped: a SQLite file is only consistent without its writer")
 	}
 	if !sameVersion(rep.Version, s.from) && !strings.HasPrefix(rep.Version, "unknown") {
 		return fmt.Errorf("the stack runs %s, but this hop starts from %s. Nothing was changed. Run `upshift plan` again", rep.Version, s.from)
@@ -250,7 +269,14 @@ func (e *Env) backupSource(ctx context.Context, det *detect.Result) (backup.Sour
 		SchemaTool: rep.Schema.Tool, SchemaHead: rep.Schema.Head, DBServerVersion: rep.DB.ServerVersion,
 		Project: e.Project, Secrets: e.Secrets(),
 	}
-	if det.DB.Container != "" {
+	if sq := det.DB.SQLite; sq != nil {
+		if sq.Container == "" {
+			return src, fmt.Errorf("no container of the project mounts the directory of %s. Nothing was changed. Fix: start the stack (docker compose up -d)", sq.HostPath)
+		}
+		for _, f := range sq.Files() {
+			src.SQLiteFiles = append(src.SQLiteFiles, backup.FileInContainer{Container: sq.Container, Path: f})
+		}
+	} else if det.DB.Container != "" {
 		src.DB = &backup.DBSource{
 			Container: det.DB.Container, User: det.DB.Params.User, Password: det.DB.Params.Password,
 			Database: det.DB.Params.Database, Extra: e.Profile.DB.ExtraDatabases,
@@ -368,7 +394,7 @@ func (s *backupStep) run(ctx context.Context, sink Sink) error {
 		return err
 	}
 	sink.Log("verifying " + set.ID)
-	if err := set.Verify(ctx, e.Eng, det.DB.Container); err != nil {
+	if err := set.Verify(ctx, e.Eng, e.pgContainer(det)); err != nil {
 		return fmt.Errorf("the new backup %s does not verify: %w", set.ID, err)
 	}
 	sink.Log(fmt.Sprintf("✓ backup %s verified (%s)", set.ID, set.Dir))
@@ -508,6 +534,14 @@ func (s *configStep) compute(ctx context.Context) error {
 			return fmt.Errorf("the profile applies versions by image tag of %v, but no compose file sets those images. Nothing was changed", e.Profile.Apply.Services)
 		}
 	}
+	if s.composeNew == nil {
+		s.composeNew, s.composeOld = map[string][]byte{}, map[string][]byte{}
+	}
+	out, err := e.writeAgreements(s.merged, s.composeOld, s.composeNew)
+	if err != nil {
+		return err
+	}
+	s.merged = out
 	return nil
 }
 
@@ -554,6 +588,7 @@ func (s *configStep) Run(ctx context.Context, sink Sink) error {
 		}
 		sink.Log("✓ set the image tags in " + f + " to " + s.env.tagFor(s.to))
 	}
+	s.env.agreementsWritten()
 	s.env.setCurrent(s.to)
 	sink.Log("✓ wrote " + s.env.EnvPath())
 	return nil
@@ -707,25 +742,56 @@ func (s *migrateStep) watchEntrypoint(ctx context.Context, sink Sink) error {
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
 	result := make(chan error, 1)
+	ended := make(chan struct{})
+	var mu sync.Mutex
+	var firstErr, lastLine string
 	go func() {
+		defer close(ended)
 		_ = e.Eng.Logs(lctx, c.ID, true, since, func(line string) {
 			sink.Log(line)
+			mu.Lock()
+			defer mu.Unlock()
+			if strings.TrimSpace(line) != "" {
+				lastLine = line
+			}
 			switch {
+			case firstErr != "":
 			case okRe.MatchString(line):
 				select {
 				case result <- nil:
 				default:
 				}
 			case errRe != nil && errRe.MatchString(line):
-				select {
-				case result <- fmt.Errorf("the migration logged an error: %s", line):
-				default:
-				}
+				firstErr = line
+				// A traceback ends with the line that says what went wrong:
+				// keep reading a moment so that it is shown and reported.
+				go func() {
+					select {
+					case <-time.After(entrypointErrorGrace):
+					case <-ended:
+					case <-lctx.Done():
+					}
+					mu.Lock()
+					msg := firstErr
+					if lastLine != "" && lastLine != firstErr {
+						msg += " … " + lastLine
+					}
+					mu.Unlock()
+					select {
+					case result <- fmt.Errorf("the migration logged an error: %s", msg):
+					default:
+					}
+				}()
 			}
 		})
-		select {
-		case result <- errors.New("the container's log ended before the migration reported success"):
-		default:
+		mu.Lock()
+		failed := firstErr != ""
+		mu.Unlock()
+		if !failed {
+			select {
+			case result <- errors.New("the container's log ended before the migration reported success"):
+			default:
+			}
 		}
 	}()
 	select {
@@ -735,6 +801,10 @@ func (s *migrateStep) watchEntrypoint(ctx context.Context, sink Sink) error {
 		return fmt.Errorf("no success line (%s) before the timeout: %w", m.SuccessLog, ctx.Err())
 	}
 }
+
+// entrypointErrorGrace is how long the log is still read after an error
+// line, for the rest of a traceback.
+const entrypointErrorGrace = 2 * time.Second
 
 // ---- start
 
@@ -855,7 +925,7 @@ func (s *verifyStep) check(ctx context.Context, det *detect.Result, sink Sink) e
 		return fmt.Errorf("the app says it runs %q (from %s), expected %s", rep.Version, rep.VersionSource, s.version)
 	}
 	sink.Log("✓ the app runs " + rep.Version + " (" + rep.VersionSource + ")")
-	if rep.DB.Engine == profile.EnginePostgres && rep.DB.Reachable {
+	if (rep.DB.Engine == profile.EnginePostgres || rep.DB.Engine == profile.EngineSQLite) && rep.DB.Reachable {
 		if rep.Schema.Dirty {
 			return fmt.Errorf("the schema is dirty after the migration (%s)", rep.Schema.Head)
 		}
@@ -938,7 +1008,7 @@ func (s *restoreStep) Run(ctx context.Context, sink Sink) error {
 		return err
 	}
 	sink.Log("verifying " + s.set.ID)
-	if err := s.set.Verify(ctx, e.Eng, det.DB.Container); err != nil {
+	if err := s.set.Verify(ctx, e.Eng, e.pgContainer(det)); err != nil {
 		return fmt.Errorf("backup %s does not verify, nothing was restored: %w", s.set.ID, err)
 	}
 	progress := func(p backup.Progress) {
@@ -957,7 +1027,7 @@ func (s *restoreStep) Run(ctx context.Context, sink Sink) error {
 	if err := s.set.RestoreImages(ctx, e.Eng); err != nil {
 		return err
 	}
-	if det.DB.Container != "" {
+	if det.DB.Container != "" && det.DB.SQLite == nil {
 		sink.Log("restoring the database")
 		db := backup.DBSource{Container: det.DB.Container, User: det.DB.Params.User, Password: det.DB.Params.Password, Database: det.DB.Params.Database, Extra: e.Profile.DB.ExtraDatabases}
 		if err := s.set.RestoreDatabase(ctx, e.Eng, db, progress); err != nil {
@@ -967,6 +1037,18 @@ func (s *restoreStep) Run(ctx context.Context, sink Sink) error {
 	sink.Log("restoring volumes")
 	if err := s.set.RestoreVolumes(ctx, e.Eng, progress); err != nil {
 		return err
+	}
+	if len(s.set.Manifest.SQLite) > 0 {
+		// The container that held the files may have been recreated since
+		// (a new image): copy into the one that mounts the file now.
+		into := ""
+		if det.DB.SQLite != nil {
+			into = det.DB.SQLite.Container
+		}
+		sink.Log("restoring the SQLite database")
+		if err := s.set.RestoreSQLite(ctx, e.Eng, into, progress); err != nil {
+			return err
+		}
 	}
 	e.setCurrent(s.set.Manifest.Version)
 	return nil
@@ -1061,9 +1143,15 @@ func orDash(s string) string {
 func BackupPlan(env *Env) *Plan {
 	cur := env.Start.Report.Version
 	env.setCurrent(cur)
+	st := []Step{&backupStep{env: env}}
+	if env.sqlite() {
+		// A SQLite file is copied with its writer stopped: a short downtime.
+		env.BackupAfterStop = true
+		st = []Step{&stopStep{env: env}, &backupStep{env: env}, &startStep{env: env, version: cur}, &verifyStep{env: env, version: cur}}
+	}
 	return &Plan{
 		From: cur, To: cur,
-		Steps: []Step{&backupStep{env: env}},
+		Steps: st,
 		Backup: func() string {
 			if s := env.RestorePoint(); s != nil {
 				return s.ID

@@ -1,0 +1,69 @@
+package steps
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestApplyAgreement(t *testing.T) {
+	const oldH, newH = "8e6e7d647f7f82d6ea98456b73908656", "0123456789abcdef0123456789abcdef"
+	a := agreement{Key: "EULA_AGREE", Old: oldH, New: newH}
+	cases := []struct {
+		name, in, want string
+		n              int
+	}{
+		{
+			"compose list", "    environment:\n      - TZ=Asia/Shanghai\n      - EULA_AGREE=" + oldH + " # 同意EULA\n      - PRIVACY_AGREE=" + oldH + "\n",
+			"    environment:\n      - TZ=Asia/Shanghai\n      - EULA_AGREE=" + newH + " # 同意EULA\n      - PRIVACY_AGREE=" + oldH + "\n", 1,
+		},
+		{"compose map quoted", "    environment:\n      EULA_AGREE: \"" + oldH + "\"\n", "    environment:\n      EULA_AGREE: \"" + newH + "\"\n", 1},
+		{".env", "EULA_AGREE=" + oldH + "\nOTHER=1\n", "EULA_AGREE=" + newH + "\nOTHER=1\n", 1},
+		{"other key with the same value", "X_EULA_AGREE=" + oldH + "\n", "X_EULA_AGREE=" + oldH + "\n", 0},
+		{"another value", "EULA_AGREE=" + oldH + "ff\n", "EULA_AGREE=" + oldH + "ff\n", 0},
+		{"absent", "TZ=UTC\n", "TZ=UTC\n", 0},
+	}
+	for _, c := range cases {
+		got, n := applyAgreement([]byte(c.in), a)
+		if string(got) != c.want || n != c.n {
+			t.Errorf("%s: got %d %q\nwant %d %q", c.name, n, got, c.n, c.want)
+		}
+	}
+	if _, n := applyAgreement([]byte("EULA_AGREE=\n"), agreement{Key: "EULA_AGREE", Old: "", New: newH}); n != 0 {
+		t.Error("an empty old value matched")
+	}
+}
+
+func TestWriteAgreementsComposeAndEnv(t *testing.T) {
+	dir := t.TempDir()
+	e := &Env{}
+	e.Project.WorkingDir = dir
+	compose := dir + "/docker-compose.yml"
+	writeFile(t, compose, "services:\n  core:\n    environment:\n      - EULA_AGREE=aaaa\n")
+	e.Project.Files = []string{compose}
+	e.agree(agreement{Key: "EULA_AGREE", Old: "aaaa", New: "bbbb"})
+	e.agree(agreement{Key: "PRIVACY_AGREE", Old: "cccc", New: "dddd"})
+	oldM, newM := map[string][]byte{}, map[string][]byte{}
+	env, err := e.writeAgreements([]byte("PRIVACY_AGREE=cccc\n"), oldM, newM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(env) != "PRIVACY_AGREE=dddd\n" || !strings.Contains(string(newM[compose]), "EULA_AGREE=bbbb") || !strings.Contains(string(oldM[compose]), "EULA_AGREE=aaaa") {
+		t.Errorf("env %q compose %q", env, newM[compose])
+	}
+	e.agreementsWritten()
+	if out, err := e.writeAgreements([]byte("PRIVACY_AGREE=dddd\n"), map[string][]byte{}, map[string][]byte{}); err != nil || string(out) != "PRIVACY_AGREE=dddd\n" {
+		t.Errorf("written agreements applied again: %q %v", out, err)
+	}
+	e.agree(agreement{Key: "OTHER", Old: "zzzz", New: "yyyy"})
+	if _, err := e.writeAgreements(nil, map[string][]byte{}, map[string][]byte{}); err == nil || !strings.Contains(err.Error(), "OTHER") {
+		t.Errorf("an agreement with no place to write it: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -188,7 +188,12 @@ func TestMaiBotLookalike(t *testing.T) {
 		if err != nil || lastResult(t, out).Outcome != steps.OutcomeSuccess {
 			t.Fatalf("backup: %v\n%s", err, out)
 		}
-		for _, want := range []string{`"step":"stop"`, "MaiBot.db", `"step":"start"`} {
+		// Stopped, core cannot be asked its version: the set is still named
+		// after the version that ran, not the floating tag.
+		if id := lastResult(t, out).Backup; !strings.HasSuffix(id, "-1.1.0") {
+			t.Errorf("backup set %s is not named after 1.1.0", id)
+		}
+		for _, want := range []string{`"step":"stop"`, "SQLite file /MaiMBot/data/MaiBot.db (container stopped)", `"step":"start"`} {
 			if !strings.Contains(out, want) {
 				t.Errorf("backup events lack %s:\n%s", want, out)
 			}

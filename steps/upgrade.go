@@ -269,6 +269,11 @@ func (e *Env) backupSource(ctx context.Context, det *detect.Result) (backup.Sour
 		SchemaTool: rep.Schema.Tool, SchemaHead: rep.Schema.Head, DBServerVersion: rep.DB.ServerVersion,
 		Project: e.Project, Secrets: e.Secrets(),
 	}
+	if cur := e.Current(); cur != "" && (strings.HasPrefix(rep.Version, "unknown") || rep.Version == "") {
+		// With the app stopped (a backup after the stop) its version cannot
+		// be asked; the run knows which version is installed.
+		src.Version = cur
+	}
 	if sq := det.DB.SQLite; sq != nil {
 		if sq.Container == "" {
 			return src, fmt.Errorf("no container of the project mounts the directory of %s. Nothing was changed. Fix: start the stack (docker compose up -d)", sq.HostPath)
@@ -347,9 +352,20 @@ type backupStep struct {
 }
 
 func (s *backupStep) Info() StepInfo {
+	name := "Back up before " + s.hop
+	if s.hop == "" {
+		name = "Back up"
+	}
+	explain := "Makes a restore point that pairs everything that must go back together: a pg_dump of the database (run inside its container), the compose files and .env, the app's volumes, and the exact images running now. It is verified (checksums, pg_restore --list) before anything else happens. The app keeps running."
+	switch {
+	case s.env.sqlite():
+		explain = "Makes a restore point that pairs everything that must go back together: the SQLite database file with its -wal and -shm (copied while the app is stopped, the only moment it is consistent), the compose files and .env, the app's volumes, and the exact images. It is verified (checksums) before anything else happens."
+	case s.env.BackupAfterStop:
+		explain = strings.Replace(explain, "The app keeps running.", "The app is stopped: nothing written before the stop can be lost.", 1)
+	}
 	return StepInfo{
-		ID: id(s.hop, "backup"), Hop: s.hop, Name: "Back up before " + s.hop,
-		Explain: "Makes a restore point that pairs everything that must go back together: a pg_dump of the database (run inside its container), the compose files and .env, the app's volumes, and the exact images running now. It is verified (checksums, pg_restore --list) before anything else happens. The app keeps running.",
+		ID: id(s.hop, "backup"), Hop: s.hop, Name: name,
+		Explain: explain,
 		Touches: []string{"writes " + s.env.BackupDir},
 	}
 }
@@ -376,6 +392,9 @@ func (s *backupStep) run(ctx context.Context, sink Sink) error {
 	src, err := e.backupSource(ctx, det)
 	if err != nil {
 		return err
+	}
+	for _, f := range src.SQLiteFiles {
+		sink.Log("SQLite file " + f.Path + " (container stopped)")
 	}
 	seen := map[string]bool{} // phases run in parallel: name each once
 	set, err := backup.Create(ctx, e.Eng, e.BackupDir, src, func(p backup.Progress) {

@@ -275,11 +275,14 @@ type Stop struct {
 	Reason  string `yaml:"reason,omitempty"`
 }
 
-// Blocked refuses hops that start at or above From and end at or below To.
+// Blocked refuses hops that start at or above From and end at or below To;
+// with Targets, only hops whose end satisfies it (">=11.0.0": a patch
+// within the source line stays allowed).
 type Blocked struct {
-	From   string `yaml:"from"`
-	To     string `yaml:"to"`
-	Reason string `yaml:"reason"`
+	From    string `yaml:"from"`
+	To      string `yaml:"to"`
+	Targets string `yaml:"targets,omitempty"`
+	Reason  string `yaml:"reason"`
 }
 
 // MinDB is a minimum database server version for a target range.

@@ -336,6 +336,7 @@ func (p *Profile) validateUpgrade(c *checker) {
 		f := fmt.Sprintf("upgrade.blocked[%d]", i)
 		c.version(f+".from", b.From, true)
 		c.version(f+".to", b.To, true)
+		c.constraint(f+".targets", b.Targets)
 		if strings.TrimSpace(b.Reason) == "" {
 			c.bad(f+".reason", "say why the range is blocked; the admin sees it")
 		}

@@ -126,11 +126,10 @@ func TestPlanAppRules(t *testing.T) {
 			hops: []string{"v11.7.3"}, stops: []bool{false},
 		},
 		{
-			// Known over-block: upgrade.blocked cannot say "only targets in
-			// 11.x", so the ESR patch stop 10.11.17 → 10.11.20 is refused
-			// too. Needs a targets constraint on blocked ranges (engine).
-			name: "mattermost blocked range also refuses the ESR patch stop", app: "mattermost", notes: mmNotes, from: "10.11.17", to: "v11.7.3", db: pg("16"),
-			hops: []string{"v10.11.20", "v11.7.3"}, stops: []bool{true, false}, blockers: []string{"to v10.11.20"},
+			// The blocked range applies to 11.x targets only: the ESR patch
+			// stop 10.11.17 → 10.11.20 is allowed, and 11.7.3 is past it.
+			name: "mattermost ESR patch stop inside the blocked range's source", app: "mattermost", notes: mmNotes, from: "10.11.17", to: "v11.7.3", db: pg("16"),
+			hops: []string{"v10.11.20", "v11.7.3"}, stops: []bool{true, false},
 		},
 		{
 			name: "mattermost 10.6+ needs PostgreSQL 13", app: "mattermost", notes: mmNotes, from: "10.5.2", to: "v10.11.20", db: pg("12.17"),

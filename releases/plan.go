@@ -314,6 +314,11 @@ func checkBlocked(p *profile.Profile, path *Path, from Version) {
 			if err1 != nil || err2 != nil {
 				continue
 			}
+			if b.Targets != "" {
+				if c, err := version.ParseConstraint(b.Targets); err != nil || !c.Check(hv) {
+					continue
+				}
+			}
 			if prev.Compare(lo) >= 0 && hv.Compare(hi) <= 0 {
 				path.Blockers = append(path.Blockers, fmt.Sprintf("upgrading from %s to %s is blocked (from %s or later to %s or earlier): %s. Pick a target after %s.", prev.Original, h.Version, b.From, b.To, b.Reason, b.To))
 			}

@@ -678,6 +678,10 @@ func TestSimpleLoginLookalike(t *testing.T) {
 		if !strings.Contains(out, "Running upgrade a1c0e7d35b21 -\\u003e 5f3d9b2e8c47") {
 			t.Errorf("alembic's output is not in the events:\n%s", out)
 		}
+		// Then init_app.py, the profile's migration.after command.
+		if !strings.Contains(out, "init_app: public domain example.test is set up") {
+			t.Errorf("init_app.py did not run after the migration:\n%s", out)
+		}
 	})
 	if s.env("SL_VERSION") != "v4.72.0" {
 		t.Errorf(".env SL_VERSION = %s", s.env("SL_VERSION"))

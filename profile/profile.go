@@ -153,6 +153,10 @@ type Migration struct {
 	// starts; empty with entrypoint means the app-role services.
 	Service string   `yaml:"service,omitempty"`
 	Command []string `yaml:"command,omitempty"`
+	// After are further one-off commands run, in order, once the migration
+	// succeeded (SimpleLogin's `python init_app.py`); a failure there fails
+	// the step like the migration itself.
+	After [][]string `yaml:"after,omitempty"`
 	// Env is added to the one-off container (e.g. MODE: migration).
 	Env map[string]string `yaml:"env,omitempty"`
 	// SuccessLog and ErrorLog are regexps watched in the entrypoint logs.

@@ -228,6 +228,14 @@ func (p *Profile) validateMigration(c *checker) {
 			c.bad("migration.command", "oneoff migration needs a command, e.g. [\"migrate\"]")
 		}
 	}
+	for i, a := range m.After {
+		if len(a) == 0 {
+			c.bad(fmt.Sprintf("migration.after[%d]", i), "an empty command")
+		}
+		if m.Mode != MigrateOneOff {
+			c.bad(fmt.Sprintf("migration.after[%d]", i), "after-commands run in one-off containers: only with mode oneoff")
+		}
+	}
 	c.regexp("migration.success_log", m.SuccessLog)
 	c.regexp("migration.error_log", m.ErrorLog)
 }

@@ -682,6 +682,9 @@ func (s *migrateStep) Info() StepInfo {
 	case profile.MigrateOneOff:
 		info.Explain = "Runs the migration of " + s.hop + " once, in a one-off container of the " + m.Service + " service with the app's environment, volumes and network. Its output is shown live. If it fails, upshift restores the backup."
 		info.Touches = []string{"docker compose run --rm --no-deps " + m.Service + " " + strings.Join(m.Command, " ")}
+		for _, a := range m.After {
+			info.Touches = append(info.Touches, "docker compose run --rm --no-deps "+m.Service+" "+strings.Join(a, " "))
+		}
 	case profile.MigrateEntrypoint:
 		info.Explain = "Starts " + m.Service + ", whose entrypoint migrates the database, and watches its log for the line that means success. If it fails, upshift restores the backup."
 		info.Touches = []string{"docker compose up -d --no-deps " + m.Service}
@@ -721,9 +724,14 @@ func (s *migrateStep) Run(ctx context.Context, sink Sink) error {
 			args = append(args, "-e", k+"="+m.Env[k])
 		}
 		args = append(args, m.Service)
-		args = append(args, m.Command...)
-		if err := e.Project.Compose(ctx, sink.Log, args...); err != nil {
+		if err := e.Project.Compose(ctx, sink.Log, append(args, m.Command...)...); err != nil {
 			return fmt.Errorf("the migration failed: %w", err)
+		}
+		for _, after := range m.After {
+			sink.Log("• " + strings.Join(after, " "))
+			if err := e.Project.Compose(ctx, sink.Log, append(args[:len(args):len(args)], after...)...); err != nil {
+				return fmt.Errorf("%s failed after the migration: %w", strings.Join(after, " "), err)
+			}
 		}
 		return nil
 	case profile.MigrateEntrypoint:

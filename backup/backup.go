@@ -33,6 +33,9 @@ type Source struct {
 	Images      []ServiceImage
 	Secrets     []string // values that must never appear in progress lines, errors or the manifest
 	DumpMode    string   // DumpInContainer (default) or DumpHostZstd
+	// Skipped names what the profile lists but this installation does not
+	// have (optional volumes); it is only reported.
+	Skipped []string
 }
 
 // How pg_dump output is compressed. Measured on Docker 20.10 with a 1 GB

@@ -207,6 +207,10 @@ type Volume struct {
 	Name    string `yaml:"name"`
 	Service string `yaml:"service,omitempty"`
 	Mount   string `yaml:"mount,omitempty"`
+	// Optional volumes exist only in some layouts or releases (Dify's
+	// dify_config): when no container mounts one, the backup goes on
+	// without it and says so.
+	Optional bool `yaml:"optional,omitempty"`
 }
 
 // Health check types.

@@ -300,13 +300,11 @@ func (e *Env) backupSource(ctx context.Context, det *detect.Result) (backup.Sour
 			src.ConfigPaths = append(src.ConfigPaths, p)
 		}
 	}
-	for _, v := range e.Profile.Volumes {
-		vs, ok := findVolume(det, e.Project.Name, v)
-		if !ok {
-			return src, fmt.Errorf("the profile lists volume %q but no container of the project mounts it. Nothing was changed. Fix: start the stack (docker compose up -d) or correct the profile", v.Name)
-		}
-		src.Volumes = append(src.Volumes, vs)
+	vols, skipped, err := e.backupVolumes(det)
+	if err != nil {
+		return src, err
 	}
+	src.Volumes, src.Skipped = vols, skipped
 	names := make([]string, 0, len(det.Containers))
 	for n := range det.Containers {
 		names = append(names, n)
@@ -321,6 +319,23 @@ func (e *Env) backupSource(ctx context.Context, det *detect.Result) (backup.Sour
 		src.Images = append(src.Images, si)
 	}
 	return src, nil
+}
+
+// backupVolumes finds the profile's volumes among the project's mounts;
+// optional ones that are missing are returned as skipped.
+func (e *Env) backupVolumes(det *detect.Result) (vols []backup.VolumeSource, skipped []string, err error) {
+	for _, v := range e.Profile.Volumes {
+		vs, ok := findVolume(det, e.Project.Name, v)
+		if !ok && v.Optional {
+			skipped = append(skipped, "optional volume "+v.Name+": no container of the project mounts it")
+			continue
+		}
+		if !ok {
+			return nil, nil, fmt.Errorf("the profile lists volume %q but no container of the project mounts it. Nothing was changed. Fix: start the stack (docker compose up -d) or correct the profile", v.Name)
+		}
+		vols = append(vols, vs)
+	}
+	return vols, skipped, nil
 }
 
 func findVolume(det *detect.Result, project string, v profile.Volume) (backup.VolumeSource, bool) {
@@ -395,6 +410,9 @@ func (s *backupStep) run(ctx context.Context, sink Sink) error {
 	}
 	for _, f := range src.SQLiteFiles {
 		sink.Log("SQLite file " + f.Path + " (container stopped)")
+	}
+	for _, sk := range src.Skipped {
+		sink.Log("• not in this backup: " + sk)
 	}
 	seen := map[string]bool{} // phases run in parallel: name each once
 	set, err := backup.Create(ctx, e.Eng, e.BackupDir, src, func(p backup.Progress) {

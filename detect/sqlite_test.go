@@ -84,4 +84,3 @@ func makeDB(path string, version int) error {
 	}
 	return nil
 }
-

@@ -122,11 +122,11 @@ func (a maibotApp) run(ctx context.Context, v, mode string) error {
 	}
 	dbPath := filepath.Join(MaiBotRoot, "data", "MaiBot.db")
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
-		return err
+		return fmt.Errorf("data dir: %w", err)
 	}
 	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=journal_mode(wal)&_pragma=busy_timeout(10000)")
 	if err != nil {
-		return err
+		return fmt.Errorf("open %s: %w", dbPath, err)
 	}
 	db.SetMaxOpenConns(1)
 	defer func() { _ = db.Close() }()
@@ -155,7 +155,7 @@ func mbCheckTerms() error {
 	for _, d := range []struct{ file, env string }{{"EULA.md", "EULA_AGREE"}, {"PRIVACY.md", "PRIVACY_AGREE"}} {
 		b, err := os.ReadFile(filepath.Join(MaiBotRoot, d.file))
 		if err != nil {
-			return err
+			return fmt.Errorf("read %s: %w", d.file, err)
 		}
 		if got := MD5Hex(string(b)); os.Getenv(d.env) != got {
 			return fmt.Errorf("%s 的哈希 %s 与 %s=%q 不一致", d.file, got, d.env, os.Getenv(d.env))
@@ -185,7 +185,7 @@ func mbMigrate(ctx context.Context, db *sql.DB, v string, logf func(string, stri
 		logf("INFO", "执行数据库迁移 v%d -> v%d", cur, m.to)
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
-			return err
+			return fmt.Errorf("migration to v%d: %w", m.to, err)
 		}
 		for _, q := range m.sql {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -195,10 +195,10 @@ func mbMigrate(ctx context.Context, db *sql.DB, v string, logf func(string, stri
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, m.to)); err != nil {
 			_ = tx.Rollback()
-			return err
+			return fmt.Errorf("migration to v%d: %w", m.to, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return err
+			return fmt.Errorf("migration to v%d: %w", m.to, err)
 		}
 		cur = m.to
 	}

@@ -32,7 +32,7 @@ func Open(path string) (*sql.DB, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrNoFile, path)
 		}
-		return nil, err
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	// Read-write mode (not mode=ro) so that a WAL database whose -shm is
 	// missing can still be read; query_only keeps this connection from
@@ -42,7 +42,7 @@ func Open(path string) (*sql.DB, error) {
 	q.Add("_pragma", "query_only(1)")
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
 	return db, nil
@@ -90,7 +90,7 @@ func Check(ctx context.Context, path string) error {
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return err
+			return fmt.Errorf("check %s: %w", path, err)
 		}
 		if s != "ok" {
 			bad = append(bad, s)

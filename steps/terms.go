@@ -104,7 +104,7 @@ func (s *termsStep) Prompt(_ context.Context) (string, error) {
 		ch := &s.changes[i]
 		dir := filepath.Join(s.env.BackupDir, "terms")
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return "", err
+			return "", fmt.Errorf("save the documents to read: %w", err)
 		}
 		ch.saved = filepath.Join(dir, fmt.Sprintf("%s-%s-%s.md", s.env.Project.Name, s.hop, fileName(ch.c.Name)))
 		if err := envfile.WriteAtomic(ch.saved, ch.text, 0o600); err != nil {

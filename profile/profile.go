@@ -121,6 +121,10 @@ type DB struct {
 	Path string `yaml:"path,omitempty"`
 	// ExtraDatabases are further databases on the same server to back up.
 	ExtraDatabases []string `yaml:"extra_databases,omitempty"`
+	// NeedsDDL: the app changes its own schema at start and only logs a
+	// failure (gorm AutoMigrate), so preflight refuses a role that may not
+	// create and alter its tables.
+	NeedsDDL bool `yaml:"needs_ddl,omitempty"`
 }
 
 // Schema tools upshift knows how to read the head of.

@@ -21,6 +21,7 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/envfile"
+	"github.com/seed-e7a9fb3b/upshift/pg"
 	"github.com/seed-e7a9fb3b/upshift/profile"
 	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
 )
@@ -150,6 +151,12 @@ func (s *preflightStep) Run(ctx context.Context, sink Sink) error {
 			return fmt.Errorf("the %s schema is dirty (a migration half-ran: %s). Nothing was changed. Repair it or restore a backup before upgrading", rep.Schema.Tool, strings.Join(append([]string{rep.Schema.Head}, rep.Schema.Failed...), ", "))
 		}
 		sink.Log(fmt.Sprintf("✓ schema %s head %s, not dirty", rep.Schema.Tool, orDash(rep.Schema.Head)))
+		if e.Profile.DB.NeedsDDL {
+			if err := checkDDLRights(ctx, det.DB.Params); err != nil {
+				return err
+			}
+			sink.Log("✓ the database role may create and alter the app's tables (" + e.Profile.Name + " migrates itself at start)")
+		}
 	}
 	if e.sqlite() {
 		if !rep.DB.Reachable {
@@ -186,6 +193,24 @@ func (s *preflightStep) Run(ctx context.Context, sink Sink) error {
 		} else {
 			sink.Log("• image " + ref + " will be pulled before any downtime")
 		}
+	}
+	return nil
+}
+
+// checkDDLRights refuses an upgrade whose migration would fail for lack of
+// rights, before anything is changed.
+func checkDDLRights(ctx context.Context, params pg.Params) error {
+	conn, err := pg.Connect(ctx, params)
+	if err != nil {
+		return fmt.Errorf("check the database role's rights: %w", err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	missing, err := conn.DDLRights(ctx)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the app migrates its schema itself at start and only logs a failure, but %s. Nothing was changed. Fix: grant the rights (e.g. make the role own the tables: ALTER TABLE … OWNER TO %s; GRANT CREATE ON SCHEMA public TO %s), or apply the version's schema changes by hand first", strings.Join(missing, "; "), params.User, params.User)
 	}
 	return nil
 }

@@ -16,65 +16,6 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
-// buildMaiBotLookalike builds sengokucola/maibot:<v> for every lookalike
-// version: the upshift binary, busybox (the real image is python-slim, with
-// a shell and grep), and the files the real image ships under /MaiMBot.
-// The oldest version is also tagged :latest, as the real compose runs.
-func buildMaiBotLookalike(t *testing.T) {
-	t.Helper()
-	versions, err := demo.PersonalityVersions("maibot")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := os.ReadFile(testenv.Binary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	busybox, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatalf("busybox-static is needed for the MaiBot lookalike image (scripts/test-env.sh installs it): %v", err)
-	}
-	for _, v := range versions {
-		ctxDir := t.TempDir()
-		files := map[string][]byte{"upshift": bin, "busybox": busybox}
-		for name, body := range demo.MaiBotImageFiles(v) {
-			files["MaiMBot/"+name] = []byte(body)
-		}
-		for name, body := range files {
-			p := filepath.Join(ctxDir, name)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, body, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		dockerfile := fmt.Sprintf(`FROM scratch
-COPY busybox /bin/busybox
-RUN ["/bin/busybox", "--install", "-s", "/bin"]
-COPY upshift /upshift
-COPY MaiMBot/ /MaiMBot/
-ENV %s=maibot %s=%s MAIBOT_LEGACY_0X_UPGRADE_CONFIRMED=1
-LABEL upshift.lookalike=maibot
-WORKDIR /MaiMBot
-EXPOSE 8001
-ENTRYPOINT ["/upshift", "demo-app"]
-CMD ["python", "bot.py"]
-`, demo.PersonalityEnv, demo.AppVersionEnv, v)
-		if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if out, err := testenv.Docker("build", "-q", "-t", "sengokucola/maibot:"+v, ctxDir); err != nil {
-			t.Fatalf("docker build sengokucola/maibot:%s: %v\n%s", v, err, out)
-		}
-		t.Logf("built sengokucola/maibot:%s in %s", v, time.Since(start).Round(time.Millisecond))
-	}
-	if out, err := testenv.Docker("tag", "sengokucola/maibot:"+versions[0], "sengokucola/maibot:latest"); err != nil {
-		t.Fatalf("tag latest: %v\n%s", err, out)
-	}
-}
-
 // mbCompose is the 1.x repo-root docker-compose.yml shape: one core on the
 // floating :latest tag, the EULA/PRIVACY hashes pinned in its environment,
 // config and data bind-mounted. napcat and sqlite-web (other images) are
@@ -117,7 +58,17 @@ var mbNotes = map[string]string{
 func TestMaiBotLookalike(t *testing.T) {
 	testenv.RequireDocker(t)
 	t.Parallel()
-	buildMaiBotLookalike(t)
+	buildShellLookalike(t, shellLookalike{
+		personality: "maibot", repo: "sengokucola/maibot", binAt: "/upshift", workdir: demo.MaiBotRoot, expose: 8001,
+		files: func(v string) map[string]string {
+			out := map[string]string{}
+			for name, body := range demo.MaiBotImageFiles(v) {
+				out[demo.MaiBotRoot+"/"+name] = body
+			}
+			return out
+		},
+		entrypoint: []string{"/upshift", "demo-app"}, cmd: []string{"python", "bot.py"},
+	})
 	files110 := demo.MaiBotImageFiles("1.1.0")
 	files120 := demo.MaiBotImageFiles("1.2.0")
 	eula110, eula120 := demo.MD5Hex(files110["EULA.md"]), demo.MD5Hex(files120["EULA.md"])

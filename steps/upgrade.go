@@ -821,8 +821,8 @@ func (s *migrateStep) watchEntrypoint(ctx context.Context, sink Sink) error {
 			sink.Log(line)
 			mu.Lock()
 			defer mu.Unlock()
-			if strings.TrimSpace(line) != "" {
-				lastLine = line
+			if firstErr != "" && errorish.MatchString(line) {
+				lastLine = line // e.g. the last line of a traceback
 			}
 			switch {
 			case firstErr != "":
@@ -871,6 +871,10 @@ func (s *migrateStep) watchEntrypoint(ctx context.Context, sink Sink) error {
 		return fmt.Errorf("no success line (%s) before the timeout: %w", m.SuccessLog, ctx.Err())
 	}
 }
+
+// errorish picks, among the lines after an error line, the ones worth
+// repeating in the error (a traceback's last line names the exception).
+var errorish = regexp.MustCompile(`(?i)error|exception|failed|fatal`)
 
 // entrypointErrorGrace is how long the log is still read after an error
 // line, for the rest of a traceback.

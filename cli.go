@@ -33,6 +33,9 @@ type stackFlags struct {
 	// acceptTerms lets --yes agree to changed documents (EULA); only the
 	// commands that run upgrade steps register it.
 	acceptTerms bool
+	// envTemplates is a directory of <version>.env.example files used
+	// instead of the profile's template source (offline).
+	envTemplates string
 }
 
 func (f *stackFlags) register(cmd *cobra.Command) {
@@ -102,7 +105,7 @@ func (f *stackFlags) newEnv(sess *session) *steps.Env {
 	det := sess.det
 	return &steps.Env{
 		Eng: sess.eng, Start: det, Profile: det.Profile, Project: det.Stack.Invocation,
-		BackupDir: f.backupRoot(det), Upshift: version,
+		BackupDir: f.backupRoot(det), Upshift: version, EnvTemplateDir: f.envTemplates,
 	}
 }
 

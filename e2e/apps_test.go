@@ -31,7 +31,7 @@ type lookalikeImage struct {
 	healthcheck bool
 }
 
-var lookalikeBuilt sync.Map // personality → *sync.Once-guarded error
+var lookalikeBuilt sync.Map // image repository → *sync.Once-guarded error
 
 type buildResult struct {
 	once sync.Once
@@ -42,7 +42,7 @@ type buildResult struct {
 // personality, once per test process, with the docker CLI.
 func buildLookalike(t *testing.T, li lookalikeImage) {
 	t.Helper()
-	v, _ := lookalikeBuilt.LoadOrStore(li.personality, &buildResult{})
+	v, _ := lookalikeBuilt.LoadOrStore(li.repo, &buildResult{})
 	br := v.(*buildResult)
 	br.once.Do(func() { br.err = doBuildLookalike(t, li) })
 	if br.err != nil {

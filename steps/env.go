@@ -33,6 +33,9 @@ type Env struct {
 	// acknowledged write can be lost by a rollback, at the price of the
 	// backup's duration in downtime.
 	BackupAfterStop bool
+	// EnvTemplateDir holds <version>.env.example files that replace the
+	// profile's template source (an admin without internet access).
+	EnvTemplateDir string
 	// MigrationTimeout bounds a migration (default 30 minutes).
 	MigrationTimeout time.Duration
 
@@ -160,6 +163,16 @@ func (e *Env) Writers() []string {
 // profile says: builtin, a path template in the project, or a URL template.
 func (e *Env) EnvTemplate(ctx context.Context, version string) ([]byte, error) {
 	src := e.Profile.EnvTemplate
+	if e.EnvTemplateDir != "" && src != "" {
+		bare := strings.TrimPrefix(version, "v")
+		for _, name := range []string{version, bare, "v" + bare} {
+			b, err := os.ReadFile(filepath.Join(e.EnvTemplateDir, name+".env.example"))
+			if err == nil {
+				return b, nil
+			}
+		}
+		return nil, fmt.Errorf("no %s.env.example in %s (--env-templates)", version, e.EnvTemplateDir)
+	}
 	switch {
 	case src == "":
 		return nil, nil

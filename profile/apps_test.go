@@ -3,6 +3,7 @@ package profile_test
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -214,4 +215,62 @@ func TestAppProfilesMatchOnlyTheirApp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAppProfilesUpgradeGates pins the per-app gates the engine enforces
+// beyond the path: MaiBot's EULA/PRIVACY consent, SimpleLogin's init_app.py
+// after the migration, Nightingale's DDL-rights preflight and untagged
+// images, Dify's optional secrets volume, Mattermost's 11.x-only block, and
+// which log lines mean success or failure of a migration at start.
+func TestAppProfilesUpgradeGates(t *testing.T) {
+	mai := builtin(t, "maibot")
+	if c := mai.Upgrade.Consent; len(c) != 2 || c[0].Env != "EULA_AGREE" || c[0].File != "/MaiMBot/EULA.md" || c[1].Env != "PRIVACY_AGREE" || c[1].Service != "core" {
+		t.Errorf("maibot consent %+v", c)
+	}
+	for _, tc := range []struct {
+		app, line string
+		success   bool
+		failure   bool
+	}{
+		{"maibot", "08-01 10:00:00 [INFO] MaiCore当前版本: 1.2.0", false, false}, // logged before the migrations
+		{"maibot", "08-01 10:00:02 [INFO] WebUI 服务器已启动: http://0.0.0.0:8001", true, false},
+		{"maibot", "sqlite3.IntegrityError: UNIQUE constraint failed", false, false},
+		{"maibot", "Traceback (most recent call last):", false, true},
+		{"maibot", "当前数据库版本高于代码内注册的最新迁移版本，已拒绝继续启动。", false, true},
+		{"nightingale", "http server listening on: 0.0.0.0:17000", true, false},
+		{"nightingale", "2026-11-22 12:04:42.429377 ERROR migrate/migrate.go:26 failed to migrate table: ERROR: could not create unique index", false, true},
+		{"dify", "Database migration successful!", true, false},
+		{"dify", "ERROR [commands] Failed to execute database migration", false, true},
+		{"dify", "Database migration skipped", false, false},
+	} {
+		m := builtin(t, tc.app).Migration
+		if got := regexpMatch(t, m.SuccessLog, tc.line); got != tc.success {
+			t.Errorf("%s success_log %q on %q: %v", tc.app, m.SuccessLog, tc.line, got)
+		}
+		if got := regexpMatch(t, m.ErrorLog, tc.line); got != tc.failure {
+			t.Errorf("%s error_log %q on %q: %v", tc.app, m.ErrorLog, tc.line, got)
+		}
+	}
+	if sl := builtin(t, "simplelogin").Migration; len(sl.After) != 1 || strings.Join(sl.After[0], " ") != "python init_app.py" {
+		t.Errorf("simplelogin migration.after %v", sl.After)
+	}
+	n9e := builtin(t, "nightingale")
+	if !n9e.DB.NeedsDDL || n9e.Apply.TagTemplate != "{{version}}" {
+		t.Errorf("nightingale needs_ddl %v tag_template %q", n9e.DB.NeedsDDL, n9e.Apply.TagTemplate)
+	}
+	if !slices.ContainsFunc(builtin(t, "dify").Volumes, func(v profile.Volume) bool { return v.Name == "dify_config" && v.Optional }) {
+		t.Error("dify: the dify_config volume must be optional")
+	}
+	if b := builtin(t, "mattermost").Upgrade.Blocked; len(b) != 1 || b[0].Targets != ">=11.0.0" {
+		t.Errorf("mattermost blocked %+v", b)
+	}
+}
+
+func regexpMatch(t *testing.T, expr, s string) bool {
+	t.Helper()
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		t.Fatalf("%q: %v", expr, err)
+	}
+	return re.MatchString(s)
 }

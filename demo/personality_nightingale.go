@@ -131,4 +131,3 @@ func hostname() string {
 	h, _ := os.Hostname()
 	return h
 }
-

@@ -285,4 +285,3 @@ func TestDifyLookalike(t *testing.T) {
 		t.Errorf("after the rollback detect says %s at %s", d.Version, d.Schema.Head)
 	}
 }
-

@@ -224,4 +224,3 @@ func imageID(t *testing.T, ref string) string {
 	}
 	return strings.TrimSpace(out)
 }
-

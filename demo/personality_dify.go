@@ -48,16 +48,6 @@ var difyRevisions = []slRevision{
 	}},
 }
 
-func difyHead(v string) string {
-	head := ""
-	for _, r := range difyRevisions {
-		if slAtMostIn(difyApp{}.versions(), r.since, v) {
-			head = r.id
-		}
-	}
-	return head
-}
-
 func difyDSN(db string) string {
 	if db == "" {
 		db = os.Getenv("DB_DATABASE")

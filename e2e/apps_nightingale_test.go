@@ -161,7 +161,7 @@ func TestNightingaleLookalike(t *testing.T) {
 		if res := lastResult(t, out); res.Outcome != steps.OutcomeSuccess || res.Reached != "v8.4.1" {
 			t.Fatalf("result %+v\n%s", res, out)
 		}
-		if !strings.Contains(out, "✓ the database role may create and alter") || !strings.Contains(out, "http server listening on") {
+		if !strings.Contains(out, "✓ the database role root may create and alter") || !strings.Contains(out, "http server listening on") {
 			t.Errorf("preflight's DDL check or n9e's start line is missing:\n%s", out)
 		}
 	})
@@ -213,6 +213,24 @@ func TestNightingaleLookalike(t *testing.T) {
 	}
 	if d := s.detect(); d.Version != "8.4.1" {
 		t.Errorf("after the rollback detect says %s", d.Version)
+	}
+
+	// n9e logging in as a role that may only read and write its tables
+	// cannot migrate them: preflight refuses before anything changes.
+	psql(`CREATE ROLE n9e_dml LOGIN PASSWORD 'n9e-dml-pw'; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO n9e_dml`)
+	cfg := filepath.Join(s.dir, "n9eetc_pg", "config.toml")
+	if err := os.WriteFile(cfg, []byte(strings.Replace(n9eConfig, "user=root dbname=n9e_v6 password=n9e-e2e-1234", "user=n9e_dml dbname=n9e_v6 password=n9e-dml-pw", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = s.upshift("upgrade", "--to", "v9.0.0", "--yes", "--json", "--notes", s.notes)
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("upgrade with a DML-only role: exit %d\n%s", code, out)
+	}
+	if res := lastResult(t, out); !res.Unchanged || res.FailedStep != "v9.0.0/preflight" || !strings.Contains(res.Error, "n9e_dml does not own public.") || strings.Contains(out, "n9e-dml-pw") {
+		t.Errorf("result %+v", res)
+	}
+	if got := psql(`SELECT string_agg(ident, ',' ORDER BY id) FROM target`); !strings.HasPrefix(before, psql(`SELECT string_agg(id || ':' || ident || ':' || note, ',' ORDER BY id) FROM target`)) {
+		t.Errorf("targets changed by a refused upgrade: %s", got)
 	}
 }
 

@@ -49,3 +49,17 @@ func TestDDLRights(t *testing.T) {
 		t.Errorf("owner: %v %v", missing, err)
 	}
 }
+
+func TestParseDSN(t *testing.T) {
+	p, err := pg.ParseDSN("host=postgres port=5432 user=n9e dbname=n9e_v6 password=s3cret-pw sslmode=disable")
+	if err != nil || p.Host != "postgres" || p.User != "n9e" || p.Database != "n9e_v6" || p.Password != "s3cret-pw" || p.Port != "5432" {
+		t.Errorf("key=value: %+v %v", p, err)
+	}
+	p, err = pg.ParseDSN("postgres://dify:pw@db:5433/dify?sslmode=disable")
+	if err != nil || p.User != "dify" || p.Port != "5433" || p.Database != "dify" {
+		t.Errorf("url: %+v %v", p, err)
+	}
+	if _, err := pg.ParseDSN("postgres://u:leaky-pw@host:notaport/db"); err == nil || strings.Contains(err.Error(), "leaky-pw") {
+		t.Errorf("bad DSN: %v", err)
+	}
+}

@@ -259,3 +259,15 @@ func scrub(s, password string) string {
 	}
 	return strings.ReplaceAll(s, password, "****")
 }
+
+// ParseDSN reads an app's own connection string (a URL or libpq key=value
+// pairs) into Params. The password never appears in the error.
+func ParseDSN(dsn string) (Params, error) {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return Params{}, errors.New("not a PostgreSQL connection string (want postgres://user:password@host/db or host=… user=… dbname=…)")
+	}
+	return Params{
+		Host: cfg.Host, Port: fmt.Sprint(cfg.Port), User: cfg.User, Password: cfg.Password, Database: cfg.Database,
+	}, nil
+}

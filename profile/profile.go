@@ -125,6 +125,17 @@ type DB struct {
 	// failure (gorm AutoMigrate), so preflight refuses a role that may not
 	// create and alter its tables.
 	NeedsDDL bool `yaml:"needs_ddl,omitempty"`
+	// AppDSN says where the app keeps its own connection string, when it
+	// connects with another role than the database service's user: the
+	// DDL check is made as that role.
+	AppDSN *ConfigValue `yaml:"app_dsn,omitempty"`
+}
+
+// ConfigValue is one value in a config file of the project: a dotted key
+// in a TOML file, or a key in an env file.
+type ConfigValue struct {
+	File string `yaml:"file"`
+	Key  string `yaml:"key"`
 }
 
 // Schema tools upshift knows how to read the head of.

@@ -213,6 +213,12 @@ func (p *Profile) validateDB(c *checker) {
 		if p.DB.Path == "" {
 			c.bad("db.path", "a sqlite database needs the path of its file inside the project")
 		}
+		if p.DB.NeedsDDL {
+			c.bad("db.needs_ddl", "is checked on PostgreSQL roles; a sqlite file has none")
+		}
+	}
+	if a := p.DB.AppDSN; a != nil && (a.File == "" || a.Key == "") {
+		c.bad("db.app_dsn", "needs file (in the project) and key (a dotted TOML key or an env key)")
 	}
 }
 

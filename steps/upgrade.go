@@ -152,10 +152,14 @@ func (s *preflightStep) Run(ctx context.Context, sink Sink) error {
 		}
 		sink.Log(fmt.Sprintf("✓ schema %s head %s, not dirty", rep.Schema.Tool, orDash(rep.Schema.Head)))
 		if e.Profile.DB.NeedsDDL {
-			if err := checkDDLRights(ctx, det.DB.Params); err != nil {
+			params, err := e.appRole(det.DB.Params)
+			if err != nil {
 				return err
 			}
-			sink.Log("✓ the database role may create and alter the app's tables (" + e.Profile.Name + " migrates itself at start)")
+			if err := checkDDLRights(ctx, params); err != nil {
+				return err
+			}
+			sink.Log("✓ the database role " + params.User + " may create and alter the app's tables (" + e.Profile.Name + " migrates itself at start)")
 		}
 	}
 	if e.sqlite() {

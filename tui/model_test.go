@@ -308,6 +308,19 @@ func TestUpdateHelpAndLongTargetList(t *testing.T) {
 	}
 }
 
+// A consent step (MaiBot's EULA) asks for agreement, not for a go-ahead.
+func TestUpdateConsentQuestion(t *testing.T) {
+	m := runModel(t, "1.1.0")
+	feed(m,
+		steps.Event{Kind: steps.EventStepStarted, Step: "1.1.0/stop"},
+		steps.Event{Kind: steps.EventConfirm, Step: "1.1.0/stop", Consent: true, Prompt: "The EULA changed in 1.1.0 (EULA_AGREE: aaa → bbb)."},
+	)
+	requireContains(t, m, "The EULA changed in 1.1.0", "Do you agree to these documents? (y/n)")
+	if strings.Contains(plain(m), "Go ahead?") {
+		t.Fatal("a consent must not be asked as a go-ahead")
+	}
+}
+
 func TestUpdateDeclineConfirm(t *testing.T) {
 	m := runModel(t, "1.1.0")
 	feed(m,

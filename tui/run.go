@@ -622,6 +622,10 @@ func (m *model) confirmPrompt(width, height int) string {
 		add(m.renderPrompt(ev.Prompt, width))
 	}
 	question := s.Warn.Render("Go ahead? (y/n)") + s.Subtle.Render(" · n stops the upgrade safely")
+	if ev.Consent {
+		// Agreeing to a document is the admin's own act, asked as such.
+		question = s.Warn.Render("Do you agree to these documents? (y/n)") + s.Subtle.Render(" · n stops the upgrade, nothing changed")
+	}
 	body := height - 1
 	if len(lines) > body {
 		r.promptOffset = min(r.promptOffset, len(lines)-body)

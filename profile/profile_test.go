@@ -133,6 +133,11 @@ func TestParseErrors(t *testing.T) {
 		{"bad version", strings.Replace(string(base), "version: 1.1.0", "version: one-one", 1), []string{"upgrade.stops[0].version", "not a version"}},
 		{"bad constraint", strings.Replace(string(base), `targets: ">=3.0.0"`, `targets: ">=three"`, 1), []string{"upgrade.min_db[0].targets"}},
 		{"bad regexp", strings.Replace(string(base), "command: [migrate]", "command: [migrate]\n  error_log: \"(\"", 1), []string{"migration.error_log", "regular expression"}},
+		{"empty after command", strings.Replace(string(base), "command: [migrate]", "command: [migrate]\n  after: [[]]", 1), []string{"migration.after[0]", "empty command"}},
+		{"relative consent file", strings.Replace(string(base), "upgrade:\n", "upgrade:\n  consent:\n    - {name: EULA, service: app, file: EULA.md, env: EULA_AGREE}\n", 1), []string{"upgrade.consent[0].file", "absolute path"}},
+		{"consent without env", strings.Replace(string(base), "upgrade:\n", "upgrade:\n  consent:\n    - {name: EULA, service: app, file: /EULA.md}\n", 1), []string{"upgrade.consent[0].env"}},
+		{"app_dsn without key", strings.Replace(string(base), "db:\n", "db:\n  app_dsn: {file: config.toml}\n", 1), []string{"db.app_dsn", "key"}},
+		{"bad blocked targets", strings.Replace(string(base), "upgrade:\n", "upgrade:\n  blocked:\n    - {from: 1.0.0, to: 2.0.0, targets: \">=two\", reason: x}\n", 1), []string{"upgrade.blocked[0].targets"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -152,6 +152,7 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 				return usageError{errors.New("no TTY to ask on: pass --retry, --continue or --rollback (or --yes for rollback)")}
 			}
 			env := f.newEnv(sess)
+			env.RestoreAgreements(st.Agreements)
 			var set *backup.Set
 			if len(st.Backups) > 0 {
 				set, err = backup.Open(root, st.Backups[0])

@@ -43,7 +43,7 @@ type Env struct {
 	restorePoint *backup.Set
 	current      string // version running (or being installed) now
 	changed      bool   // something was changed since the restore point
-	agreements   []agreement
+	agreements   []Agreement
 }
 
 // MarkChanged records that the stack differs from the restore point from now

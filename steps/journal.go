@@ -36,6 +36,8 @@ type Record struct {
 	Event  *Event   `json:"event,omitempty"`
 	Backup string   `json:"backup,omitempty"` // a restore point was created
 	Note   string   `json:"note,omitempty"`
+	// Agreed is a consent the admin gave (a changed EULA's new MD5).
+	Agreed *Agreement `json:"agreed,omitempty"`
 }
 
 // Journal appends records to a file, fsyncing each, so a killed process
@@ -111,6 +113,13 @@ func (j *Journal) BackupCreated(id string) {
 	}
 }
 
+// Agreed journals a consent, so that a resumed run still writes it.
+func (j *Journal) Agreed(a Agreement) {
+	if j != nil {
+		j.append(Record{Agreed: &a})
+	}
+}
+
 // Note journals a free-text remark.
 func (j *Journal) Note(s string) {
 	if j != nil {
@@ -152,6 +161,7 @@ type RunState struct {
 	Result      *Result
 	Interrupted bool // no EventDone: the process died mid-run
 	LastStep    string
+	Agreements  []Agreement // consents given during the run
 }
 
 // ReadJournal parses a journal file. A torn last line (kill -9 mid-write)
@@ -177,6 +187,8 @@ func ReadJournal(path string) (*RunState, error) {
 			sawRun = true
 		case r.Backup != "":
 			st.Backups = append(st.Backups, r.Backup)
+		case r.Agreed != nil:
+			st.Agreements = append(st.Agreements, *r.Agreed)
 		case r.Event != nil:
 			ev := r.Event
 			switch ev.Kind {

@@ -131,6 +131,7 @@ func TestJournalRoundTripAndTornLine(t *testing.T) {
 	j.Event(Event{Kind: EventStepStarted, Step: "1.1.0/backup"})
 	j.Event(Event{Kind: EventLog, Step: "1.1.0/backup", Line: "not journaled"})
 	j.BackupCreated("set-1")
+	j.Agreed(Agreement{Key: "EULA_AGREE", Old: "aaaa", New: "bbbb"})
 	j.Event(Event{Kind: EventStepFinished, Step: "1.1.0/backup", Status: StatusOK})
 	j.Event(Event{Kind: EventStepStarted, Step: "1.1.0/migrate"})
 	if err := j.Close(); err != nil {
@@ -147,7 +148,8 @@ func TestJournalRoundTripAndTornLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.Interrupted || st.Failed != "1.1.0/migrate" || len(st.Backups) != 1 || st.Backups[0] != "set-1" || st.Info.To != "2.0.0" {
+	if !st.Interrupted || st.Failed != "1.1.0/migrate" || len(st.Backups) != 1 || st.Backups[0] != "set-1" || st.Info.To != "2.0.0" ||
+		len(st.Agreements) != 1 || st.Agreements[0] != (Agreement{Key: "EULA_AGREE", Old: "aaaa", New: "bbbb"}) {
 		t.Fatalf("state %+v", st)
 	}
 	b, _ := os.ReadFile(j.Path)

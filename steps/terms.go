@@ -16,10 +16,20 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/profile"
 )
 
-// agreement is a new MD5 the admin agreed to for a consent document; the
+// Agreement is a new MD5 the admin agreed to for a consent document; the
 // config step writes it where the old one was.
-type agreement struct {
-	Key, Old, New string
+type Agreement struct {
+	Key string `json:"key"`
+	Old string `json:"old"`
+	New string `json:"new"`
+}
+
+// RestoreAgreements gives a resumed run the agreements its journal holds
+// (an agreement is asked once, before the downtime, and is not asked again).
+func (e *Env) RestoreAgreements(as []Agreement) {
+	for _, a := range as {
+		e.agree(a)
+	}
 }
 
 // termsStep is the consent gate (MaiBot's EULA/PRIVACY hashes): before any
@@ -84,7 +94,7 @@ func (s *termsStep) compute(ctx context.Context) ([]termChange, error) {
 			continue
 		}
 		if old != "" {
-			if _, err := e.agreementSite(agreement{Key: c.Env, Old: old, New: h}); err != nil {
+			if _, err := e.agreementSite(Agreement{Key: c.Env, Old: old, New: h}); err != nil {
 				return nil, err
 			}
 		} else {
@@ -132,7 +142,9 @@ func (s *termsStep) Run(_ context.Context, sink Sink) error {
 		return s.err
 	}
 	for _, ch := range s.changes {
-		s.env.agree(agreement{Key: ch.c.Env, Old: ch.old, New: ch.new})
+		a := Agreement{Key: ch.c.Env, Old: ch.old, New: ch.new}
+		s.env.agree(a)
+		s.env.Journal.Agreed(a)
 		sink.Log(fmt.Sprintf("✓ agreed to the %s of %s (%s=%s); written together with the version", ch.c.Name, s.hop, ch.c.Env, ch.new))
 	}
 	return nil
@@ -178,7 +190,7 @@ func (e *Env) agreed(c profile.Consent) string {
 	return ""
 }
 
-func (e *Env) agree(a agreement) {
+func (e *Env) agree(a Agreement) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i := range e.agreements {
@@ -200,14 +212,14 @@ func (e *Env) agreementsWritten() {
 }
 
 // pendingAgreements are agreements not yet written by a config step.
-func (e *Env) pendingAgreements() []agreement {
+func (e *Env) pendingAgreements() []Agreement {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]agreement(nil), e.agreements...)
+	return append([]Agreement(nil), e.agreements...)
 }
 
 // agreementSite finds the file that sets a.Key to a.Old: .env or a compose file.
-func (e *Env) agreementSite(a agreement) (string, error) {
+func (e *Env) agreementSite(a Agreement) (string, error) {
 	for _, f := range append([]string{e.EnvPath()}, e.Project.Files...) {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -223,7 +235,7 @@ func (e *Env) agreementSite(a agreement) (string, error) {
 // applyAgreement replaces the value of a.Key on every line that sets it to
 // a.Old (KEY=old, KEY: old, "KEY=old", quoted or not), leaving the rest of
 // the file byte for byte.
-func applyAgreement(b []byte, a agreement) ([]byte, int) {
+func applyAgreement(b []byte, a Agreement) ([]byte, int) {
 	if a.Old == "" || a.Key == "" {
 		return b, 0
 	}
@@ -238,6 +250,28 @@ func applyAgreement(b []byte, a agreement) ([]byte, int) {
 
 var errNoSite = errors.New("not found")
 
+// alreadyWritten reports whether a.New is already set for a.Key in .env or
+// a compose file.
+func (e *Env) alreadyWritten(envBytes []byte, composeNew map[string][]byte, a Agreement) bool {
+	done := Agreement{Key: a.Key, Old: a.New, New: a.New}
+	if _, n := applyAgreement(envBytes, done); n > 0 {
+		return true
+	}
+	for _, f := range e.Project.Files {
+		b, ok := composeNew[f]
+		if !ok {
+			var err error
+			if b, err = os.ReadFile(f); err != nil {
+				continue
+			}
+		}
+		if _, n := applyAgreement(b, done); n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // writeAgreements applies the pending agreements to the .env bytes and the
 // compose files (before/after maps as the config step keeps them).
 func (e *Env) writeAgreements(envBytes []byte, composeOld, composeNew map[string][]byte) ([]byte, error) {
@@ -248,6 +282,9 @@ func (e *Env) writeAgreements(envBytes []byte, composeOld, composeNew map[string
 		if out, n := applyAgreement(envBytes, a); n > 0 {
 			envBytes = out
 			continue
+		}
+		if e.alreadyWritten(envBytes, composeNew, a) {
+			continue // a resumed run: an earlier config step wrote it
 		}
 		done := false
 		for _, f := range e.Project.Files {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,12 @@ func TestUpgradeThroughRequiredStop(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %s (hop through the required stop)", want)
 		}
+	}
+	// The worker kept committing while the first backup ran: the stop says
+	// how many write transactions that restore point lacks (once, for the
+	// restore point only).
+	if m := regexp.MustCompile(`! (\d+) write transaction\(s\) were committed while the backup ran`).FindAllStringSubmatch(out, -1); len(m) != 1 || m[0][1] == "0" {
+		t.Errorf("late writes reported %d times: %v", len(m), m)
 	}
 	if strings.Contains(out, secret) || strings.Contains(out, s.Env("DB_PASSWORD")) {
 		t.Error("a secret leaked into the JSON events")

@@ -160,3 +160,14 @@ func (c *Conn) TerminateOthers(ctx context.Context, database string) (int, error
 
 // terminateWait bounds how long TerminateOthers waits for sessions to exit.
 const terminateWait = 5 * time.Second
+
+// NextXID is the transaction ID the next writing transaction will get
+// (read-only transactions get none): the difference of two readings counts
+// the write transactions started in between.
+func (c *Conn) NextXID(ctx context.Context) (int64, error) {
+	var x int64
+	if err := c.conn.QueryRow(ctx, `SELECT txid_snapshot_xmax(txid_current_snapshot())`).Scan(&x); err != nil {
+		return 0, fmt.Errorf("read the next transaction ID: %w", err)
+	}
+	return x, nil
+}

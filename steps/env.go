@@ -44,6 +44,11 @@ type Env struct {
 	current      string // version running (or being installed) now
 	changed      bool   // something was changed since the restore point
 	agreements   []Agreement
+	// xidAtBackup is the next transaction ID when the restore point's
+	// dump started (0: unknown); lateWrites counts the write transactions
+	// committed between then and the stop, which the restore point lacks.
+	xidAtBackup int64
+	lateWrites  int64
 }
 
 // MarkChanged records that the stack differs from the restore point from now

@@ -46,6 +46,9 @@ type Plan struct {
 	Backup func() string
 	// Reached reports the version running now (for the result).
 	Reached func() string
+	// RollbackNote, when set, adds what the restore point lacks to the
+	// message of a rollback.
+	RollbackNote func() string
 	// Restoring marks a plan that puts a backup back (restore, rollback):
 	// a failure there cannot be rolled back, and the message says so.
 	Restoring bool
@@ -262,6 +265,11 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 		res.Reached = p.Reached()
 	}
 	msg := fmt.Sprintf("%q failed: %s. upshift restored backup %s (database, config, volumes and images together) and the stack runs %s again, healthy.", info.Name, cause, res.Backup, res.Reached)
+	if p.RollbackNote != nil {
+		if n := p.RollbackNote(); n != "" {
+			msg += " " + n
+		}
+	}
 	if len(tail) > 0 {
 		msg += " Last lines of the failing step: " + strings.Join(lastN(tail, 5), " | ")
 	}

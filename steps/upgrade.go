@@ -88,6 +88,12 @@ func BuildPlan(env *Env, from string, hops []Hop) *Plan {
 		return RestoreSteps(env, set, "rollback")
 	}
 	p.Reached = env.Current
+	p.RollbackNote = func() string {
+		if n := env.LateWrites(); n > 0 {
+			return fmt.Sprintf("%d write transaction(s) committed between the backup and the stop of the first hop are not in it.", n)
+		}
+		return ""
+	}
 	return p
 }
 
@@ -443,6 +449,15 @@ func (s *backupStep) run(ctx context.Context, sink Sink) error {
 	for _, sk := range src.Skipped {
 		sink.Log("• not in this backup: " + sk)
 	}
+	if !e.BackupAfterStop && src.DB != nil && e.RestorePoint() == nil {
+		// The app keeps writing during this backup: mark where the dump
+		// starts, so the stop can tell what the restore point will lack.
+		if x, err := nextXID(ctx, det.DB.Params); err == nil {
+			e.mu.Lock()
+			e.xidAtBackup = x
+			e.mu.Unlock()
+		}
+	}
 	seen := map[string]bool{} // phases run in parallel: name each once
 	set, err := backup.Create(ctx, e.Eng, e.BackupDir, src, func(p backup.Progress) {
 		if p.Phase != "" && !seen[p.Phase] {
@@ -687,7 +702,51 @@ func (s *stopStep) Run(ctx context.Context, sink Sink) error {
 	if err := s.env.waitOneOffs(ctx, sink); err != nil {
 		return err
 	}
-	return s.env.Project.Compose(ctx, sink.Log, append([]string{"stop", "--timeout", "20"}, w...)...)
+	if err := s.env.Project.Compose(ctx, sink.Log, append([]string{"stop", "--timeout", "20"}, w...)...); err != nil {
+		return err
+	}
+	if !s.all {
+		s.env.countLateWrites(ctx, sink)
+	}
+	return nil
+}
+
+// countLateWrites reports the write transactions committed after the
+// restore point's dump started and before the stop: a rollback to it
+// would lose them. Counted once, at the first stop after that backup.
+func (e *Env) countLateWrites(ctx context.Context, sink Sink) {
+	e.mu.Lock()
+	mark := e.xidAtBackup
+	e.xidAtBackup = 0
+	e.mu.Unlock()
+	if mark == 0 || e.Start == nil {
+		return
+	}
+	x, err := nextXID(ctx, e.Start.DB.Params)
+	if err != nil || x <= mark {
+		return
+	}
+	e.mu.Lock()
+	e.lateWrites = x - mark
+	e.mu.Unlock()
+	sink.Log(fmt.Sprintf("! %d write transaction(s) were committed while the backup ran or just after it; the restore point does not have them, so a rollback would lose them (--backup-after-stop closes this window, at the cost of a longer downtime)", x-mark))
+}
+
+// LateWrites is the number of write transactions the restore point lacks
+// (committed between its dump and the stop), when known.
+func (e *Env) LateWrites() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lateWrites
+}
+
+func nextXID(ctx context.Context, params pg.Params) (int64, error) {
+	conn, err := pg.Connect(ctx, params)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	return conn.NextXID(ctx)
 }
 
 // waitOneOffs stops migration containers left by an earlier, killed run.

@@ -179,6 +179,11 @@ type Migration struct {
 	ErrorLog   string `yaml:"error_log,omitempty"`
 	// Timeout is a Go duration ("30m"); empty means the engine's default.
 	Timeout string `yaml:"timeout,omitempty"`
+	// Settle (entrypoint, a Go duration) keeps watching the log that long
+	// after the success line: an app that goes on migrating in the
+	// background once it serves (n9e's event-table indexes) logs those
+	// errors only then.
+	Settle string `yaml:"settle,omitempty"`
 }
 
 // Apply methods.

@@ -134,6 +134,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad constraint", strings.Replace(string(base), `targets: ">=3.0.0"`, `targets: ">=three"`, 1), []string{"upgrade.min_db[0].targets"}},
 		{"bad regexp", strings.Replace(string(base), "command: [migrate]", "command: [migrate]\n  error_log: \"(\"", 1), []string{"migration.error_log", "regular expression"}},
 		{"empty after command", strings.Replace(string(base), "command: [migrate]", "command: [migrate]\n  after: [[]]", 1), []string{"migration.after[0]", "empty command"}},
+		{"bad timeout", strings.Replace(string(base), "command: [migrate]", "command: [migrate]\n  timeout: half an hour", 1), []string{"migration.timeout", "Go duration"}},
+		{"settle on a oneoff", strings.Replace(string(base), "command: [migrate]", "command: [migrate]\n  settle: 15s", 1), []string{"migration.settle", "only an entrypoint"}},
 		{"relative consent file", strings.Replace(string(base), "upgrade:\n", "upgrade:\n  consent:\n    - {name: EULA, service: app, file: EULA.md, env: EULA_AGREE}\n", 1), []string{"upgrade.consent[0].file", "absolute path"}},
 		{"consent without env", strings.Replace(string(base), "upgrade:\n", "upgrade:\n  consent:\n    - {name: EULA, service: app, file: /EULA.md}\n", 1), []string{"upgrade.consent[0].env"}},
 		{"app_dsn without key", strings.Replace(string(base), "db:\n", "db:\n  app_dsn: {file: config.toml}\n", 1), []string{"db.app_dsn", "key"}},

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/releases/version"
 )
@@ -244,6 +245,14 @@ func (p *Profile) validateMigration(c *checker) {
 	}
 	c.regexp("migration.success_log", m.SuccessLog)
 	c.regexp("migration.error_log", m.ErrorLog)
+	for _, d := range []struct{ field, v string }{{"migration.timeout", m.Timeout}, {"migration.settle", m.Settle}} {
+		if x, err := time.ParseDuration(d.v); d.v != "" && (err != nil || x <= 0) {
+			c.bad(d.field, "%q is not a positive Go duration (e.g. 30m, 20s)", d.v)
+		}
+	}
+	if m.Settle != "" && m.Mode != MigrateEntrypoint {
+		c.bad("migration.settle", "only an entrypoint migration has a log to keep watching")
+	}
 }
 
 func (p *Profile) validateApply(c *checker) {

@@ -860,6 +860,7 @@ func (s *migrateStep) watchEntrypoint(ctx context.Context, sink Sink) error {
 			return fmt.Errorf("the profile's error_log: %w", err)
 		}
 	}
+	settle, _ := time.ParseDuration(m.Settle) // validated with the profile
 	since := time.Now().Add(-time.Second)
 	if err := e.Project.Compose(ctx, sink.Log, "up", "--detach", "--no-deps", m.Service); err != nil {
 		return err
@@ -878,6 +879,7 @@ func (s *migrateStep) watchEntrypoint(ctx context.Context, sink Sink) error {
 	ended := make(chan struct{})
 	var mu sync.Mutex
 	var firstErr, lastLine string
+	var started bool // the success line was seen (settling)
 	go func() {
 		defer close(ended)
 		_ = e.Eng.Logs(lctx, c.ID, true, since, func(line string) {
@@ -889,11 +891,32 @@ func (s *migrateStep) watchEntrypoint(ctx context.Context, sink Sink) error {
 			}
 			switch {
 			case firstErr != "":
-			case okRe.MatchString(line):
+			case okRe.MatchString(line) && settle <= 0:
 				select {
 				case result <- nil:
 				default:
 				}
+			case okRe.MatchString(line) && !started:
+				started = true
+				sink.Log(fmt.Sprintf("… %s started; its log is watched %s more for errors of migrations it runs in the background", m.Service, settle))
+				go func() {
+					select {
+					case <-time.After(settle):
+					case <-ended: // reported below
+						return
+					case <-lctx.Done():
+						return
+					}
+					mu.Lock()
+					failed := firstErr != ""
+					mu.Unlock()
+					if !failed {
+						select {
+						case result <- nil:
+						default:
+						}
+					}
+				}()
 			case errRe != nil && errRe.MatchString(line):
 				firstErr = line
 				// A traceback ends with the line that says what went wrong:
@@ -918,11 +941,15 @@ func (s *migrateStep) watchEntrypoint(ctx context.Context, sink Sink) error {
 			}
 		})
 		mu.Lock()
-		failed := firstErr != ""
+		failed, ok := firstErr != "", started
 		mu.Unlock()
+		msg := "the container's log ended before the migration reported success"
+		if ok {
+			msg = "the container stopped within " + settle.String() + " of its success line"
+		}
 		if !failed {
 			select {
-			case result <- errors.New("the container's log ended before the migration reported success"):
+			case result <- errors.New(msg):
 			default:
 			}
 		}

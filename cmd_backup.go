@@ -9,10 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/engine"
 	"github.com/seed-e7a9fb3b/upshift/steps"
 )
-
-func stdinFile() *os.File { return os.Stdin }
 
 func newBackupCmd() *cobra.Command {
 	var f stackFlags
@@ -27,8 +26,9 @@ func newBackupCmd() *cobra.Command {
 				return err
 			}
 			defer sess.Close()
-			env := f.newEnv(sess)
-			return execute(ctx, cmd, &f, env, steps.BackupPlan(env), 0, true, nil, nil)
+			return execute(cmd, &f, true, "upshift backup", func(o engine.RunOptions) (steps.Result, error) {
+				return sess.Backup(ctx, o)
+			})
 		},
 	}
 	f.register(cmd)
@@ -49,11 +49,11 @@ func newBackupVerifyCmd() *cobra.Command {
 				return err
 			}
 			defer sess.Close()
-			set, err := backup.Open(f.backupRoot(sess.det), args[0])
+			set, err := sess.OpenBackup(args[0])
 			if err != nil {
 				return err
 			}
-			if err := set.Verify(ctx, sess.eng, sess.det.DB.Container); err != nil {
+			if err := sess.VerifyBackup(ctx, set); err != nil {
 				return err
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "backup %s is intact (%d files, checksums match, the dump lists cleanly)\n", set.ID, len(set.Manifest.Files))
@@ -78,7 +78,7 @@ func newBackupsCmd() *cobra.Command {
 				return err
 			}
 			defer sess.Close()
-			root := f.backupRoot(sess.det)
+			root := sess.BackupDir()
 			w := cmd.OutOrStdout()
 			if prune > 0 {
 				removed, err := backup.Prune(root, prune)
@@ -141,16 +141,16 @@ that fails verification is refused before anything is touched.
 				return err
 			}
 			defer sess.Close()
-			root := f.backupRoot(sess.det)
-			set, err := backup.Open(root, args[0])
+			set, err := sess.OpenBackup(args[0])
 			if err != nil {
 				return err
 			}
 			if !yes && !isTerminal(os.Stdin) {
 				return usageError{errors.New("restore needs a confirmation: pass --yes when there is no TTY")}
 			}
-			env := f.newEnv(sess)
-			return execute(ctx, cmd, &f, env, steps.RestorePlan(env, set, "restore"), 0, yes, nil, nil)
+			return execute(cmd, &f, yes, "upshift restore", func(o engine.RunOptions) (steps.Result, error) {
+				return sess.Restore(ctx, set, o)
+			})
 		},
 	}
 	f.register(cmd)

@@ -11,9 +11,10 @@ import (
 	"charm.land/lipgloss/v2/table"
 	"github.com/spf13/cobra"
 
-	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/engine"
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
 )
 
 func newDetectCmd() *cobra.Command {
@@ -29,7 +30,7 @@ server, the schema head, the containers and anything that looks wrong
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			profiles, err := allProfiles()
+			profiles, err := engine.Profiles()
 			if err != nil {
 				return err
 			}
@@ -87,9 +88,9 @@ func printReport(w io.Writer, r *detect.Report, noColor bool) error {
 	}
 	switch {
 	case r.DB.Reachable && r.DB.Engine == "sqlite":
-		db += fmt.Sprintf(", file %s, service %s, %s", r.DB.Address, r.DB.Service, human(r.DB.SizeBytes))
+		db += fmt.Sprintf(", file %s, service %s, %s", r.DB.Address, r.DB.Service, human.Bytes(r.DB.SizeBytes))
 	case r.DB.Reachable:
-		db += fmt.Sprintf(", service %s, %s, %d connections", r.DB.Service, human(r.DB.SizeBytes), r.DB.Connections)
+		db += fmt.Sprintf(", service %s, %s, %d connections", r.DB.Service, human.Bytes(r.DB.SizeBytes), r.DB.Connections)
 	case r.DB.Error != "":
 		db += " (not reachable: " + r.DB.Error + ")"
 	}
@@ -119,8 +120,6 @@ func printReport(w io.Writer, r *detect.Report, noColor bool) error {
 	_, err := io.WriteString(w, b.String())
 	return wrapWrite(err)
 }
-
-func human(n int64) string { return backup.HumanBytes(n) }
 
 // detectProblem turns what detect could not tell into a non-zero exit: the
 // report is printed, but a script must not take a half-known stack for a

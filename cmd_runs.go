@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/seed-e7a9fb3b/upshift/backup"
-	"github.com/seed-e7a9fb3b/upshift/envfile"
+	"github.com/seed-e7a9fb3b/upshift/engine"
 	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
@@ -27,7 +27,7 @@ func newHistoryCmd() *cobra.Command {
 				return err
 			}
 			defer sess.Close()
-			runs, err := steps.History(f.backupRoot(sess.det))
+			runs, err := sess.History()
 			if err != nil {
 				return err
 			}
@@ -76,22 +76,6 @@ func newHistoryCmd() *cobra.Command {
 	return cmd
 }
 
-// lastUnfinished finds the newest run that did not end cleanly.
-func lastUnfinished(root string) (*steps.RunState, error) {
-	runs, err := steps.History(root)
-	if err != nil {
-		return nil, err
-	}
-	if len(runs) == 0 {
-		return nil, nil
-	}
-	// Only the newest run counts: an older unfinished one was superseded.
-	if r := runs[0]; r.Interrupted || r.Result.Outcome == steps.OutcomeFailed {
-		return r, nil
-	}
-	return nil, nil
-}
-
 func newResumeCmd() *cobra.Command {
 	var f stackFlags
 	var yes, retry, cont, rollback bool
@@ -120,8 +104,7 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 				return err
 			}
 			defer sess.Close()
-			root := f.backupRoot(sess.det)
-			st, err := lastUnfinished(root)
+			st, err := sess.Unfinished()
 			if err != nil {
 				return err
 			}
@@ -136,59 +119,33 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 			} else {
 				_, _ = fmt.Fprintln(w, ", no restore point yet (nothing was changed before it)")
 			}
-			choice := ""
+			var choice engine.Choice
 			switch {
 			case retry:
-				choice = "retry"
+				choice = engine.Retry
 			case cont:
-				choice = "continue"
-			case rollback:
-				choice = "rollback"
-			case yes:
-				choice = "rollback"
-			case isTerminal(stdinFile()):
+				choice = engine.Continue
+			case rollback, yes:
+				choice = engine.Rollback
+			case isTerminal(os.Stdin):
 				choice = askChoice(cmd)
 			default:
 				return usageError{errors.New("no TTY to ask on: pass --retry, --continue or --rollback (or --yes for rollback)")}
 			}
-			env := f.newEnv(sess)
-			env.RestoreAgreements(st.Agreements)
-			var set *backup.Set
-			if len(st.Backups) > 0 {
-				set, err = backup.Open(root, st.Backups[0])
-				if err != nil {
-					return err
-				}
-				env.SetRestorePoint(set)
-				env.MarkChanged()
+			r, err := sess.Resume(ctx, st, choice)
+			if err != nil {
+				return err
 			}
-			if choice == "rollback" {
-				if set == nil {
-					_, _ = fmt.Fprintln(w, "no restore point: the run stopped before it changed anything. Nothing to roll back.")
-					return nil
-				}
-				return execute(ctx, cmd, &f, env, steps.RestorePlan(env, set, "rollback"), 0, true, st, nil)
+			if r.NoRestorePoint {
+				_, _ = fmt.Fprintln(w, "no restore point: the run stopped before it changed anything. Nothing to roll back.")
+				return nil
 			}
-			hops := make([]steps.Hop, 0, len(st.Info.Hops))
-			for _, h := range st.Info.Hops {
-				sh := steps.Hop{Version: h}
-				for _, r := range sess.det.Profile.Renames {
-					if r.Version == h {
-						sh.Renames = append(sh.Renames, envfile.Rename{From: r.From, To: r.To})
-					}
-				}
-				hops = append(hops, sh)
+			if choice != engine.Rollback {
+				_, _ = fmt.Fprintf(w, "%s from step %d of %d\n", choice, r.Start+1, len(r.Plan.Steps))
 			}
-			plan := steps.BuildPlan(env, st.Info.From, hops)
-			start := plan.IndexOf(st.Failed)
-			if start < 0 {
-				start = 0
-			}
-			if choice == "continue" {
-				start++
-			}
-			_, _ = fmt.Fprintf(w, "%s from step %d of %d\n", choice, start+1, len(plan.Steps))
-			return execute(ctx, cmd, &f, env, plan, start, yes, st, nil)
+			return execute(cmd, &f, yes || choice == engine.Rollback, "upshift resume", func(o engine.RunOptions) (steps.Result, error) {
+				return sess.Continue(ctx, r, o)
+			})
 		},
 	}
 	f.register(cmd)
@@ -201,17 +158,17 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 	return cmd
 }
 
-func askChoice(cmd *cobra.Command) string {
+func askChoice(cmd *cobra.Command) engine.Choice {
 	_, _ = fmt.Fprint(cmd.ErrOrStderr(), "retry, continue or rollback? [rollback] ")
 	var s string
 	_, _ = fmt.Fscanln(cmd.InOrStdin(), &s)
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "retry", "r":
-		return "retry"
+		return engine.Retry
 	case "continue", "c":
-		return "continue"
+		return engine.Continue
 	default:
-		return "rollback"
+		return engine.Rollback
 	}
 }
 
@@ -229,24 +186,14 @@ func newRollbackCmd() *cobra.Command {
 				return err
 			}
 			defer sess.Close()
-			root := f.backupRoot(sess.det)
-			runs, err := steps.History(root)
+			r, set, err := sess.RestorePointOfLastRun()
 			if err != nil {
 				return err
 			}
-			for _, r := range runs {
-				if len(r.Backups) == 0 {
-					continue
-				}
-				set, err := backup.Open(root, r.Backups[0])
-				if err != nil {
-					return err
-				}
-				env := f.newEnv(sess)
-				_, _ = fmt.Fprintf(cmd.OutOrStdout(), "rolling back run %s to backup %s (%s)\n", r.Info.ID, set.ID, set.Manifest.Version)
-				return execute(ctx, cmd, &f, env, steps.RestorePlan(env, set, "restore"), 0, yes, nil, nil)
-			}
-			return errors.New("no upgrade run with a restore point in " + root + ". Nothing was changed")
+			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "rolling back run %s to backup %s (%s)\n", r.Info.ID, set.ID, set.Manifest.Version)
+			return execute(cmd, &f, yes, "upshift rollback", func(o engine.RunOptions) (steps.Result, error) {
+				return sess.Restore(ctx, set, o)
+			})
 		},
 	}
 	f.register(cmd)

@@ -1,90 +1,20 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/seed-e7a9fb3b/upshift/envfile"
+	"github.com/seed-e7a9fb3b/upshift/engine"
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
 	"github.com/seed-e7a9fb3b/upshift/releases"
 	"github.com/seed-e7a9fb3b/upshift/steps"
 )
-
-// planned is a path and the engine plan that walks it.
-type planned struct {
-	path releases.Path
-	env  *steps.Env
-	plan *steps.Plan
-}
-
-func (f *stackFlags) planTo(ctx context.Context, sess *session, to string) (*planned, error) {
-	return f.planWith(ctx, sess, to, false)
-}
-
-func (f *stackFlags) planWith(ctx context.Context, sess *session, to string, backupAfterStop bool) (*planned, error) {
-	det := sess.det
-	rep := det.Report
-	if strings.HasPrefix(rep.Version, "unknown") {
-		return nil, fmt.Errorf("the running version is %s, so no upgrade path can be computed. Nothing was changed. Fix: start the stack so its version endpoint answers, or pin the image to a version tag", rep.Version)
-	}
-	notes, err := f.notesFor(ctx, det)
-	if err != nil {
-		return nil, err
-	}
-	path, err := releases.PlanPath(det.Profile, notes, rep.Version, to, releases.DBFacts{Engine: rep.DB.Engine, ServerVersion: rep.DB.ServerVersion})
-	if err != nil {
-		return nil, err
-	}
-	env := f.newEnv(sess)
-	env.BackupAfterStop = backupAfterStop
-	hops := make([]steps.Hop, 0, len(path.Hops))
-	for _, h := range path.Hops {
-		sh := steps.Hop{Version: h.Version}
-		for _, r := range h.Renames {
-			sh.Renames = append(sh.Renames, envfile.Rename{From: r.From, To: r.To})
-		}
-		for _, r := range det.Profile.Renames {
-			if r.Version == h.Version || inHop(path, h.Version, r.Version) {
-				sh.Renames = appendRename(sh.Renames, envfile.Rename{From: r.From, To: r.To})
-			}
-		}
-		hops = append(hops, sh)
-	}
-	return &planned{path: path, env: env, plan: steps.BuildPlan(env, rep.Version, hops)}, nil
-}
-
-// inHop reports whether version v is folded into the hop that ends at hopEnd.
-func inHop(p releases.Path, hopEnd, v string) bool {
-	for _, h := range p.Hops {
-		if h.Version != hopEnd {
-			continue
-		}
-		for _, n := range h.Notes {
-			if n.Version == v {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func appendRename(rs []envfile.Rename, r envfile.Rename) []envfile.Rename {
-	for _, x := range rs {
-		if x == r {
-			return rs
-		}
-	}
-	return append(rs, r)
-}
 
 func newPlanCmd() *cobra.Command {
 	var f stackFlags
@@ -103,22 +33,30 @@ func newPlanCmd() *cobra.Command {
 				return err
 			}
 			defer sess.Close()
-			pl, err := f.planTo(ctx, sess, to)
+			pl, err := sess.Plan(ctx, to, engine.PlanOptions{})
 			if err != nil {
 				return err
 			}
+			est := pl.Estimate(ctx)
 			if f.jsonOut {
 				out := struct {
 					releases.Path
-					Steps []steps.StepInfo `json:"steps"`
-				}{Path: pl.path, Steps: stepInfos(pl.plan)}
+					Steps       []steps.StepInfo `json:"steps"`
+					Notices     []string         `json:"notices,omitempty"`
+					BackupBytes int64            `json:"backup_bytes"`
+					DowntimeNS  int64            `json:"downtime_ns"`
+					Problems    []string         `json:"problems,omitempty"`
+				}{Path: pl.Path, Steps: engine.Infos(pl.Plan), Notices: pl.Notices, BackupBytes: est.BackupBytes, DowntimeNS: int64(est.Downtime), Problems: est.Problems()}
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return wrapWrite(enc.Encode(out))
+				if err := enc.Encode(out); err != nil {
+					return wrapWrite(err)
+				}
+			} else {
+				printPlan(cmd.OutOrStdout(), pl, est)
 			}
-			printPlan(cmd.OutOrStdout(), pl)
-			if pl.path.Blocked {
-				return &exitError{code: exitFailure, err: fmt.Errorf("the upgrade to %s is blocked: %s", pl.path.To, strings.Join(pl.path.Blockers, "; "))}
+			if pl.Path.Blocked {
+				return &exitError{code: exitFailure, err: fmt.Errorf("the upgrade to %s is blocked: %s", pl.Path.To, strings.Join(pl.Path.Blockers, "; "))}
 			}
 			return nil
 		},
@@ -128,17 +66,12 @@ func newPlanCmd() *cobra.Command {
 	return cmd
 }
 
-func stepInfos(p *steps.Plan) []steps.StepInfo {
-	out := make([]steps.StepInfo, 0, len(p.Steps))
-	for _, s := range p.Steps {
-		out = append(out, s.Info())
-	}
-	return out
-}
-
-func printPlan(w io.Writer, pl *planned) {
-	p := pl.path
+func printPlan(w io.Writer, pl *engine.Planned, est engine.Estimate) {
+	p := pl.Path
 	_, _ = fmt.Fprintf(w, "upgrade %s → %s\n", p.From, p.To)
+	for _, n := range pl.Notices {
+		_, _ = fmt.Fprintln(w, "note: "+n)
+	}
 	if p.Blocked {
 		_, _ = fmt.Fprintln(w, "BLOCKED:")
 		for _, b := range p.Blockers {
@@ -169,14 +102,18 @@ func printPlan(w io.Writer, pl *planned) {
 		}
 	}
 	_, _ = fmt.Fprintln(w, "\nsteps:")
-	for i, s := range stepInfos(pl.plan) {
+	for i, s := range engine.Infos(pl.Plan) {
 		mark := " "
 		if s.Confirm {
 			mark = "?"
 		}
 		_, _ = fmt.Fprintf(w, "  %2d.%s %s\n", i+1, mark, s.Name)
 	}
-	_, _ = fmt.Fprintf(w, "\nbackups go to %s. Nothing was changed; run `upshift upgrade --to %s` to do it.\n", pl.env.BackupDir, p.To)
+	_, _ = fmt.Fprintf(w, "\neach backup: about %s in %s; downtime: about %s\n", human.Bytes(est.BackupBytes), pl.Env.BackupDir, est.Downtime)
+	for _, pr := range est.Problems() {
+		_, _ = fmt.Fprintln(w, "  ✗ "+pr)
+	}
+	_, _ = fmt.Fprintf(w, "Nothing was changed; run `upshift upgrade --to %s` to do it.\n", p.To)
 }
 
 func firstLineOf(s string) string {
@@ -238,28 +175,33 @@ func runUpgrade(cmd *cobra.Command, f *stackFlags, u *upgradeFlags) error {
 		return err
 	}
 	defer sess.Close()
-	pl, err := f.planWith(ctx, sess, u.to, u.backupAfterStop)
+	pl, err := sess.Plan(ctx, u.to, engine.PlanOptions{BackupAfterStop: u.backupAfterStop})
 	if err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
-	if pl.path.Blocked {
-		return &exitError{code: exitFailure, err: fmt.Errorf("the upgrade %s → %s is blocked: %s. Nothing was changed", pl.path.From, pl.path.To, strings.Join(pl.path.Blockers, "; "))}
+	for _, n := range pl.Notices {
+		_, _ = fmt.Fprintln(cmd.ErrOrStderr(), "note: "+n)
 	}
-	if len(pl.path.Hops) == 0 {
-		_, _ = fmt.Fprintf(out, "the stack already runs %s: nothing to do\n", sess.det.Report.Version)
+	if pl.Path.Blocked {
+		return &exitError{code: exitFailure, err: fmt.Errorf("the upgrade %s → %s is blocked: %s. Nothing was changed", pl.Path.From, pl.Path.To, strings.Join(pl.Path.Blockers, "; "))}
+	}
+	if len(pl.Path.Hops) == 0 {
+		_, _ = fmt.Fprintf(out, "the stack already runs %s: nothing to do\n", sess.Det.Report.Version)
 		return nil
 	}
 	if u.dryRun {
 		return printDryRun(out, pl)
 	}
-	return execute(ctx, cmd, f, pl.env, pl.plan, 0, u.yes, nil, pl.path.Hops)
+	return execute(cmd, f, u.yes, "upshift upgrade --to "+u.to, func(o engine.RunOptions) (steps.Result, error) {
+		return sess.Upgrade(ctx, pl, o)
+	})
 }
 
-func printDryRun(w io.Writer, pl *planned) error {
-	_, _ = fmt.Fprintf(w, "dry run: %s → %s (nothing will be changed)\n", pl.path.From, pl.path.To)
-	_, _ = fmt.Fprintf(w, "project %s, compose files %s\n", pl.env.Project.Name, strings.Join(pl.env.Project.Files, ", "))
-	for i, s := range stepInfos(pl.plan) {
+func printDryRun(w io.Writer, pl *engine.Planned) error {
+	_, _ = fmt.Fprintf(w, "dry run: %s → %s (nothing will be changed)\n", pl.Path.From, pl.Path.To)
+	_, _ = fmt.Fprintf(w, "project %s, compose files %s\n", pl.Env.Project.Name, strings.Join(pl.Env.Project.Files, ", "))
+	for i, s := range engine.Infos(pl.Plan) {
 		confirm := ""
 		if s.Confirm {
 			confirm = " [asks for confirmation]"
@@ -273,76 +215,40 @@ func printDryRun(w io.Writer, pl *planned) error {
 	return nil
 }
 
-// execute runs a plan with the right consumer (JSON, plain), the journal,
-// the lock and signal handling, and maps the outcome to an exit code.
-func execute(ctx context.Context, cmd *cobra.Command, f *stackFlags, env *steps.Env, plan *steps.Plan, start int, yes bool, resume *steps.RunState, hops []releases.Hop) error {
+// execute runs one engine operation with the right consumer (JSON, plain),
+// decider (--yes, the terminal, nobody) and log file, and maps the outcome
+// to an exit code.
+func execute(cmd *cobra.Command, f *stackFlags, yes bool, what string, run func(engine.RunOptions) (steps.Result, error)) error {
 	out := cmd.OutOrStdout()
-	lock, err := steps.AcquireLock(env.BackupDir, fmt.Sprintf("upshift %s on %s", strings.Join(os.Args[1:], " "), env.Project.Name))
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-
-	var jour *steps.Journal
-	if resume != nil {
-		jour, err = steps.OpenJournal(resume.Path)
-	} else {
-		hv := make([]string, 0, len(hops))
-		for _, h := range hops {
-			hv = append(hv, h.Version)
-		}
-		jour, err = steps.NewJournal(env.BackupDir, steps.RunInfo{
-			ID: time.Now().UTC().Format("20060102-150405") + "-" + plan.To, Project: env.Project.Name, Dir: env.Dir(),
-			Profile: env.Profile.Name, From: plan.From, To: plan.To, Hops: hv, Started: time.Now().UTC(),
-			PID: os.Getpid(), Upshift: version, BackupDir: env.BackupDir,
-		})
-	}
-	if err != nil {
-		return err
-	}
-	defer func() { _ = jour.Close() }()
-	env.Journal = jour
-
 	logf, err := f.logTo()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = logf.Close() }()
+	o := engine.RunOptions{What: what}
+	if logf != nil {
+		defer func() { _ = logf.Close() }()
+		o.LogFile = logf
+	}
 	var printer interface{ Emit(steps.Event) }
 	if f.jsonOut {
 		printer = newJSONPrinter(out)
 	} else {
 		printer = newPlainPrinter(out)
 	}
-	logPrinter := newJSONPrinter(logf)
-
+	o.Emit = printer.Emit
 	if os.Getenv("SSH_CONNECTION") != "" && os.Getenv("TMUX") == "" && os.Getenv("STY") == "" && !f.jsonOut {
 		_, _ = fmt.Fprintln(cmd.ErrOrStderr(), "note: you are on SSH outside tmux/screen. If the connection drops, upshift carries on and journals every step; `upshift resume` picks up from there.")
 	}
-	// A dropped SSH session sends SIGHUP: the step carries on.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			jour.Note("SIGHUP: the terminal went away; carrying on")
-		}
-	}()
-
-	decide := promptDecider(cmd.InOrStdin(), cmd.ErrOrStderr())
 	switch {
 	case yes:
-		decide = yesDecider(f.acceptTerms)
-	case !isTerminal(os.Stdin):
-		decide = nil
+		o.Decide = engine.Unattended(f.acceptTerms)
+	case isTerminal(os.Stdin):
+		o.Decide = promptDecider(cmd.InOrStdin(), cmd.ErrOrStderr())
 	}
-	runner := &steps.Runner{
-		Emit:    func(ev steps.Event) { printer.Emit(ev); logPrinter.Emit(ev) },
-		Decide:  decide,
-		Redact:  env.Redactor(),
-		Journal: jour,
+	res, err := run(o)
+	if err != nil {
+		return err
 	}
-	res := runner.Run(ctx, plan, start)
 	return outcomeErr(res)
 }
 

@@ -12,28 +12,32 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/demo"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/engine"
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
 	"github.com/seed-e7a9fb3b/upshift/releases"
-	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
 	"github.com/seed-e7a9fb3b/upshift/steps"
 	"github.com/seed-e7a9fb3b/upshift/tui"
 )
 
-// wizardEngine adapts the real engine (detect, releases, steps) to the
-// TUI's small interface. The TUI never sees Docker or PostgreSQL.
+// wizardEngine maps the engine's results to the TUI's view-models. The TUI
+// never sees Docker or PostgreSQL; the decisions stay in engine.
 type wizardEngine struct {
 	f *stackFlags
 
 	mu   sync.Mutex
-	sess *session
-	pl   *planned
+	sess *engine.Session
+	pl   *engine.Planned
+	// detached: the terminal went away (SIGHUP) during a run, which then
+	// finishes unattended; a cancel that follows the hang-up is ignored.
+	detached chan struct{}
+	once     sync.Once
 }
 
 var _ tui.Engine = (*wizardEngine)(nil)
 
-func (w *wizardEngine) session(ctx context.Context) (*session, error) {
+func (w *wizardEngine) session(ctx context.Context) (*engine.Session, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.sess != nil {
@@ -50,10 +54,8 @@ func (w *wizardEngine) session(ctx context.Context) (*session, error) {
 func (w *wizardEngine) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.sess != nil {
-		w.sess.Close()
-		w.sess = nil
-	}
+	w.sess.Close()
+	w.sess = nil
 }
 
 func (w *wizardEngine) Detect(ctx context.Context) (tui.Overview, error) {
@@ -61,10 +63,10 @@ func (w *wizardEngine) Detect(ctx context.Context) (tui.Overview, error) {
 	if err != nil {
 		return tui.Overview{}, err
 	}
-	r := s.det.Report
+	r := s.Det.Report
 	ov := tui.Overview{
 		Project: r.Project, Dir: r.Dir, App: r.App, Profile: r.Profile, Version: r.Version, VersionSource: r.VersionSource,
-		DBEngine: r.DB.Engine, DBVersion: r.DB.ServerVersion, DBSize: human(r.DB.SizeBytes),
+		DBEngine: r.DB.Engine, DBVersion: r.DB.ServerVersion, DBSize: human.Bytes(r.DB.SizeBytes),
 		SchemaTool: r.Schema.Tool, SchemaHead: r.Schema.Head, SchemaDirty: r.Schema.Dirty,
 		Warnings: r.Warnings,
 	}
@@ -79,58 +81,15 @@ func (w *wizardEngine) Targets(ctx context.Context) ([]tui.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	notes, err := w.f.notesFor(ctx, s.det)
+	ts, err := s.Targets(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cur, err := semver.Parse(s.det.Report.Version)
-	if err != nil {
-		return nil, fmt.Errorf("the running version %q is not a version upshift can plan from", s.det.Report.Version)
-	}
-	var newer []semver.Version
-	for _, n := range notes {
-		v, err := semver.Parse(n.Version)
-		if err == nil && cur.Less(v) && !v.IsPrerelease() {
-			newer = append(newer, v)
-		}
-	}
-	sortVersions(newer)
-	db := releases.DBFacts{Engine: s.det.Report.DB.Engine, ServerVersion: s.det.Report.DB.ServerVersion}
-	var latestPath releases.Path
-	if len(newer) > 0 {
-		latestPath, _ = releases.PlanPath(s.det.Profile, notes, s.det.Report.Version, newer[len(newer)-1].String(), db)
-	}
-	stops := map[string]bool{}
-	for _, h := range latestPath.Hops {
-		if h.RequiredStop {
-			stops[h.Version] = true
-		}
-	}
-	out := []tui.Target{{Version: s.det.Report.Version, Current: true}}
-	latestOK := ""
-	for _, v := range newer {
-		t := tui.Target{Version: v.String(), RequiredStop: stops[v.String()]}
-		if p, err := releases.PlanPath(s.det.Profile, notes, s.det.Report.Version, v.String(), db); err != nil {
-			t.Blocked = err.Error()
-		} else if p.Blocked {
-			t.Blocked = strings.Join(p.Blockers, "; ")
-		} else {
-			latestOK = t.Version
-		}
-		out = append(out, t)
-	}
-	for i := range out {
-		out[i].Latest = out[i].Version == latestOK
+	out := make([]tui.Target, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, tui.Target{Version: t.Version, Current: t.Current, Latest: t.Latest, RequiredStop: t.RequiredStop, Blocked: t.Blocked})
 	}
 	return out, nil
-}
-
-func sortVersions(vs []semver.Version) {
-	for i := 1; i < len(vs); i++ {
-		for j := i; j > 0 && vs[j].Less(vs[j-1]); j-- {
-			vs[j], vs[j-1] = vs[j-1], vs[j]
-		}
-	}
 }
 
 func (w *wizardEngine) Plan(ctx context.Context, to string) (tui.PlanView, error) {
@@ -138,15 +97,19 @@ func (w *wizardEngine) Plan(ctx context.Context, to string) (tui.PlanView, error
 	if err != nil {
 		return tui.PlanView{}, err
 	}
-	pl, err := w.f.planTo(ctx, s, to)
+	pl, err := s.Plan(ctx, to, engine.PlanOptions{})
 	if err != nil {
 		return tui.PlanView{}, err
 	}
 	w.mu.Lock()
 	w.pl = pl
 	w.mu.Unlock()
-	pv := tui.PlanView{From: pl.path.From, To: pl.path.To, Blocked: pl.path.Blocked, Blockers: pl.path.Blockers, Steps: stepInfos(pl.plan), BackupDir: pl.env.BackupDir}
-	for _, h := range pl.path.Hops {
+	est := pl.Estimate(ctx)
+	pv := tui.PlanView{
+		From: pl.Path.From, To: pl.Path.To, Blocked: pl.Path.Blocked, Blockers: pl.Path.Blockers, Steps: engine.Infos(pl.Plan),
+		BackupDir: pl.Env.BackupDir, BackupEstimate: est.BackupBytes, ExpectedDowntime: est.Downtime, Notices: pl.Notices,
+	}
+	for _, h := range pl.Path.Hops {
 		hv := tui.HopView{Version: h.Version, RequiredStop: h.RequiredStop, Reason: h.Reason}
 		for _, wr := range h.Warnings {
 			hv.Warnings = append(hv.Warnings, tui.WarningView{Kind: string(wr.Kind), Text: unwrap(wr.Text)})
@@ -161,116 +124,132 @@ func (w *wizardEngine) Plan(ctx context.Context, to string) (tui.PlanView, error
 		hv.NotesMarkdown = md.String()
 		pv.Hops = append(pv.Hops, hv)
 	}
-	r := s.det.Report
-	pv.Preconditions = append(pv.Preconditions,
-		tui.Precondition{Name: "Docker engine reachable", OK: true, Detail: "connected"},
-		tui.Precondition{Name: "database reachable", OK: r.DB.Reachable, Detail: firstNonEmpty(r.DB.Error, r.DB.Engine+" "+r.DB.ServerVersion)},
-		tui.Precondition{Name: "no dirty migration", OK: !r.Schema.Dirty, Detail: r.Schema.Tool + " " + r.Schema.Head},
-	)
-	if v, err := dockerx.ComposeVersion(ctx); err != nil {
-		pv.Preconditions = append(pv.Preconditions, tui.Precondition{Name: "docker compose v2", OK: false, Detail: err.Error()})
-	} else {
-		pv.Preconditions = append(pv.Preconditions, tui.Precondition{Name: "docker compose v2", OK: true, Detail: v})
+	for _, c := range s.Checks(ctx, est) {
+		pv.Preconditions = append(pv.Preconditions, tui.Precondition{Name: c.Name, OK: c.OK, Detail: c.Detail})
 	}
-	pv.BackupEstimate = r.DB.SizeBytes
-	if err := backup.CheckFreeSpace(pl.env.BackupDir, pv.BackupEstimate); err != nil {
-		pv.Preconditions = append(pv.Preconditions, tui.Precondition{Name: "free space for the backup", OK: false, Detail: err.Error()})
-	} else {
-		pv.Preconditions = append(pv.Preconditions, tui.Precondition{Name: "free space for the backup", OK: true, Detail: "about " + human(pv.BackupEstimate) + " needed"})
-	}
-	// Downtime per hop: stop, migration and start; a rough figure from the
-	// database size (the migration rewrites at most the whole database).
-	per := 10*time.Second + time.Duration(r.DB.SizeBytes/(50<<20))*time.Second
-	pv.ExpectedDowntime = per * time.Duration(len(pl.path.Hops))
 	return pv, nil
 }
 
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
+func (w *wizardEngine) isDetached() bool {
+	select {
+	case <-w.detached:
+		return true
+	default:
+		return false
 	}
-	return b
 }
 
+// Run executes the planned upgrade for the TUI. The hang-up policy: when
+// the terminal goes away the run detaches from the TUI and finishes
+// unattended (confirmations yes, optional steps and consents no), its
+// events still journaled and logged; `upshift history` tells the outcome.
 func (w *wizardEngine) Run(ctx context.Context, to string, events chan<- steps.Event, decisions <-chan steps.Decision) {
 	defer close(events)
+	w.once.Do(func() { w.detached = make(chan struct{}) })
 	send := func(ev steps.Event) {
+		if w.isDetached() {
+			return
+		}
 		select {
 		case events <- ev:
 		case <-ctx.Done():
+		case <-w.detached:
 		}
 	}
 	fail := func(err error) {
 		send(steps.Event{Kind: steps.EventDone, Time: time.Now(), Result: &steps.Result{Outcome: steps.OutcomeFailed, To: to, Error: err.Error(), Message: err.Error() + ". Nothing was changed."}})
 	}
+	s, err := w.session(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
 	w.mu.Lock()
 	pl := w.pl
 	w.mu.Unlock()
-	if pl == nil || pl.path.To != to {
-		s, err := w.session(ctx)
-		if err != nil {
-			fail(err)
-			return
-		}
-		if pl, err = w.f.planTo(ctx, s, to); err != nil {
+	if pl == nil || pl.Path.To != to {
+		if pl, err = s.Plan(ctx, to, engine.PlanOptions{}); err != nil {
 			fail(err)
 			return
 		}
 	}
-	lock, err := steps.AcquireLock(pl.env.BackupDir, "upshift wizard on "+pl.env.Project.Name)
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer lock.Release()
-	hv := make([]string, 0, len(pl.path.Hops))
-	for _, h := range pl.path.Hops {
-		hv = append(hv, h.Version)
-	}
-	jour, err := steps.NewJournal(pl.env.BackupDir, steps.RunInfo{
-		ID: time.Now().UTC().Format("20060102-150405") + "-" + pl.plan.To, Project: pl.env.Project.Name, Dir: pl.env.Dir(),
-		Profile: pl.env.Profile.Name, From: pl.plan.From, To: pl.plan.To, Hops: hv, Started: time.Now().UTC(),
-		PID: os.Getpid(), Upshift: version, BackupDir: pl.env.BackupDir,
-	})
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer func() { _ = jour.Close() }()
-	pl.env.Journal = jour
 	logf, err := w.f.logTo()
 	if err != nil {
 		fail(err)
 		return
 	}
-	defer func() { _ = logf.Close() }()
-	logPrinter := newJSONPrinter(logf)
-	runner := &steps.Runner{
-		Emit:    func(ev steps.Event) { logPrinter.Emit(ev); send(ev) },
-		Redact:  pl.env.Redactor(),
-		Journal: jour,
-		Decide: func(ctx context.Context, ev steps.Event) (steps.Decision, error) {
+	if logf != nil {
+		defer func() { _ = logf.Close() }()
+	}
+	// The run's own context: the TUI's cancel reaches it, unless the
+	// terminal went away (then the TUI ends, and its cancel must not).
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-rctx.Done():
+			return
+		}
+		// A hang-up and the TUI's end come together: give the signal a
+		// moment to arrive before treating the end as a cancel.
+		select {
+		case <-w.detached:
+		case <-time.After(2 * time.Second):
+			if !w.isDetached() {
+				cancel()
+			}
+		}
+	}()
+	unattended := engine.Unattended(false)
+	o := engine.RunOptions{
+		What: "upshift wizard",
+		Emit: send,
+		Decide: func(dctx context.Context, ev steps.Event) (steps.Decision, error) {
 			for {
+				if w.isDetached() {
+					return detachedDecision(dctx, ev, unattended)
+				}
 				select {
 				case d := <-decisions:
 					if d.Step == ev.Step || d.Step == "" {
 						return d, nil
 					}
-				case <-ctx.Done():
-					return steps.Decision{Step: ev.Step}, ctx.Err()
+				case <-w.detached:
+				case <-dctx.Done():
+					return steps.Decision{Step: ev.Step}, dctx.Err()
 				}
 			}
 		},
+		OnHangup: func() {
+			close(w.detached)
+		},
 	}
-	runner.Run(ctx, pl.plan, 0)
+	if logf != nil {
+		o.LogFile = logf
+	}
+	_, err = s.Upgrade(rctx, pl, o)
+	if err != nil {
+		fail(err)
+	}
 	// The detection is stale after a run.
 	w.mu.Lock()
 	w.pl = nil
-	if w.sess != nil {
-		w.sess.Close()
-		w.sess = nil
-	}
+	w.sess.Close()
+	w.sess = nil
 	w.mu.Unlock()
+}
+
+// detachedDecision answers for an admin whose terminal went away: the run
+// goes on (yes), an optional step is skipped, a consent is refused.
+func detachedDecision(ctx context.Context, ev steps.Event, unattended engine.Decider) (steps.Decision, error) {
+	if ev.Consent {
+		return steps.Decision{Step: ev.Step}, errors.New("the terminal went away before the changed documents were agreed to")
+	}
+	if ev.Optional {
+		return steps.Decision{Step: ev.Step}, nil
+	}
+	return unattended(ctx, ev)
 }
 
 func runWizard(cmd *cobra.Command, f *stackFlags) error {

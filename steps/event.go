@@ -30,8 +30,11 @@ type StepInfo struct {
 	Confirm bool   `json:"confirm"` // needs a yes (downtime or destructive)
 	// Consent marks a confirmation that agrees to a document (a EULA):
 	// --yes does not answer it, only an explicit --accept-terms does.
-	Consent bool     `json:"consent,omitempty"`
-	Touches []string `json:"touches,omitempty"`
+	Consent bool `json:"consent,omitempty"`
+	// Optional marks a step a "no" skips instead of ending the run (the
+	// clean-up after a successful upgrade).
+	Optional bool     `json:"optional,omitempty"`
+	Touches  []string `json:"touches,omitempty"`
 }
 
 // Step statuses in EventStepFinished.
@@ -75,7 +78,8 @@ type Event struct {
 	Done     int64         `json:"done,omitempty"`
 	Total    int64         `json:"total,omitempty"`
 	Prompt   string        `json:"prompt,omitempty"`
-	Consent  bool          `json:"consent,omitempty"` // EventConfirm of a StepInfo.Consent step
+	Consent  bool          `json:"consent,omitempty"`  // EventConfirm of a StepInfo.Consent step
+	Optional bool          `json:"optional,omitempty"` // EventConfirm of a StepInfo.Optional step: a no skips it
 	Status   string        `json:"status,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Err      string        `json:"error,omitempty"`

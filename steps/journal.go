@@ -15,6 +15,14 @@ import (
 	"time"
 )
 
+// Agreement is a new MD5 the admin agreed to for a consent document (a
+// changed EULA); journaled so that a resumed run still writes it.
+type Agreement struct {
+	Key string `json:"key"`
+	Old string `json:"old"`
+	New string `json:"new"`
+}
+
 // RunInfo heads a journal: what the run was asked to do.
 type RunInfo struct {
 	ID        string    `json:"id"`

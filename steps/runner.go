@@ -162,12 +162,18 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 				}
 				prompt = extra
 			}
-			ev := Event{Kind: EventConfirm, Step: info.ID, Prompt: prompt, Consent: info.Consent}
+			ev := Event{Kind: EventConfirm, Step: info.ID, Prompt: prompt, Consent: info.Consent, Optional: info.Optional}
 			r.emit(ev)
 			ev.Prompt = r.redact(prompt)
 			d, err := r.decide(ctx, ev)
 			if err != nil {
 				return r.fail(ctx, p, res, info, err, nil)
+			}
+			if !d.Approve && info.Optional {
+				r.emit(Event{Kind: EventStepStarted, Step: info.ID})
+				r.emit(Event{Kind: EventLog, Step: info.ID, Line: "skipped: the admin answered no"})
+				r.emit(Event{Kind: EventStepFinished, Step: info.ID, Status: StatusSkipped})
+				continue
 			}
 			if !d.Approve {
 				return r.fail(ctx, p, res, info, fmt.Errorf("%w: the admin answered no to %q", ErrDeclined, info.Name), nil)
@@ -271,16 +277,26 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 		}
 	}
 	if len(tail) > 0 {
-		msg += " Last lines of the failing step: " + strings.Join(lastN(tail, 5), " | ")
+		msg += " Last lines of the failing step: " + strings.Join(LastN(tail, 5), " | ")
 	}
 	res.Message = msg
 	r.emit(Event{Kind: EventDone, Result: &res})
 	return res
 }
 
-func lastN(s []string, n int) []string {
+func LastN(s []string, n int) []string {
 	if len(s) > n {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// IndexOf is the position of a step ID in the plan, or -1.
+func (p *Plan) IndexOf(stepID string) int {
+	for i, s := range p.Steps {
+		if s.Info().ID == stepID {
+			return i
+		}
+	}
+	return -1
 }

@@ -74,6 +74,9 @@ type PlanView struct {
 	BackupDir        string
 	BackupEstimate   int64
 	ExpectedDowntime time.Duration
+	// Notices are what the release-notes source said about the notes
+	// (stale cache, pages not fetched): shown, not blocking.
+	Notices []string
 }
 
 // Engine is everything the wizard needs from the upgrade engine. The lead's

@@ -74,6 +74,12 @@ func (m *model) planContent() string {
 		}
 		b.WriteString("\n")
 	}
+	for _, n := range p.Notices {
+		b.WriteString(wrap("! "+n, m.width, "  ") + "\n")
+	}
+	if len(p.Notices) > 0 {
+		b.WriteString("\n")
+	}
 	if len(p.Preconditions) > 0 {
 		b.WriteString(s.Heading.Render("Checks before anything changes") + "\n")
 		for _, c := range p.Preconditions {

@@ -1,10 +1,12 @@
-package steps
+// Package upgrade holds the concrete steps of a hop and of a rollback, one
+// file per step, and their order (Build). Steps reach Docker, docker
+// compose, the database, backups and HTTP only through the small interfaces
+// of ports.go; real.go wires the real ones, the tests use fakes.
+package upgrade
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,23 +14,36 @@ import (
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
-	"github.com/seed-e7a9fb3b/upshift/demo"
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/envfile"
 	"github.com/seed-e7a9fb3b/upshift/profile"
+	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
-// Env is what every step of a run shares: the engine, what detect found at
-// the start, and the state the run builds up (restore point, version now).
+// Env is what every step of a run shares: the outside world (through the
+// ports), what detect found at the start, and the state the run builds up
+// (restore point, version now).
 type Env struct {
-	Eng       *dockerx.Engine
+	Docker   Docker
+	Compose  Compose
+	Detector Detector
+	Backups  Backups
+	DB       DB
+	HTTP     HTTP
+	// BuildImage, when set, builds the app's image of a version instead
+	// of pulling it (the demo builds its images from this binary).
+	BuildImage func(ctx context.Context, version string, log func(string)) error
+	// BuiltinEnvTemplate, when set, gives the .env template of a version
+	// for a profile whose env_template is "builtin:..." (the demo).
+	BuiltinEnvTemplate func(version string) ([]byte, error)
+
 	Start     *detect.Result // detection before the run
 	Profile   *profile.Profile
 	Project   dockerx.Project
 	BackupDir string
 	Upshift   string // upshift's own version, recorded in manifests
-	Journal   *Journal
+	Journal   *steps.Journal
 	// BackupAfterStop takes each backup after the writers stopped: no
 	// acknowledged write can be lost by a rollback, at the price of the
 	// backup's duration in downtime.
@@ -43,7 +58,7 @@ type Env struct {
 	restorePoint *backup.Set
 	current      string // version running (or being installed) now
 	changed      bool   // something was changed since the restore point
-	agreements   []Agreement
+	agreements   []steps.Agreement
 	// xidAtBackup is the next transaction ID when the restore point's
 	// dump started (0: unknown); lateWrites counts the write transactions
 	// committed between then and the stop, which the restore point lacks.
@@ -181,25 +196,19 @@ func (e *Env) EnvTemplate(ctx context.Context, version string) ([]byte, error) {
 	switch {
 	case src == "":
 		return nil, nil
-	case src == "builtin:upshift-demo":
-		return demo.EnvTemplate(version)
+	case strings.HasPrefix(src, "builtin:"):
+		if e.BuiltinEnvTemplate == nil {
+			return nil, fmt.Errorf("the profile's env template %s is not built into this upshift", src)
+		}
+		return e.BuiltinEnvTemplate(version)
 	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
 		url := strings.ReplaceAll(src, "{{version}}", version)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		status, b, err := e.HTTP.Get(ctx, url, 30*time.Second)
 		if err != nil {
-			return nil, fmt.Errorf("env template %s: %w", url, err)
+			return nil, fmt.Errorf("download env template: %w", err)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("download env template %s: %w", url, err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("download env template %s: %s", url, resp.Status)
-		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-		if err != nil {
-			return nil, fmt.Errorf("download env template %s: %w", url, err)
+		if status != 200 {
+			return nil, fmt.Errorf("download env template %s: HTTP %d", url, status)
 		}
 		return b, nil
 	default:
@@ -212,5 +221,23 @@ func (e *Env) EnvTemplate(ctx context.Context, version string) ([]byte, error) {
 			return nil, fmt.Errorf("env template of %s: %w", version, err)
 		}
 		return b, nil
+	}
+}
+
+// detectNow re-reads the stack (containers are recreated between hops).
+func (e *Env) detectNow(ctx context.Context) (*detect.Result, error) {
+	return e.Detector.Detect(ctx)
+}
+
+// record journals a restore point (the journal is nil in dry runs and tests).
+func (e *Env) recordBackup(id string) {
+	if e.Journal != nil {
+		e.Journal.BackupCreated(id)
+	}
+}
+
+func (e *Env) recordAgreement(a steps.Agreement) {
+	if e.Journal != nil {
+		e.Journal.Agreed(a)
 	}
 }

@@ -1,14 +1,16 @@
-package steps
+package upgrade
 
 import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
 func TestApplyAgreement(t *testing.T) {
 	const oldH, newH = "8e6e7d647f7f82d6ea98456b73908656", "0123456789abcdef0123456789abcdef"
-	a := Agreement{Key: "EULA_AGREE", Old: oldH, New: newH}
+	a := steps.Agreement{Key: "EULA_AGREE", Old: oldH, New: newH}
 	cases := []struct {
 		name, in, want string
 		n              int
@@ -29,7 +31,7 @@ func TestApplyAgreement(t *testing.T) {
 			t.Errorf("%s: got %d %q\nwant %d %q", c.name, n, got, c.n, c.want)
 		}
 	}
-	if _, n := applyAgreement([]byte("EULA_AGREE=\n"), Agreement{Key: "EULA_AGREE", Old: "", New: newH}); n != 0 {
+	if _, n := applyAgreement([]byte("EULA_AGREE=\n"), steps.Agreement{Key: "EULA_AGREE", Old: "", New: newH}); n != 0 {
 		t.Error("an empty old value matched")
 	}
 }
@@ -41,8 +43,8 @@ func TestWriteAgreementsComposeAndEnv(t *testing.T) {
 	compose := dir + "/docker-compose.yml"
 	writeFile(t, compose, "services:\n  core:\n    environment:\n      - EULA_AGREE=aaaa\n")
 	e.Project.Files = []string{compose}
-	e.agree(Agreement{Key: "EULA_AGREE", Old: "aaaa", New: "bbbb"})
-	e.agree(Agreement{Key: "PRIVACY_AGREE", Old: "cccc", New: "dddd"})
+	e.agree(steps.Agreement{Key: "EULA_AGREE", Old: "aaaa", New: "bbbb"})
+	e.agree(steps.Agreement{Key: "PRIVACY_AGREE", Old: "cccc", New: "dddd"})
 	oldM, newM := map[string][]byte{}, map[string][]byte{}
 	env, err := e.writeAgreements([]byte("PRIVACY_AGREE=cccc\n"), oldM, newM)
 	if err != nil {
@@ -54,7 +56,7 @@ func TestWriteAgreementsComposeAndEnv(t *testing.T) {
 	// A resumed run knows the agreement from its journal, but an earlier
 	// config step already wrote it: nothing to do, no error.
 	resumed := &Env{Project: e.Project}
-	resumed.RestoreAgreements([]Agreement{{Key: "EULA_AGREE", Old: "aaaa", New: "bbbb"}})
+	resumed.RestoreAgreements([]steps.Agreement{{Key: "EULA_AGREE", Old: "aaaa", New: "bbbb"}})
 	writeFile(t, compose, string(newM[compose]))
 	if _, err := resumed.writeAgreements(nil, map[string][]byte{}, map[string][]byte{}); err != nil {
 		t.Errorf("an agreement written before the resume: %v", err)
@@ -63,7 +65,7 @@ func TestWriteAgreementsComposeAndEnv(t *testing.T) {
 	if out, err := e.writeAgreements([]byte("PRIVACY_AGREE=dddd\n"), map[string][]byte{}, map[string][]byte{}); err != nil || string(out) != "PRIVACY_AGREE=dddd\n" {
 		t.Errorf("written agreements applied again: %q %v", out, err)
 	}
-	e.agree(Agreement{Key: "OTHER", Old: "zzzz", New: "yyyy"})
+	e.agree(steps.Agreement{Key: "OTHER", Old: "zzzz", New: "yyyy"})
 	if _, err := e.writeAgreements(nil, map[string][]byte{}, map[string][]byte{}); err == nil || !strings.Contains(err.Error(), "OTHER") {
 		t.Errorf("an agreement with no place to write it: %v", err)
 	}

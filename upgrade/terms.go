@@ -1,4 +1,4 @@
-package steps
+package upgrade
 
 import (
 	"context"
@@ -14,19 +14,12 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/envfile"
 	"github.com/seed-e7a9fb3b/upshift/profile"
+	"github.com/seed-e7a9fb3b/upshift/steps"
 )
-
-// Agreement is a new MD5 the admin agreed to for a consent document; the
-// config step writes it where the old one was.
-type Agreement struct {
-	Key string `json:"key"`
-	Old string `json:"old"`
-	New string `json:"new"`
-}
 
 // RestoreAgreements gives a resumed run the agreements its journal holds
 // (an agreement is asked once, before the downtime, and is not asked again).
-func (e *Env) RestoreAgreements(as []Agreement) {
+func (e *Env) RestoreAgreements(as []steps.Agreement) {
 	for _, a := range as {
 		e.agree(a)
 	}
@@ -49,12 +42,12 @@ type termChange struct {
 	saved    string // full text written here for the admin to read
 }
 
-func (s *termsStep) Info() StepInfo {
+func (s *termsStep) Info() steps.StepInfo {
 	names := make([]string, 0, len(s.env.Profile.Upgrade.Consent))
 	for _, c := range s.env.Profile.Upgrade.Consent {
 		names = append(names, c.Name)
 	}
-	return StepInfo{
+	return steps.StepInfo{
 		ID: id(s.hop, "terms"), Hop: s.hop, Name: "Check the " + strings.Join(names, " and ") + " of " + s.hop,
 		Explain: "The app starts only when " + strings.Join(names, " and ") + " as shipped in its image match what you agreed to (their MD5 in the app's environment). If " + s.hop + " changed one, you read it and agree before anything else happens; the new value is then written with the version. --yes alone never agrees for you: pass --accept-terms.",
 		Confirm: true,
@@ -83,7 +76,7 @@ func (s *termsStep) compute(ctx context.Context) ([]termChange, error) {
 		if err != nil {
 			return nil, err
 		}
-		text, err := e.Eng.ReadImageFile(ctx, ref, c.File, 4<<20)
+		text, err := e.Docker.ReadImageFile(ctx, ref, c.File, 4<<20)
 		if err != nil {
 			return nil, fmt.Errorf("read the %s of %s (%s in %s): %w. Nothing was changed", c.Name, s.hop, c.File, ref, err)
 		}
@@ -94,7 +87,7 @@ func (s *termsStep) compute(ctx context.Context) ([]termChange, error) {
 			continue
 		}
 		if old != "" {
-			if _, err := e.agreementSite(Agreement{Key: c.Env, Old: old, New: h}); err != nil {
+			if _, err := e.agreementSite(steps.Agreement{Key: c.Env, Old: old, New: h}); err != nil {
 				return nil, err
 			}
 		} else {
@@ -137,14 +130,14 @@ func (s *termsStep) Prompt(_ context.Context) (string, error) {
 	return b.String(), nil
 }
 
-func (s *termsStep) Run(_ context.Context, sink Sink) error {
+func (s *termsStep) Run(_ context.Context, sink steps.Sink) error {
 	if s.err != nil {
 		return s.err
 	}
 	for _, ch := range s.changes {
-		a := Agreement{Key: ch.c.Env, Old: ch.old, New: ch.new}
+		a := steps.Agreement{Key: ch.c.Env, Old: ch.old, New: ch.new}
 		s.env.agree(a)
-		s.env.Journal.Agreed(a)
+		s.env.recordAgreement(a)
 		sink.Log(fmt.Sprintf("✓ agreed to the %s of %s (%s=%s); written together with the version", ch.c.Name, s.hop, ch.c.Env, ch.new))
 	}
 	return nil
@@ -190,7 +183,7 @@ func (e *Env) agreed(c profile.Consent) string {
 	return ""
 }
 
-func (e *Env) agree(a Agreement) {
+func (e *Env) agree(a steps.Agreement) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i := range e.agreements {
@@ -212,14 +205,14 @@ func (e *Env) agreementsWritten() {
 }
 
 // pendingAgreements are agreements not yet written by a config step.
-func (e *Env) pendingAgreements() []Agreement {
+func (e *Env) pendingAgreements() []steps.Agreement {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]Agreement(nil), e.agreements...)
+	return append([]steps.Agreement(nil), e.agreements...)
 }
 
 // agreementSite finds the file that sets a.Key to a.Old: .env or a compose file.
-func (e *Env) agreementSite(a Agreement) (string, error) {
+func (e *Env) agreementSite(a steps.Agreement) (string, error) {
 	for _, f := range append([]string{e.EnvPath()}, e.Project.Files...) {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -235,7 +228,7 @@ func (e *Env) agreementSite(a Agreement) (string, error) {
 // applyAgreement replaces the value of a.Key on every line that sets it to
 // a.Old (KEY=old, KEY: old, "KEY=old", quoted or not), leaving the rest of
 // the file byte for byte.
-func applyAgreement(b []byte, a Agreement) ([]byte, int) {
+func applyAgreement(b []byte, a steps.Agreement) ([]byte, int) {
 	if a.Old == "" || a.Key == "" {
 		return b, 0
 	}
@@ -252,8 +245,8 @@ var errNoSite = errors.New("not found")
 
 // alreadyWritten reports whether a.New is already set for a.Key in .env or
 // a compose file.
-func (e *Env) alreadyWritten(envBytes []byte, composeNew map[string][]byte, a Agreement) bool {
-	done := Agreement{Key: a.Key, Old: a.New, New: a.New}
+func (e *Env) alreadyWritten(envBytes []byte, composeNew map[string][]byte, a steps.Agreement) bool {
+	done := steps.Agreement{Key: a.Key, Old: a.New, New: a.New}
 	if _, n := applyAgreement(envBytes, done); n > 0 {
 		return true
 	}

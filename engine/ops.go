@@ -1,0 +1,43 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+	"github.com/seed-e7a9fb3b/upshift/upgrade"
+)
+
+// Upgrade runs a plan from its first step.
+func (s *Session) Upgrade(ctx context.Context, p *Planned, o RunOptions) (steps.Result, error) {
+	return s.Run(ctx, p.Env, p.Plan, 0, nil, hopVersions(p.Path), o)
+}
+
+// Continue runs a resumed run from where Resume said.
+func (s *Session) Continue(ctx context.Context, r *Resumed, o RunOptions) (steps.Result, error) {
+	return s.Run(ctx, r.Env, r.Plan, r.Start, r.State, nil, o)
+}
+
+// Backup makes one verified backup set now (for a SQLite app: stop, copy,
+// start, verify).
+func (s *Session) Backup(ctx context.Context, o RunOptions) (steps.Result, error) {
+	env := s.NewEnv()
+	return s.Run(ctx, env, upgrade.BackupPlan(env), 0, nil, nil, o)
+}
+
+// OpenBackup opens a backup set of the stack by ID.
+func (s *Session) OpenBackup(id string) (*backup.Set, error) {
+	return backup.Open(s.BackupDir(), id)
+}
+
+// VerifyBackup checks a set: checksums, completeness, pg_restore --list in
+// the database container.
+func (s *Session) VerifyBackup(ctx context.Context, set *backup.Set) error {
+	return set.Verify(ctx, s.Eng, s.Det.DB.Container)
+}
+
+// Restore puts a backup set back (asking first unless o decides yes).
+func (s *Session) Restore(ctx context.Context, set *backup.Set, o RunOptions) (steps.Result, error) {
+	env := s.NewEnv()
+	return s.Run(ctx, env, upgrade.RestorePlan(env, set, "restore", true), 0, nil, nil, o)
+}

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/envfile"
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
+	"github.com/seed-e7a9fb3b/upshift/releases"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+	"github.com/seed-e7a9fb3b/upshift/upgrade"
+)
+
+// Planned is a path through the release notes and the plan that walks it.
+type Planned struct {
+	Path releases.Path
+	Env  *upgrade.Env
+	Plan *steps.Plan
+	// Notices are what the release-notes source said (stale, incomplete).
+	Notices []string
+}
+
+// PlanOptions tune a plan.
+type PlanOptions struct {
+	BackupAfterStop bool
+}
+
+// Plan computes the path from the running version to `to` and the steps
+// of every hop. It changes nothing.
+func (s *Session) Plan(ctx context.Context, to string, o PlanOptions) (*Planned, error) {
+	rep := s.Det.Report
+	if strings.HasPrefix(rep.Version, "unknown") {
+		return nil, fmt.Errorf("the running version is %s, so no upgrade path can be computed. Nothing was changed. Fix: start the stack so its version endpoint answers, or pin the image to a version tag", rep.Version)
+	}
+	return s.planFrom(ctx, rep.Version, to, o)
+}
+
+func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) (*Planned, error) {
+	notes, notices, err := s.Notes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep := s.Det.Report
+	path, err := releases.PlanPath(s.Det.Profile, notes, from, to, releases.DBFacts{Engine: rep.DB.Engine, ServerVersion: rep.DB.ServerVersion})
+	if err != nil {
+		return nil, err
+	}
+	env := s.NewEnv()
+	env.BackupAfterStop = o.BackupAfterStop
+	return &Planned{Path: path, Env: env, Plan: upgrade.Build(env, from, hopsOf(path)), Notices: notices}, nil
+}
+
+// hopsOf is the only place the .env renames of a hop are derived: the path
+// already folds the profile's renames and the notes' into each hop.
+func hopsOf(p releases.Path) []upgrade.Hop {
+	out := make([]upgrade.Hop, 0, len(p.Hops))
+	for _, h := range p.Hops {
+		uh := upgrade.Hop{Version: h.Version}
+		for _, r := range h.Renames {
+			uh.Renames = append(uh.Renames, envfile.Rename{From: r.From, To: r.To})
+		}
+		out = append(out, uh)
+	}
+	return out
+}
+
+// Infos lists the steps of a plan for people.
+func Infos(p *steps.Plan) []steps.StepInfo {
+	out := make([]steps.StepInfo, 0, len(p.Steps))
+	for _, st := range p.Steps {
+		out = append(out, st.Info())
+	}
+	return out
+}
+
+// Estimate is what a plan will need and cost, computed once for the plan
+// screen, `plan` and the preflight step alike.
+type Estimate struct {
+	BackupBytes int64         // size of the restore point
+	BackupErr   error         // the backup cannot be sized (why)
+	FreeErr     error         // not enough free space (why)
+	Downtime    time.Duration // rough: stop, migration and start per hop
+}
+
+// Estimate sizes the restore point as the preflight step does, checks the
+// free space, and guesses the downtime.
+func (p *Planned) Estimate(ctx context.Context) Estimate {
+	var e Estimate
+	e.BackupBytes, e.BackupErr = p.Env.BackupEstimate(ctx)
+	if e.BackupErr == nil {
+		e.FreeErr = p.Env.Backups.CheckFreeSpace(p.Env.BackupDir, e.BackupBytes)
+	}
+	// The migration rewrites at most the whole database.
+	db := p.Env.Start.Report.DB.SizeBytes
+	per := 10*time.Second + time.Duration(db/(50<<20))*time.Second
+	if p.Env.BackupAfterStop {
+		per += time.Duration(e.BackupBytes/(100<<20)) * time.Second
+	}
+	e.Downtime = per * time.Duration(len(p.Path.Hops))
+	return e
+}
+
+// Problems are the estimate's findings that would stop the preflight.
+func (e Estimate) Problems() []string {
+	var out []string
+	if e.BackupErr != nil {
+		out = append(out, "the backup cannot be sized: "+e.BackupErr.Error())
+	}
+	if e.FreeErr != nil {
+		out = append(out, e.FreeErr.Error())
+	}
+	return out
+}
+
+// Check is one precondition of a plan, as the plan screen lists it.
+type Check struct {
+	Name   string
+	OK     bool
+	Detail string
+}
+
+// Checks are the plan's preconditions: the same facts preflight will check
+// (engine, compose, database, schema, the one backup estimate).
+func (s *Session) Checks(ctx context.Context, est Estimate) []Check {
+	r := s.Det.Report
+	dbDetail := r.DB.Error
+	if dbDetail == "" {
+		dbDetail = r.DB.Engine + " " + r.DB.ServerVersion
+	}
+	out := []Check{
+		{Name: "Docker engine reachable", OK: true, Detail: "connected"},
+		{Name: "database reachable", OK: r.DB.Reachable, Detail: dbDetail},
+		{Name: "no dirty migration", OK: !r.Schema.Dirty, Detail: r.Schema.Tool + " " + r.Schema.Head},
+	}
+	if v, err := dockerx.ComposeVersion(ctx); err != nil {
+		out = append(out, Check{Name: "docker compose v2", Detail: err.Error()})
+	} else {
+		out = append(out, Check{Name: "docker compose v2", OK: true, Detail: v})
+	}
+	switch {
+	case est.BackupErr != nil:
+		out = append(out, Check{Name: "free space for the backup", Detail: "cannot size the backup: " + est.BackupErr.Error()})
+	case est.FreeErr != nil:
+		out = append(out, Check{Name: "free space for the backup", Detail: est.FreeErr.Error()})
+	default:
+		out = append(out, Check{Name: "free space for the backup", OK: true, Detail: "about " + human.Bytes(est.BackupBytes) + " needed"})
+	}
+	return out
+}

@@ -1,0 +1,100 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+)
+
+// ---- backup
+
+type backupStep struct {
+	env *Env
+	hop string
+}
+
+func (s *backupStep) Info() steps.StepInfo {
+	name := "Back up before " + s.hop
+	if s.hop == "" {
+		name = "Back up"
+	}
+	explain := "Makes a restore point that pairs everything that must go back together: a pg_dump of the database (run inside its container), the compose files and .env, the app's volumes, and the exact images running now. It is verified (checksums, pg_restore --list) before anything else happens. The app keeps running."
+	switch {
+	case s.env.sqlite():
+		explain = "Makes a restore point that pairs everything that must go back together: the SQLite database file with its -wal and -shm (copied while the app is stopped, the only moment it is consistent), the compose files and .env, the app's volumes, and the exact images. It is verified (checksums) before anything else happens."
+	case s.env.BackupAfterStop:
+		explain = strings.Replace(explain, "The app keeps running.", "The app is stopped: nothing written before the stop can be lost.", 1)
+	}
+	return steps.StepInfo{
+		ID: id(s.hop, "backup"), Hop: s.hop, Name: name,
+		Explain: explain,
+		Touches: []string{"writes " + s.env.BackupDir},
+	}
+}
+
+func (s *backupStep) Run(ctx context.Context, sink steps.Sink) error {
+	err := s.run(ctx, sink)
+	if err != nil && s.env.BackupAfterStop && s.env.RestorePoint() == nil {
+		// The writers were stopped for this backup and there is no restore
+		// point to roll back to: bring the old version back up as it was.
+		sink.Log("the backup failed; starting the app again (nothing else was changed)")
+		if serr := s.env.Compose.Run(context.WithoutCancel(ctx), sink.Log, append([]string{"start"}, s.env.Writers()...)...); serr != nil {
+			return fmt.Errorf("%w; and restarting the app failed too: %w. Start it with docker compose start", err, serr)
+		}
+	}
+	return err
+}
+
+func (s *backupStep) run(ctx context.Context, sink steps.Sink) error {
+	e := s.env
+	det, err := e.detectNow(ctx)
+	if err != nil {
+		return err
+	}
+	src, err := e.backupSource(ctx, det)
+	if err != nil {
+		return err
+	}
+	for _, f := range src.SQLiteFiles {
+		sink.Log("SQLite file " + f.Path + " (container stopped)")
+	}
+	for _, sk := range src.Skipped {
+		sink.Log("• not in this backup: " + sk)
+	}
+	if !e.BackupAfterStop && src.DB != nil && e.RestorePoint() == nil {
+		// The app keeps writing during this backup: mark where the dump
+		// starts, so the stop can tell what the restore point will lack.
+		if x, err := e.DB.NextXID(ctx, det.DB.Params); err == nil {
+			e.mu.Lock()
+			e.xidAtBackup = x
+			e.mu.Unlock()
+		}
+	}
+	seen := map[string]bool{} // phases run in parallel: name each once
+	set, err := e.Backups.Create(ctx, e.BackupDir, src, func(p backup.Progress) {
+		if p.Phase != "" && !seen[p.Phase] {
+			seen[p.Phase] = true
+			sink.Log("• " + p.Phase)
+		}
+		if p.Line != "" {
+			sink.Log(p.Line)
+		}
+		if p.Total > 0 || p.Done > 0 {
+			sink.Progress(p.Done, p.Total)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	sink.Log("verifying " + set.ID)
+	if err := e.Backups.Verify(ctx, set, e.pgContainer(det)); err != nil {
+		return fmt.Errorf("the new backup %s does not verify: %w", set.ID, err)
+	}
+	sink.Log(fmt.Sprintf("✓ backup %s verified (%s)", set.ID, set.Dir))
+	e.SetRestorePoint(set)
+	e.recordBackup(set.ID)
+	return nil
+}

@@ -1,0 +1,164 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/seed-e7a9fb3b/upshift/envfile"
+	"github.com/seed-e7a9fb3b/upshift/profile"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+)
+
+// ---- config (.env merge + version)
+
+type configStep struct {
+	env        *Env
+	from, to   string
+	renames    []envfile.Rename
+	merged     []byte
+	result     *envfile.MergeResult
+	original   []byte
+	composeOld map[string][]byte // image-tag apply: compose files before/after
+	composeNew map[string][]byte
+}
+
+func (s *configStep) Info() steps.StepInfo {
+	return steps.StepInfo{
+		ID: id(s.to, "config"), Hop: s.to, Name: "Update .env for " + s.to,
+		Explain: "Merges your .env with the new version's template: new settings are added with their defaults, your own values are kept, renamed keys move your value to the new name, removed keys are kept as comments. Then the version is set to " + s.to + ". You see the diff before anything is written; the old file is in the backup.",
+		Confirm: true,
+		Touches: s.touches(),
+	}
+}
+
+func (s *configStep) touches() []string {
+	t := []string{s.env.EnvPath()}
+	if s.env.Profile.Apply.Method == profile.ApplyImageTag {
+		t = append(t, s.env.Project.Files...)
+	}
+	return t
+}
+
+func (s *configStep) compute(ctx context.Context) error {
+	e := s.env
+	cur, err := os.ReadFile(e.EnvPath())
+	if errors.Is(err, os.ErrNotExist) && e.Profile.Apply.Method == profile.ApplyImageTag && e.Profile.EnvTemplate == "" {
+		cur, err = nil, nil // nothing to merge: the version lives in the compose file
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", e.EnvPath(), err)
+	}
+	s.original = cur
+	merged := cur
+	if e.Profile.EnvTemplate != "" {
+		base, err := e.EnvTemplate(ctx, s.from)
+		if err != nil {
+			base = nil // unknown old template: two-way merge never overwrites the admin's values
+		}
+		theirs, err := e.EnvTemplate(ctx, s.to)
+		if err != nil {
+			return fmt.Errorf("the .env template of %s: %w", s.to, err)
+		}
+		res, err := envfile.Merge(base, theirs, cur, s.renames)
+		if err != nil {
+			return fmt.Errorf("merge .env: %w", err)
+		}
+		s.result = &res
+		merged = res.Merged
+	}
+	if e.Profile.Apply.Method == profile.ApplyEnv || e.Profile.Apply.Method == "" {
+		key := e.Profile.Apply.EnvKey
+		if key == "" {
+			return errors.New("the profile applies versions through .env but names no env_key")
+		}
+		f, err := envfile.Parse(merged)
+		if err != nil {
+			return fmt.Errorf("parse merged .env: %w", err)
+		}
+		f.Set(key, e.tagFor(s.to))
+		merged = f.Bytes()
+	}
+	s.merged = merged
+	if e.Profile.Apply.Method == profile.ApplyImageTag {
+		s.composeNew = map[string][]byte{}
+		s.composeOld = map[string][]byte{}
+		for _, f := range e.Project.Files {
+			old, err := os.ReadFile(f)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", f, err)
+			}
+			out, changed, err := RewriteImageTags(old, e.Profile.Apply.Services, e.tagFor(s.to))
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			if len(changed) > 0 {
+				s.composeOld[f], s.composeNew[f] = old, out
+			}
+		}
+		if len(s.composeNew) == 0 {
+			return fmt.Errorf("the profile applies versions by image tag of %v, but no compose file sets those images. Nothing was changed", e.Profile.Apply.Services)
+		}
+	}
+	if s.composeNew == nil {
+		s.composeNew, s.composeOld = map[string][]byte{}, map[string][]byte{}
+	}
+	out, err := e.writeAgreements(s.merged, s.composeOld, s.composeNew)
+	if err != nil {
+		return err
+	}
+	s.merged = out
+	return nil
+}
+
+func (s *configStep) Prompt(ctx context.Context) (string, error) {
+	if err := s.compute(ctx); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString((&envfile.MergeResult{Merged: s.merged}).Diff(s.original, ".env"))
+	for _, f := range sortedKeys(s.composeNew) {
+		b.WriteString((&envfile.MergeResult{Merged: s.composeNew[f]}).Diff(s.composeOld[f], filepath.Base(f)))
+	}
+	if s.result != nil {
+		b.WriteString("\n" + s.result.Summary.String() + "\n")
+		for _, c := range s.result.Conflicts {
+			fmt.Fprintf(&b, "conflict: %s — you changed it and the new default changed too; your value is kept\n", c.Key)
+		}
+	}
+	return b.String(), nil
+}
+
+func (s *configStep) Run(ctx context.Context, sink steps.Sink) error {
+	if s.merged == nil {
+		if err := s.compute(ctx); err != nil {
+			return err
+		}
+	}
+	if s.result != nil {
+		sink.Log(s.result.Summary.String())
+	}
+	s.env.MarkChanged()
+	if s.original != nil || len(s.merged) > 0 {
+		if err := envfile.WriteAtomic(s.env.EnvPath(), s.merged, 0o600); err != nil {
+			return err
+		}
+	}
+	for _, f := range sortedKeys(s.composeNew) {
+		mode := os.FileMode(0o644)
+		if st, err := os.Stat(f); err == nil {
+			mode = st.Mode().Perm()
+		}
+		if err := envfile.WriteAtomic(f, s.composeNew[f], mode); err != nil {
+			return err
+		}
+		sink.Log("✓ set the image tags in " + f + " to " + s.env.tagFor(s.to))
+	}
+	s.env.agreementsWritten()
+	s.env.setCurrent(s.to)
+	sink.Log("✓ wrote " + s.env.EnvPath())
+	return nil
+}

@@ -1,0 +1,146 @@
+package upgrade
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/envfile"
+	"github.com/seed-e7a9fb3b/upshift/profile"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+)
+
+// Hop is one version to install on the way to the target.
+type Hop struct {
+	Version string
+	Renames []envfile.Rename
+}
+
+// Build turns hops into the steps of an upgrade of env's stack, in order.
+func Build(env *Env, from string, hops []Hop) *steps.Plan {
+	env.setCurrent(from)
+	if env.sqlite() {
+		// A SQLite file (and its -wal) is only consistent with its writer
+		// stopped: the backup always comes after the stop.
+		env.BackupAfterStop = true
+	}
+	p := &steps.Plan{From: from}
+	prev := from
+	for _, h := range hops {
+		p.Steps = append(p.Steps, &preflightStep{env: env, from: prev, to: h.Version})
+		if !env.BackupAfterStop {
+			p.Steps = append(p.Steps, &backupStep{env: env, hop: h.Version})
+		}
+		p.Steps = append(p.Steps, &imagesStep{env: env, hop: h.Version})
+		if len(env.Profile.Upgrade.Consent) > 0 {
+			p.Steps = append(p.Steps, &termsStep{env: env, hop: h.Version})
+		}
+		config := &configStep{env: env, from: prev, to: h.Version, renames: h.Renames}
+		if env.BackupAfterStop {
+			// The restore point must hold the old .env: config comes after it.
+			p.Steps = append(p.Steps, &stopStep{env: env, hop: h.Version}, &backupStep{env: env, hop: h.Version}, config)
+		} else {
+			// The .env diff is read and approved before the downtime starts.
+			p.Steps = append(p.Steps, config, &stopStep{env: env, hop: h.Version})
+		}
+		if env.Profile.Migration.Mode != profile.MigrateNone && env.Profile.Migration.Mode != "" {
+			p.Steps = append(p.Steps, &migrateStep{env: env, hop: h.Version})
+		}
+		p.Steps = append(p.Steps,
+			&startStep{env: env, hop: h.Version, version: h.Version},
+			&verifyStep{env: env, hop: h.Version, version: h.Version},
+		)
+		prev = h.Version
+	}
+	if len(hops) > 0 {
+		p.To = hops[len(hops)-1].Version
+		p.Steps = append(p.Steps, &cleanupStep{env: env})
+	}
+	p.Backup = func() string {
+		if s := env.RestorePoint(); s != nil {
+			return s.ID
+		}
+		return ""
+	}
+	p.Rollback = func() []steps.Step {
+		set := env.RestorePoint()
+		// Nothing to undo before the first change (a failed pull, a "no" to
+		// the .env diff): a rollback would only cost downtime.
+		if set == nil || !env.Changed() {
+			return nil
+		}
+		return RestoreSteps(env, set, "rollback", false)
+	}
+	p.Reached = env.Current
+	p.RollbackNote = func() string {
+		if n := env.LateWrites(); n > 0 {
+			return fmt.Sprintf("%d write transaction(s) committed between the backup and the stop of the first hop are not in it.", n)
+		}
+		return ""
+	}
+	return p
+}
+
+// RestoreSteps put a backup set back: config, images, database and volumes
+// together, then start and verify the version it holds. `upshift restore`
+// and the upgrade's rollback run the same steps.
+func RestoreSteps(env *Env, set *backup.Set, hop string, confirm bool) []steps.Step {
+	return []steps.Step{
+		&stopStep{env: env, hop: hop, all: true},
+		&restoreStep{env: env, hop: hop, set: set, confirm: confirm},
+		&startStep{env: env, hop: hop, version: set.Manifest.Version},
+		&verifyStep{env: env, hop: hop, version: set.Manifest.Version},
+	}
+}
+
+func id(hop, name string) string {
+	if hop == "" {
+		return name
+	}
+	return hop + "/" + name
+}
+
+// BackupPlan is `upshift backup`: one verified backup set, nothing else.
+func BackupPlan(env *Env) *steps.Plan {
+	cur := env.Start.Report.Version
+	env.setCurrent(cur)
+	st := []steps.Step{&backupStep{env: env}}
+	if env.sqlite() {
+		// A SQLite file is copied with its writer stopped: a short downtime.
+		env.BackupAfterStop = true
+		st = []steps.Step{&stopStep{env: env}, &backupStep{env: env}, &startStep{env: env, version: cur}, &verifyStep{env: env, version: cur}}
+	}
+	return &steps.Plan{
+		From: cur, To: cur,
+		Steps: st,
+		Backup: func() string {
+			if s := env.RestorePoint(); s != nil {
+				return s.ID
+			}
+			return ""
+		},
+		Reached: env.Current,
+	}
+}
+
+// RestorePlan is `upshift restore ID` (and `upshift rollback`): put a backup
+// set back and start what it holds.
+func RestorePlan(env *Env, set *backup.Set, hop string, confirm bool) *steps.Plan {
+	env.setCurrent(env.Start.Report.Version)
+	return &steps.Plan{
+		From: env.Start.Report.Version, To: set.Manifest.Version,
+		Steps:     RestoreSteps(env, set, hop, confirm),
+		Backup:    func() string { return set.ID },
+		Reached:   env.Current,
+		Restoring: true,
+	}
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,100 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/seed-e7a9fb3b/upshift/steps"
+)
+
+// ---- stop writers
+
+type stopStep struct {
+	env *Env
+	hop string
+	all bool // rollback: stop every writer whatever its state
+}
+
+func (s *stopStep) Info() steps.StepInfo {
+	w := s.env.Writers()
+	return steps.StepInfo{
+		ID: id(s.hop, "stop"), Hop: s.hop, Name: "Stop the app (" + strings.Join(w, ", ") + ")",
+		Explain: "Stops the services that write to the database (" + strings.Join(w, ", ") + ") so the migration sees a still database. The database itself keeps running. Downtime starts here.",
+		Confirm: !s.all,
+		Touches: []string{"docker compose stop " + strings.Join(w, " ")},
+	}
+}
+
+func (s *stopStep) Run(ctx context.Context, sink steps.Sink) error {
+	s.env.MarkChanged()
+	w := s.env.Writers()
+	if len(w) == 0 {
+		return nil
+	}
+	if err := s.env.waitOneOffs(ctx, sink); err != nil {
+		return err
+	}
+	if err := s.env.Compose.Run(ctx, sink.Log, append([]string{"stop", "--timeout", "20"}, w...)...); err != nil {
+		return err
+	}
+	if !s.all {
+		s.env.countLateWrites(ctx, sink)
+	}
+	return nil
+}
+
+// countLateWrites reports the write transactions committed after the
+// restore point's dump started and before the stop: a rollback to it
+// would lose them. Counted once, at the first stop after that backup.
+func (e *Env) countLateWrites(ctx context.Context, sink steps.Sink) {
+	e.mu.Lock()
+	mark := e.xidAtBackup
+	e.xidAtBackup = 0
+	e.mu.Unlock()
+	if mark == 0 || e.Start == nil {
+		return
+	}
+	x, err := e.DB.NextXID(ctx, e.Start.DB.Params)
+	if err != nil || x <= mark {
+		return
+	}
+	e.mu.Lock()
+	e.lateWrites = x - mark
+	e.mu.Unlock()
+	sink.Log(fmt.Sprintf("! %d write transaction(s) were committed while the backup ran or just after it; the restore point does not have them, so a rollback would lose them (--backup-after-stop closes this window, at the cost of a longer downtime)", x-mark))
+}
+
+// LateWrites is the number of write transactions the restore point lacks
+// (committed between its dump and the stop), when known.
+func (e *Env) LateWrites() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lateWrites
+}
+
+// waitOneOffs stops migration containers left by an earlier, killed run.
+func (e *Env) waitOneOffs(ctx context.Context, sink steps.Sink) error {
+	cs, err := e.Docker.ProjectContainers(ctx, e.Project.Name)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.OneOff && c.State == "running" {
+			sink.Log("a one-off container from an earlier run is still running: " + c.Name + "; waiting up to 2 minutes for it to finish")
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			code, err := e.Docker.Wait(wctx, c.ID)
+			cancel()
+			if err != nil {
+				sink.Log("stopping " + c.Name)
+				if err := e.Docker.Stop(ctx, c.ID, 10*time.Second); err != nil {
+					return err
+				}
+			} else {
+				sink.Log(fmt.Sprintf("%s exited with %d", c.Name, code))
+			}
+		}
+	}
+	return nil
+}

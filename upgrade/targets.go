@@ -1,0 +1,70 @@
+package upgrade
+
+import (
+	"strings"
+
+	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
+
+	"github.com/seed-e7a9fb3b/upshift/detect"
+)
+
+// targetImages are the image references the app services use at version.
+func (e *Env) targetImages(version string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, name := range e.Writers() {
+		svc, ok := e.Start.Stack.Model.Services[name]
+		if !ok || svc.Image == "" {
+			continue
+		}
+		ref := svc.Image
+		if tag := detect.TagOf(ref); tag != "" {
+			ref = strings.TrimSuffix(ref, ":"+tag)
+		}
+		ref += ":" + e.tagFor(version)
+		if !seen[ref] && e.isAppImage(svc.Image) {
+			seen[ref] = true
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// tagFor turns a version into the tag (or env value) the profile applies:
+// the template gets the bare version, so "v{{version}}" never doubles a v.
+func (e *Env) tagFor(ver string) string {
+	t := e.Profile.Apply.TagTemplate
+	if t == "" {
+		return ver
+	}
+	return strings.ReplaceAll(t, "{{version}}", strings.TrimPrefix(ver, "v"))
+}
+
+// sameVersion compares versions by meaning ("v1.2.0" == "1.2.0").
+func sameVersion(a, b string) bool {
+	va, errA := semver.Parse(a)
+	vb, errB := semver.Parse(b)
+	if errA != nil || errB != nil {
+		return strings.TrimPrefix(a, "v") == strings.TrimPrefix(b, "v")
+	}
+	return va.Equal(vb)
+}
+
+func (e *Env) isAppImage(ref string) bool {
+	cur := e.Start.Report.Version
+	tag := detect.TagOf(ref)
+	return tag == e.tagFor(cur) || tag == cur || len(e.Profile.Match.Images) == 0 || matchesAny(ref, e.Profile.Match.Images)
+}
+
+func matchesAny(ref string, repos []string) bool {
+	base := ref
+	if t := detect.TagOf(ref); t != "" {
+		base = strings.TrimSuffix(ref, ":"+t)
+	}
+	for _, r := range repos {
+		if strings.HasSuffix(base, r) {
+			return true
+		}
+	}
+	return false
+}

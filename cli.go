@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,9 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/engine"
 	"github.com/seed-e7a9fb3b/upshift/releases"
+	"github.com/seed-e7a9fb3b/upshift/render"
+	"github.com/seed-e7a9fb3b/upshift/tui"
+	"github.com/seed-e7a9fb3b/upshift/wizard"
 )
 
 // stackFlags are the flags every command that acts on a stack shares.
@@ -88,4 +92,34 @@ func (f *stackFlags) logTo() (io.WriteCloser, error) {
 		return nil, fmt.Errorf("open --log-file: %w", err)
 	}
 	return fh, nil
+}
+
+func runWizard(cmd *cobra.Command, f *stackFlags) error {
+	if !render.IsTerminal(os.Stdin) || !render.IsTerminal(os.Stdout) {
+		return usageError{errors.New("the wizard needs a terminal. Without one, use `upshift detect`, `upshift plan --to V` and `upshift upgrade --to V --yes`")}
+	}
+	eng := wizard.New(f.options(), f.logFile)
+	defer eng.Close()
+	res, err := tui.Run(cmd.Context(), eng, tui.Options{NoColor: f.noColor || os.Getenv("NO_COLOR") != ""}, os.Stdin, os.Stdout)
+	if err != nil {
+		return err
+	}
+	if res.Outcome == "" {
+		return nil
+	}
+	return outcomeErr(res)
+}
+
+// withSession is a command's RunE on a session of the stack the flags
+// name: opened before fn, closed after it.
+func (f *stackFlags) withSession(fn func(ctx context.Context, sess *engine.Session, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		sess, err := f.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer sess.Close()
+		return fn(ctx, sess, cmd, args)
+	}
 }

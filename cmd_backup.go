@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/engine"
+	"github.com/seed-e7a9fb3b/upshift/render"
 	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
@@ -19,17 +20,11 @@ func newBackupCmd() *cobra.Command {
 		Use:   "backup",
 		Short: "Make a verified backup set (database, config, volumes, images) now",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			sess, err := f.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer sess.Close()
+		RunE: f.withSession(func(ctx context.Context, sess *engine.Session, cmd *cobra.Command, _ []string) error {
 			return execute(cmd, &f, true, "upshift backup", func(o engine.RunOptions) (steps.Result, error) {
 				return sess.Backup(ctx, o)
 			})
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.AddCommand(newBackupVerifyCmd())
@@ -42,13 +37,7 @@ func newBackupVerifyCmd() *cobra.Command {
 		Use:   "verify ID",
 		Short: "Check a backup set: checksums, completeness, pg_restore --list",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			sess, err := f.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer sess.Close()
+		RunE: f.withSession(func(ctx context.Context, sess *engine.Session, cmd *cobra.Command, args []string) error {
 			set, err := sess.OpenBackup(args[0])
 			if err != nil {
 				return err
@@ -58,7 +47,7 @@ func newBackupVerifyCmd() *cobra.Command {
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "backup %s is intact (%d files, checksums match, the dump lists cleanly)\n", set.ID, len(set.Manifest.Files))
 			return wrapWrite(err)
-		},
+		}),
 	}
 	f.register(cmd)
 	return cmd
@@ -71,13 +60,7 @@ func newBackupsCmd() *cobra.Command {
 		Use:   "backups",
 		Short: "List backup sets (newest first); --prune N keeps the newest N (never the newest verified one)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			sess, err := f.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer sess.Close()
+		RunE: f.withSession(func(ctx context.Context, sess *engine.Session, cmd *cobra.Command, _ []string) error {
 			root := sess.BackupDir()
 			w := cmd.OutOrStdout()
 			if prune > 0 {
@@ -93,28 +76,8 @@ func newBackupsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.jsonOut {
-				type row struct {
-					ID       string          `json:"id"`
-					Dir      string          `json:"dir"`
-					Manifest backup.Manifest `json:"manifest"`
-				}
-				rows := []row{}
-				for _, s := range sets {
-					rows = append(rows, row{ID: s.ID, Dir: s.Dir, Manifest: s.Manifest})
-				}
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return wrapWrite(enc.Encode(rows))
-			}
-			if len(sets) == 0 {
-				_, _ = fmt.Fprintln(w, "no backup sets in "+root)
-			}
-			for _, s := range sets {
-				_, _ = fmt.Fprintf(w, "%s  %s %s  schema %s  %s\n", s.ID, s.Manifest.App, s.Manifest.Version, s.Manifest.Schema.Head, s.Dir)
-			}
-			return nil
-		},
+			return render.Backups(w, root, sets, f.jsonOut)
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().IntVar(&prune, "prune", 0, "keep only the newest N sets (the newest verified set is always kept)")
@@ -134,24 +97,18 @@ that fails verification is refused before anything is touched.
 
 ` + exitCodesHelp,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			sess, err := f.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer sess.Close()
+		RunE: f.withSession(func(ctx context.Context, sess *engine.Session, cmd *cobra.Command, args []string) error {
 			set, err := sess.OpenBackup(args[0])
 			if err != nil {
 				return err
 			}
-			if !yes && !isTerminal(os.Stdin) {
+			if !yes && !render.IsTerminal(os.Stdin) {
 				return usageError{errors.New("restore needs a confirmation: pass --yes when there is no TTY")}
 			}
 			return execute(cmd, &f, yes, "upshift restore", func(o engine.RunOptions) (steps.Result, error) {
 				return sess.Restore(ctx, set, o)
 			})
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")

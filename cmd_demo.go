@@ -1,13 +1,8 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -101,66 +96,11 @@ func newDemoStatusCmd() *cobra.Command {
 			if dir == "" {
 				return usageError{fmt.Errorf("--dir is required")}
 			}
-			p, err := demo.StackProject(dir)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			eng, err := dockerx.Connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = eng.Close() }()
-			cs, err := eng.ProjectContainers(ctx, p.Name)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			_, _ = fmt.Fprintf(w, "project %s (%s)\n", p.Name, p.WorkingDir)
-			if len(cs) == 0 {
-				_, _ = fmt.Fprintln(w, "  no containers: the stack is down (upshift demo up --dir "+dir+")")
-				return nil
-			}
-			for _, c := range cs {
-				h := c.Health
-				if h == "" {
-					h = "-"
-				}
-				_, _ = fmt.Fprintf(w, "  %-28s %-32s %-8s %s\n", c.Name, c.Image, c.State, h)
-			}
-			port := demo.EnvValue(p.WorkingDir, "API_PORT")
-			v, err := fetchVersion(ctx, "http://127.0.0.1:"+port+"/health")
-			if err != nil {
-				_, _ = fmt.Fprintf(w, "  api: not answering (%v)\n", err)
-			} else {
-				_, _ = fmt.Fprintf(w, "  api: http://127.0.0.1:%s answers version %s\n", port, v)
-			}
-			return nil
+			return demo.Status(cmd.Context(), cmd.OutOrStdout(), dir)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory of the demo stack")
 	return cmd
-}
-
-func fetchVersion(ctx context.Context, url string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", fmt.Errorf("request %s: %w", url, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("request %s: %w", url, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	var h struct {
-		Version string `json:"version"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&h); err != nil {
-		return "", fmt.Errorf("decode %s: %w", url, err)
-	}
-	return h.Version, nil
 }
 
 func newDemoAppCmd() *cobra.Command {
@@ -206,4 +146,15 @@ func newDemoBuildCmd() *cobra.Command {
 	}
 	cmd.Flags().StringSliceVar(&versions, "version", nil, "versions to build (default: all)")
 	return cmd
+}
+
+func newDemoWizardRun(cmd *cobra.Command, pgImage string) error {
+	errOut := cmd.ErrOrStderr()
+	dir, err := demo.UpTemp(cmd.Context(), pgImage, func(s string) { _, _ = fmt.Fprintln(errOut, s) })
+	if err != nil {
+		return err
+	}
+	werr := runWizard(cmd, &stackFlags{dir: dir})
+	_, _ = fmt.Fprintf(errOut, "\nThe demo stack keeps running in %s.\n  look:    upshift detect --dir %s\n  remove:  upshift demo down --dir %s\n", dir, dir, dir)
+	return werr
 }

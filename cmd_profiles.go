@@ -1,23 +1,15 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/seed-e7a9fb3b/upshift/render"
+
 	"github.com/seed-e7a9fb3b/upshift/profile"
 )
-
-// profileListing is one line of `upshift profiles --json`.
-type profileListing struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Source      string `json:"source"`         // builtin or file
-	File        string `json:"file,omitempty"` // when Source is file
-}
 
 func newProfilesCmd() *cobra.Command {
 	var asJSON bool
@@ -38,34 +30,8 @@ built-in profile replaces it.`,
 				dir = d
 			}
 			all, loadErr := profile.LoadAll(dir)
-			var rows []profileListing
-			for _, p := range all {
-				row := profileListing{Name: p.Name, Description: p.Description, Source: "builtin"}
-				if p.Source != profile.SourceBuiltin {
-					row.Source, row.File = "file", p.Source
-				}
-				rows = append(rows, row)
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rows); err != nil {
-					return fmt.Errorf("write profiles: %w", err)
-				}
-			} else {
-				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				_, _ = fmt.Fprintln(tw, "NAME\tSOURCE\tDESCRIPTION")
-				for _, r := range rows {
-					src := r.Source
-					if r.File != "" {
-						src = r.File
-					}
-					_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, src, r.Description)
-				}
-				if err := tw.Flush(); err != nil {
-					return fmt.Errorf("write profiles: %w", err)
-				}
+			if err := render.Profiles(cmd.OutOrStdout(), all, asJSON); err != nil {
+				return err
 			}
 			if loadErr != nil {
 				return fmt.Errorf("some profile files are broken:\n%w", loadErr)

@@ -1,16 +1,16 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/seed-e7a9fb3b/upshift/engine"
+	"github.com/seed-e7a9fb3b/upshift/render"
 	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
@@ -20,57 +20,13 @@ func newHistoryCmd() *cobra.Command {
 		Use:   "history",
 		Short: "List past upgrade runs of this project (from their journals)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			sess, err := f.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer sess.Close()
+		RunE: f.withSession(func(ctx context.Context, sess *engine.Session, cmd *cobra.Command, _ []string) error {
 			runs, err := sess.History()
 			if err != nil {
 				return err
 			}
-			if f.jsonOut {
-				type row struct {
-					steps.RunInfo
-					Outcome     string   `json:"outcome"`
-					Backups     []string `json:"backups"`
-					FailedStep  string   `json:"failed_step,omitempty"`
-					Interrupted bool     `json:"interrupted"`
-				}
-				rows := []row{}
-				for _, r := range runs {
-					o := "interrupted"
-					if r.Result != nil {
-						o = r.Result.Outcome
-					}
-					rows = append(rows, row{RunInfo: r.Info, Outcome: o, Backups: r.Backups, FailedStep: r.Failed, Interrupted: r.Interrupted})
-				}
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return wrapWrite(enc.Encode(rows))
-			}
-			w := cmd.OutOrStdout()
-			if len(runs) == 0 {
-				_, _ = fmt.Fprintln(w, "no upgrade runs journaled for this project yet")
-			}
-			for _, r := range runs {
-				o := "INTERRUPTED (upshift resume)"
-				if r.Result != nil {
-					o = r.Result.Outcome
-				}
-				_, _ = fmt.Fprintf(w, "%s  %s → %s  %s", r.Info.Started.Local().Format(time.DateTime), r.Info.From, r.Info.To, o)
-				if r.Failed != "" {
-					_, _ = fmt.Fprintf(w, "  (failed at %s)", r.Failed)
-				}
-				if len(r.Backups) > 0 {
-					_, _ = fmt.Fprintf(w, "  backup %s", r.Backups[0])
-				}
-				_, _ = fmt.Fprintln(w)
-			}
-			return nil
-		},
+			return render.History(cmd.OutOrStdout(), runs, f.jsonOut)
+		}),
 	}
 	f.register(cmd)
 	return cmd
@@ -88,7 +44,7 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		PreRunE: func(*cobra.Command, []string) error {
 			n := 0
 			for _, b := range []bool{retry, cont, rollback} {
 				if b {
@@ -98,12 +54,9 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 			if n > 1 {
 				return usageError{errors.New("choose one of --retry, --continue, --rollback")}
 			}
-			ctx := cmd.Context()
-			sess, err := f.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer sess.Close()
+			return nil
+		},
+		RunE: f.withSession(func(ctx context.Context, sess *engine.Session, cmd *cobra.Command, _ []string) error {
 			st, err := sess.Unfinished()
 			if err != nil {
 				return err
@@ -127,7 +80,7 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 				choice = engine.Continue
 			case rollback, yes:
 				choice = engine.Rollback
-			case isTerminal(os.Stdin):
+			case render.IsTerminal(os.Stdin):
 				choice = askChoice(cmd)
 			default:
 				return usageError{errors.New("no TTY to ask on: pass --retry, --continue or --rollback (or --yes for rollback)")}
@@ -146,7 +99,7 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 			return execute(cmd, &f, yes || choice == engine.Rollback, "upshift resume", func(o engine.RunOptions) (steps.Result, error) {
 				return sess.Continue(ctx, r, o)
 			})
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "answer yes to every confirmation; without a choice, roll back")
@@ -179,13 +132,7 @@ func newRollbackCmd() *cobra.Command {
 		Use:   "rollback",
 		Short: "Restore the restore point of the last upgrade run (database, config, volumes and images together)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			sess, err := f.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer sess.Close()
+		RunE: f.withSession(func(ctx context.Context, sess *engine.Session, cmd *cobra.Command, _ []string) error {
 			r, set, err := sess.RestorePointOfLastRun()
 			if err != nil {
 				return err
@@ -194,7 +141,7 @@ func newRollbackCmd() *cobra.Command {
 			return execute(cmd, &f, yes, "upshift rollback", func(o engine.RunOptions) (steps.Result, error) {
 				return sess.Restore(ctx, set, o)
 			})
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "answer yes to every confirmation")

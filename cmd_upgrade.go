@@ -1,18 +1,16 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/seed-e7a9fb3b/upshift/engine"
-	"github.com/seed-e7a9fb3b/upshift/internal/human"
-	"github.com/seed-e7a9fb3b/upshift/releases"
+	"github.com/seed-e7a9fb3b/upshift/render"
 	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
@@ -20,111 +18,33 @@ func newPlanCmd() *cobra.Command {
 	var f stackFlags
 	var to string
 	cmd := &cobra.Command{
-		Use:   "plan --to VERSION",
-		Short: "Show the upgrade path: versions, required stops, breaking changes, steps (changes nothing)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if to == "" {
-				return usageError{errors.New("--to VERSION is required (or --to latest)")}
-			}
-			ctx := cmd.Context()
-			sess, err := f.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer sess.Close()
+		Use:     "plan --to VERSION",
+		Short:   "Show the upgrade path: versions, required stops, breaking changes, steps (changes nothing)",
+		Args:    cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error { return needTo(to) },
+		RunE: f.withSession(func(ctx context.Context, sess *engine.Session, cmd *cobra.Command, _ []string) error {
 			pl, err := sess.Plan(ctx, to, engine.PlanOptions{})
 			if err != nil {
 				return err
 			}
 			est := pl.Estimate(ctx)
 			if f.jsonOut {
-				out := struct {
-					releases.Path
-					Steps       []steps.StepInfo `json:"steps"`
-					Notices     []string         `json:"notices,omitempty"`
-					BackupBytes int64            `json:"backup_bytes"`
-					DowntimeNS  int64            `json:"downtime_ns"`
-					Problems    []string         `json:"problems,omitempty"`
-				}{Path: pl.Path, Steps: engine.Infos(pl.Plan), Notices: pl.Notices, BackupBytes: est.BackupBytes, DowntimeNS: int64(est.Downtime), Problems: est.Problems()}
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
-					return wrapWrite(err)
-				}
+				err = render.PlanJSON(cmd.OutOrStdout(), pl, est)
 			} else {
-				printPlan(cmd.OutOrStdout(), pl, est)
+				render.Plan(cmd.OutOrStdout(), pl, est)
+			}
+			if err != nil {
+				return err
 			}
 			if pl.Path.Blocked {
 				return &exitError{code: exitFailure, err: fmt.Errorf("the upgrade to %s is blocked: %s", pl.Path.To, strings.Join(pl.Path.Blockers, "; "))}
 			}
 			return nil
-		},
+		}),
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&to, "to", "", "target version (or latest)")
 	return cmd
-}
-
-func printPlan(w io.Writer, pl *engine.Planned, est engine.Estimate) {
-	p := pl.Path
-	_, _ = fmt.Fprintf(w, "upgrade %s → %s\n", p.From, p.To)
-	for _, n := range pl.Notices {
-		_, _ = fmt.Fprintln(w, "note: "+n)
-	}
-	if p.Blocked {
-		_, _ = fmt.Fprintln(w, "BLOCKED:")
-		for _, b := range p.Blockers {
-			_, _ = fmt.Fprintln(w, "  ✗ "+b)
-		}
-	}
-	for i, h := range p.Hops {
-		stop := ""
-		if h.RequiredStop {
-			stop = "  (required stop"
-			if h.Reason != "" {
-				stop += ": " + h.Reason
-			}
-			stop += ")"
-		}
-		_, _ = fmt.Fprintf(w, "\nhop %d: %s%s\n", i+1, h.Version, stop)
-		ws := append([]releases.Warning(nil), h.Warnings...)
-		// breaking changes first
-		for _, kind := range []releases.Kind{releases.KindBreaking, releases.KindManualAction, releases.KindRequirement, releases.KindDeprecation} {
-			for _, wr := range ws {
-				if wr.Kind == kind {
-					_, _ = fmt.Fprintf(w, "  ! %-13s %s (%s)\n", wr.Kind, firstLineOf(wr.Text), wr.Version)
-				}
-			}
-		}
-		for _, a := range h.ManualActions {
-			_, _ = fmt.Fprintf(w, "  ! %-13s %s\n", "manual_action", a)
-		}
-	}
-	_, _ = fmt.Fprintln(w, "\nsteps:")
-	for i, s := range engine.Infos(pl.Plan) {
-		mark := " "
-		if s.Confirm {
-			mark = "?"
-		}
-		_, _ = fmt.Fprintf(w, "  %2d.%s %s\n", i+1, mark, s.Name)
-	}
-	_, _ = fmt.Fprintf(w, "\neach backup: about %s in %s; downtime: about %s\n", human.Bytes(est.BackupBytes), pl.Env.BackupDir, est.Downtime)
-	for _, pr := range est.Problems() {
-		_, _ = fmt.Fprintln(w, "  ✗ "+pr)
-	}
-	_, _ = fmt.Fprintf(w, "Nothing was changed; run `upshift upgrade --to %s` to do it.\n", p.To)
-}
-
-func firstLineOf(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i] + " …"
-	}
-	if len(s) > 160 {
-		s = s[:160] + "…"
-	}
-	return s
 }
 
 type upgradeFlags struct {
@@ -152,8 +72,8 @@ per line and ends with {"result": "success"|"rolled_back"|"failed", ...}.
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if u.to == "" {
-				return usageError{errors.New("--to VERSION is required (or --to latest)")}
+			if err := needTo(u.to); err != nil {
+				return err
 			}
 			return runUpgrade(cmd, &f, &u)
 		},
@@ -191,28 +111,11 @@ func runUpgrade(cmd *cobra.Command, f *stackFlags, u *upgradeFlags) error {
 		return nil
 	}
 	if u.dryRun {
-		return printDryRun(out, pl)
+		return render.DryRun(out, pl)
 	}
 	return execute(cmd, f, u.yes, "upshift upgrade --to "+u.to, func(o engine.RunOptions) (steps.Result, error) {
 		return sess.Upgrade(ctx, pl, o)
 	})
-}
-
-func printDryRun(w io.Writer, pl *engine.Planned) error {
-	_, _ = fmt.Fprintf(w, "dry run: %s → %s (nothing will be changed)\n", pl.Path.From, pl.Path.To)
-	_, _ = fmt.Fprintf(w, "project %s, compose files %s\n", pl.Env.Project.Name, strings.Join(pl.Env.Project.Files, ", "))
-	for i, s := range engine.Infos(pl.Plan) {
-		confirm := ""
-		if s.Confirm {
-			confirm = " [asks for confirmation]"
-		}
-		_, _ = fmt.Fprintf(w, "%2d. %s%s\n", i+1, s.Name, confirm)
-		for _, t := range s.Touches {
-			_, _ = fmt.Fprintf(w, "      touches: %s\n", t)
-		}
-	}
-	_, _ = fmt.Fprintln(w, "on failure after the first backup: stop the app, restore the backup (database, config, volumes, images), start, verify")
-	return nil
 }
 
 // execute runs one engine operation with the right consumer (JSON, plain),
@@ -231,9 +134,9 @@ func execute(cmd *cobra.Command, f *stackFlags, yes bool, what string, run func(
 	}
 	var printer interface{ Emit(steps.Event) }
 	if f.jsonOut {
-		printer = newJSONPrinter(out)
+		printer = render.NewJSON(out)
 	} else {
-		printer = newPlainPrinter(out)
+		printer = render.NewPlain(out)
 	}
 	o.Emit = printer.Emit
 	if os.Getenv("SSH_CONNECTION") != "" && os.Getenv("TMUX") == "" && os.Getenv("STY") == "" && !f.jsonOut {
@@ -242,8 +145,8 @@ func execute(cmd *cobra.Command, f *stackFlags, yes bool, what string, run func(
 	switch {
 	case yes:
 		o.Decide = engine.Unattended(f.acceptTerms)
-	case isTerminal(os.Stdin):
-		o.Decide = promptDecider(cmd.InOrStdin(), cmd.ErrOrStderr())
+	case render.IsTerminal(os.Stdin):
+		o.Decide = render.Prompt(cmd.InOrStdin(), cmd.ErrOrStderr())
 	}
 	res, err := run(o)
 	if err != nil {
@@ -266,4 +169,11 @@ func outcomeErr(res steps.Result) error {
 		}
 		return &exitError{code: exitStuck, err: errors.New(res.Error + ". " + res.Message)}
 	}
+}
+
+func needTo(to string) error {
+	if to == "" {
+		return usageError{errors.New("--to VERSION is required (or --to latest)")}
+	}
+	return nil
 }

@@ -1,19 +1,17 @@
-package main
+// Package wizard adapts the engine to the TUI: it maps the engine's
+// session, plan and run to the view-models of package tui, and applies the
+// hang-up policy to a run the TUI started. It decides nothing.
+package wizard
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/spf13/cobra"
-
-	"github.com/seed-e7a9fb3b/upshift/demo"
-	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/engine"
 	"github.com/seed-e7a9fb3b/upshift/internal/human"
 	"github.com/seed-e7a9fb3b/upshift/releases"
@@ -21,10 +19,16 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/tui"
 )
 
-// wizardEngine maps the engine's results to the TUI's view-models. The TUI
+// New is the wizard's engine on the stack opts names; logFile is --log-file.
+func New(opts engine.Options, logFile string) *Engine {
+	return &Engine{opts: opts, logFile: logFile}
+}
+
+// Engine maps the engine's results to the TUI's view-models. The TUI
 // never sees Docker or PostgreSQL; the decisions stay in engine.
-type wizardEngine struct {
-	f *stackFlags
+type Engine struct {
+	opts    engine.Options
+	logFile string // --log-file: every event as a JSON line
 
 	mu   sync.Mutex
 	sess *engine.Session
@@ -35,15 +39,15 @@ type wizardEngine struct {
 	once     sync.Once
 }
 
-var _ tui.Engine = (*wizardEngine)(nil)
+var _ tui.Engine = (*Engine)(nil)
 
-func (w *wizardEngine) session(ctx context.Context) (*engine.Session, error) {
+func (w *Engine) session(ctx context.Context) (*engine.Session, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.sess != nil {
 		return w.sess, nil
 	}
-	s, err := w.f.open(ctx)
+	s, err := engine.Open(ctx, w.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -51,14 +55,15 @@ func (w *wizardEngine) session(ctx context.Context) (*engine.Session, error) {
 	return s, nil
 }
 
-func (w *wizardEngine) close() {
+// Close ends the session.
+func (w *Engine) Close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.sess.Close()
 	w.sess = nil
 }
 
-func (w *wizardEngine) Detect(ctx context.Context) (tui.Overview, error) {
+func (w *Engine) Detect(ctx context.Context) (tui.Overview, error) {
 	s, err := w.session(ctx)
 	if err != nil {
 		return tui.Overview{}, err
@@ -76,7 +81,7 @@ func (w *wizardEngine) Detect(ctx context.Context) (tui.Overview, error) {
 	return ov, nil
 }
 
-func (w *wizardEngine) Targets(ctx context.Context) ([]tui.Target, error) {
+func (w *Engine) Targets(ctx context.Context) ([]tui.Target, error) {
 	s, err := w.session(ctx)
 	if err != nil {
 		return nil, err
@@ -92,7 +97,7 @@ func (w *wizardEngine) Targets(ctx context.Context) ([]tui.Target, error) {
 	return out, nil
 }
 
-func (w *wizardEngine) Plan(ctx context.Context, to string) (tui.PlanView, error) {
+func (w *Engine) Plan(ctx context.Context, to string) (tui.PlanView, error) {
 	s, err := w.session(ctx)
 	if err != nil {
 		return tui.PlanView{}, err
@@ -130,7 +135,7 @@ func (w *wizardEngine) Plan(ctx context.Context, to string) (tui.PlanView, error
 	return pv, nil
 }
 
-func (w *wizardEngine) isDetached() bool {
+func (w *Engine) isDetached() bool {
 	select {
 	case <-w.detached:
 		return true
@@ -143,7 +148,7 @@ func (w *wizardEngine) isDetached() bool {
 // the terminal goes away the run detaches from the TUI and finishes
 // unattended (confirmations yes, optional steps and consents no), its
 // events still journaled and logged; `upshift history` tells the outcome.
-func (w *wizardEngine) Run(ctx context.Context, to string, events chan<- steps.Event, decisions <-chan steps.Decision) {
+func (w *Engine) Run(ctx context.Context, to string, events chan<- steps.Event, decisions <-chan steps.Decision) {
 	defer close(events)
 	w.once.Do(func() { w.detached = make(chan struct{}) })
 	send := func(ev steps.Event) {
@@ -173,12 +178,12 @@ func (w *wizardEngine) Run(ctx context.Context, to string, events chan<- steps.E
 			return
 		}
 	}
-	logf, err := w.f.logTo()
-	if err != nil {
-		fail(err)
-		return
-	}
-	if logf != nil {
+	var logf *os.File
+	if w.logFile != "" {
+		if logf, err = os.OpenFile(w.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+			fail(fmt.Errorf("open --log-file: %w", err))
+			return
+		}
 		defer func() { _ = logf.Close() }()
 	}
 	// The run's own context: the TUI's cancel reaches it, unless the
@@ -250,45 +255,6 @@ func detachedDecision(ctx context.Context, ev steps.Event, unattended engine.Dec
 		return steps.Decision{Step: ev.Step}, nil
 	}
 	return unattended(ctx, ev)
-}
-
-func runWizard(cmd *cobra.Command, f *stackFlags) error {
-	if !isTerminal(os.Stdin) || !isTerminal(os.Stdout) {
-		return usageError{errors.New("the wizard needs a terminal. Without one, use `upshift detect`, `upshift plan --to V` and `upshift upgrade --to V --yes`")}
-	}
-	eng := &wizardEngine{f: f}
-	defer eng.close()
-	res, err := tui.Run(cmd.Context(), eng, tui.Options{NoColor: f.noColor || os.Getenv("NO_COLOR") != ""}, os.Stdin, os.Stdout)
-	if err != nil {
-		return err
-	}
-	if res.Outcome == "" {
-		return nil
-	}
-	return outcomeErr(res)
-}
-
-func newDemoWizardRun(cmd *cobra.Command, pgImage string) error {
-	ctx := cmd.Context()
-	dir, err := os.MkdirTemp("", "upshift-demo-")
-	if err != nil {
-		return fmt.Errorf("temp dir: %w", err)
-	}
-	dir, _ = filepath.Abs(dir)
-	eng, err := dockerx.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = eng.Close() }()
-	errOut := cmd.ErrOrStderr()
-	_, _ = fmt.Fprintf(errOut, "starting the demo stack in %s (1.0.0)…\n", dir)
-	if _, err := demo.Up(ctx, eng, demo.StackOptions{Dir: dir, Version: "1.0.0", PostgresImage: pgImage, Project: demo.ProjectName("upshift-demo-" + filepath.Base(dir)[len("upshift-demo-"):])}, func(string) {}); err != nil {
-		return err
-	}
-	f := &stackFlags{dir: dir}
-	werr := runWizard(cmd, f)
-	_, _ = fmt.Fprintf(errOut, "\nThe demo stack keeps running in %s.\n  look:    upshift detect --dir %s\n  remove:  upshift demo down --dir %s\n", dir, dir, dir)
-	return werr
 }
 
 // unwrap joins the hard-wrapped lines of a release-note paragraph so the

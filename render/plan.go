@@ -1,0 +1,110 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/seed-e7a9fb3b/upshift/engine"
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
+	"github.com/seed-e7a9fb3b/upshift/releases"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+)
+
+// Plan prints a plan: notices, blockers, hops with their warnings, the
+// steps, the backup and downtime estimate.
+func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate) {
+	p := pl.Path
+	_, _ = fmt.Fprintf(w, "upgrade %s → %s\n", p.From, p.To)
+	for _, n := range pl.Notices {
+		_, _ = fmt.Fprintln(w, "note: "+n)
+	}
+	if p.Blocked {
+		_, _ = fmt.Fprintln(w, "BLOCKED:")
+		for _, b := range p.Blockers {
+			_, _ = fmt.Fprintln(w, "  ✗ "+b)
+		}
+	}
+	for i, h := range p.Hops {
+		stop := ""
+		if h.RequiredStop {
+			stop = "  (required stop"
+			if h.Reason != "" {
+				stop += ": " + h.Reason
+			}
+			stop += ")"
+		}
+		_, _ = fmt.Fprintf(w, "\nhop %d: %s%s\n", i+1, h.Version, stop)
+		ws := append([]releases.Warning(nil), h.Warnings...)
+		// breaking changes first
+		for _, kind := range []releases.Kind{releases.KindBreaking, releases.KindManualAction, releases.KindRequirement, releases.KindDeprecation} {
+			for _, wr := range ws {
+				if wr.Kind == kind {
+					_, _ = fmt.Fprintf(w, "  ! %-13s %s (%s)\n", wr.Kind, firstLineOf(wr.Text), wr.Version)
+				}
+			}
+		}
+		for _, a := range h.ManualActions {
+			_, _ = fmt.Fprintf(w, "  ! %-13s %s\n", "manual_action", a)
+		}
+	}
+	_, _ = fmt.Fprintln(w, "\nsteps:")
+	for i, s := range engine.Infos(pl.Plan) {
+		mark := " "
+		if s.Confirm {
+			mark = "?"
+		}
+		_, _ = fmt.Fprintf(w, "  %2d.%s %s\n", i+1, mark, s.Name)
+	}
+	_, _ = fmt.Fprintf(w, "\neach backup: about %s in %s; downtime: about %s\n", human.Bytes(est.BackupBytes), pl.Env.BackupDir, est.Downtime)
+	for _, pr := range est.Problems() {
+		_, _ = fmt.Fprintln(w, "  ✗ "+pr)
+	}
+	_, _ = fmt.Fprintf(w, "Nothing was changed; run `upshift upgrade --to %s` to do it.\n", p.To)
+}
+
+func firstLineOf(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
+}
+
+// DryRun prints every step with what it touches.
+func DryRun(w io.Writer, pl *engine.Planned) error {
+	_, _ = fmt.Fprintf(w, "dry run: %s → %s (nothing will be changed)\n", pl.Path.From, pl.Path.To)
+	_, _ = fmt.Fprintf(w, "project %s, compose files %s\n", pl.Env.Project.Name, strings.Join(pl.Env.Project.Files, ", "))
+	for i, s := range engine.Infos(pl.Plan) {
+		confirm := ""
+		if s.Confirm {
+			confirm = " [asks for confirmation]"
+		}
+		_, _ = fmt.Fprintf(w, "%2d. %s%s\n", i+1, s.Name, confirm)
+		for _, t := range s.Touches {
+			_, _ = fmt.Fprintf(w, "      touches: %s\n", t)
+		}
+	}
+	_, _ = fmt.Fprintln(w, "on failure after the first backup: stop the app, restore the backup (database, config, volumes, images), start, verify")
+	return nil
+}
+
+// PlanJSON is `plan --json`: the path, the steps, the notices and the
+// estimate.
+func PlanJSON(w io.Writer, pl *engine.Planned, est engine.Estimate) error {
+	out := struct {
+		releases.Path
+		Steps       []steps.StepInfo `json:"steps"`
+		Notices     []string         `json:"notices,omitempty"`
+		BackupBytes int64            `json:"backup_bytes"`
+		DowntimeNS  int64            `json:"downtime_ns"`
+		Problems    []string         `json:"problems,omitempty"`
+	}{Path: pl.Path, Steps: engine.Infos(pl.Plan), Notices: pl.Notices, BackupBytes: est.BackupBytes, DowntimeNS: int64(est.Downtime), Problems: est.Problems()}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return writeErr(enc.Encode(out))
+}

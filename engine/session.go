@@ -6,8 +6,10 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -42,6 +44,9 @@ type Options struct {
 	EnvTemplates string
 	Upshift      string // upshift's own version
 	Builtins     Builtins
+	// GitHubURL replaces the GitHub API base URL for release notes
+	// (GitHub Enterprise; a local stand-in). Default: $UPSHIFT_GITHUB_API.
+	GitHubURL string
 }
 
 // Session is a connected engine plus what detect found on one stack.
@@ -80,7 +85,13 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		_ = eng.Close()
 		return nil, err
 	}
-	return &Session{Eng: eng, Det: det, opts: o}, nil
+	return NewSession(eng, det, o), nil
+}
+
+// NewSession is a session on what detect found (Open does the detecting;
+// tests and tools that already have a Result use this).
+func NewSession(eng *dockerx.Engine, det *detect.Result, o Options) *Session {
+	return &Session{Eng: eng, Det: det, opts: o}
 }
 
 // Close releases the engine connection.
@@ -141,10 +152,11 @@ func (s *Session) Notes(ctx context.Context) ([]releases.Note, []string, error) 
 	}
 	var notices []string
 	src, err := releases.SourceFor(s.Det.Profile, releases.SourceOptions{
-		NotesPath:  s.opts.Notes,
-		ProjectDir: s.Det.Stack.Invocation.WorkingDir,
-		Builtins:   s.opts.Builtins.Notes,
-		Log:        func(l string) { notices = append(notices, l) },
+		NotesPath:     s.opts.Notes,
+		ProjectDir:    s.Det.Stack.Invocation.WorkingDir,
+		Builtins:      s.opts.Builtins.Notes,
+		Log:           func(l string) { notices = append(notices, l) },
+		GitHubBaseURL: cmp.Or(s.opts.GitHubURL, os.Getenv("UPSHIFT_GITHUB_API")),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -170,6 +170,9 @@ type RunState struct {
 	Interrupted bool // no EventDone: the process died mid-run
 	LastStep    string
 	Agreements  []Agreement // consents given during the run
+	// RollingBack: the run had started its rollback (the stack may be
+	// half-restored); only finishing the rollback is safe.
+	RollingBack bool
 }
 
 // ReadJournal parses a journal file. A torn last line (kill -9 mid-write)
@@ -208,6 +211,8 @@ func ReadJournal(path string) (*RunState, error) {
 				if ev.Status == StatusFailed && st.Failed == "" {
 					st.Failed = ev.Step
 				}
+			case EventRollingBack:
+				st.RollingBack = true
 			case EventDone:
 				st.Result = ev.Result
 			default:

@@ -52,6 +52,9 @@ type Plan struct {
 	// Restoring marks a plan that puts a backup back (restore, rollback):
 	// a failure there cannot be rolled back, and the message says so.
 	Restoring bool
+	// RollsBack marks the rollback of an interrupted upgrade (resume): its
+	// success is the upgrade's "rolled_back", not a success.
+	RollsBack bool
 }
 
 // Runner executes a plan and emits events. It is UI-agnostic.
@@ -196,6 +199,14 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 		res.Backup = p.Backup()
 	}
 	switch {
+	case p.RollsBack:
+		res.Outcome = OutcomeRolledBack
+		res.Message = fmt.Sprintf("The interrupted upgrade was rolled back: backup %s is back in place (database, config, volumes and images together) and the stack runs %s, healthy.", res.Backup, p.To)
+		if p.RollbackNote != nil {
+			if n := p.RollbackNote(); n != "" {
+				res.Message += " " + n
+			}
+		}
 	case p.Restoring:
 		res.Message = fmt.Sprintf("Backup %s is back in place: the stack runs %s, healthy.", res.Backup, p.To)
 	case res.Backup == "":

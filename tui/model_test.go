@@ -348,3 +348,16 @@ func batchCmds(cmd tea.Cmd) []tea.Cmd {
 		return nil
 	}}
 }
+
+// A notice of the release-notes source (stale cache) is on the plan screen.
+func TestPlanShowsNotesNotice(t *testing.T) {
+	f := newFakeEngine()
+	p := f.plans["1.1.0"]
+	p.Notices = []string{"GitHub answered 503; using release notes cached at 2026-11-30 10:00 UTC"}
+	f.plans["1.1.0"] = p
+	m := newTestModel(t, f)
+	m.Update(targetChosenMsg{version: "1.1.0"})
+	pump(t, m, m.planCmd("1.1.0"))
+	m.Update(changesAckedMsg{})
+	requireContains(t, m, "using release notes cached")
+}

@@ -14,30 +14,10 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/internal/testenv"
 )
 
-// hangupTape walks the wizard to the migration of 1.0.0 → 1.1.0 and
-// approves it; the test then kills the terminal (the whole tmux server, as
-// an SSH drop takes the whole session) while the migration runs.
-const hangupTape = `
-Set Width 80
-Set Height 24
-Wait+Screen@120s /Press enter to choose a version/
-Enter
-Wait+Screen@60s /Pick the version to upgrade to/
-Up 5
-Wait+Screen /> 1\.1\.0/
-Enter
-Wait+Screen@60s /Press y to acknowledge/
-Type "yy"
-Wait+Screen /All acknowledged/
-Enter
-Wait+Screen@60s /Press enter to start the upgrade/
-Enter
-Wait+Screen@300s /Confirm . Update \.env for 1\.1\.0/
-Type "y"
-Wait+Screen@300s /Confirm . Stop the app/
-Type "y"
-Wait+Screen@300s /Confirm . Migrate the database to 1\.1\.0/
-Type "y"
+// hangupTape approves the migration, then the test kills the terminal
+// (the whole tmux server, as an SSH drop takes the whole session) while the
+// migration runs.
+const hangupTape = wizardToMigrate + `
 Sleep 2s
 `
 
@@ -55,9 +35,15 @@ func TestWizardSurvivesHangup(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	shell := s.Bin + " --dir " + s.Dir + " --log-file " + filepath.Join(t.TempDir(), "wizard.log")
+	// An interactive bash, as on an SSH login: upshift runs as its job, and
+	// on the hang-up bash passes SIGHUP on to the job's whole process group
+	// (docker compose included, unless it runs in a group of its own).
+	start, err := tape.ParseString("Type \"" + s.Bin + " --dir " + s.Dir + " --log-file " + filepath.Join(t.TempDir(), "wizard.log") + "\"\nEnter\n")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Replay kills the tmux server when the tape ends: that is the hang-up.
-	if err := tape.Replay(ctx, cmds, testenv.UniqueName("hup"), shell); err != nil {
+	if err := tape.Replay(ctx, append(start, cmds...), testenv.UniqueName("hup"), "bash --norc --noprofile -i"); err != nil {
 		t.Fatalf("wizard replay: %v", err)
 	}
 	deadline := time.Now().Add(4 * time.Minute)

@@ -146,6 +146,11 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 		if err := ctx.Err(); err != nil {
 			return r.fail(ctx, p, res, info, fmt.Errorf("cancelled before %q: %w", info.Name, err), nil)
 		}
+		if err := r.Journal.Err(); err != nil {
+			// Without a journal a kill could not be resumed: stop before
+			// the next change rather than go on blind.
+			return r.fail(ctx, p, res, info, fmt.Errorf("the run's journal cannot be written (%w), so a resume could not tell where things stand; stopping before %q. Free space where the backups live, then resume", err, info.Name), nil)
+		}
 		if sk, ok := st.(Skipper); ok {
 			if skip, why := sk.Skip(ctx); skip {
 				r.emit(Event{Kind: EventStepStarted, Step: info.ID})

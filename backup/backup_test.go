@@ -461,14 +461,14 @@ func TestDiskFullRemovesTheSet(t *testing.T) {
 }
 
 func TestRedaction(t *testing.T) {
-	r := newRedactor("s3cr3t-pass", "abc")
+	r := newRedactor("s3cr3t-pass", "abc", "1234")
 	err := r.err(errors.Join(context.Canceled, errors.New("pg_dump: password s3cr3t-pass rejected")))
 	if strings.Contains(err.Error(), "s3cr3t-pass") || !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v", err)
 	}
 	var got Progress
-	r.progress(func(p Progress) { got = p })(Progress{Line: "FATAL s3cr3t-pass abc"})
-	if got.Line != "FATAL ****** abc" {
+	r.progress(func(p Progress) { got = p })(Progress{Line: "FATAL s3cr3t-pass abc at 08.571234994"})
+	if got.Line != "FATAL *** abc at 08.571234994" {
 		t.Errorf("line = %q", got.Line)
 	}
 }

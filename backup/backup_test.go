@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
 )
 
 // configSource is a Source with only config files: Create needs no Docker for it.
@@ -401,7 +402,7 @@ func TestCheckFreeSpace(t *testing.T) {
 	}
 	need := free - free/10 // fits, but not with the 20% margin
 	err = CheckFreeSpace(filepath.Join(dir, "not", "yet"), need)
-	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), HumanBytes(need+need/5)+" needed") {
+	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), human.Bytes(need+need/5)+" needed") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"charm.land/bubbles/v2/progress"
 	"charm.land/lipgloss/v2"
 
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
 	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
@@ -96,7 +97,7 @@ func (m *model) runSummary() string {
 			done++
 		}
 	}
-	return itoa(done) + " of " + itoa(len(r.rows)) + " steps done · " + formatDuration(m.now().Sub(r.firstTime)) + " so far"
+	return itoa(done) + " of " + itoa(len(r.rows)) + " steps done · " + human.Duration(m.now().Sub(r.firstTime)) + " so far"
 }
 
 func (m *model) stepIcon(row *stepRow) string {
@@ -137,9 +138,9 @@ func (m *model) stepList(width, height int) string {
 		dur := ""
 		switch row.status {
 		case statusRunning:
-			dur = formatDuration(m.now().Sub(row.started))
+			dur = human.Duration(m.now().Sub(row.started))
 		case steps.StatusOK, steps.StatusFailed, steps.StatusSkipped:
-			dur = formatDuration(row.duration)
+			dur = human.Duration(row.duration)
 		}
 		name := row.info.Name
 		nameW := width - 3 - lipgloss.Width(dur) - 1
@@ -189,7 +190,7 @@ func (m *model) logView(width, lines int) string {
 
 func (m *model) progressLine(row *stepRow, width int) string {
 	pct := float64(row.progressDone) / float64(row.progressTotal)
-	label := " " + formatBytes(row.progressDone) + " / " + formatBytes(row.progressTotal)
+	label := " " + human.Bytes(row.progressDone) + " / " + human.Bytes(row.progressTotal)
 	bar := progress.New(progress.WithWidth(max(10, width-lipgloss.Width(label))), progress.WithoutPercentage(),
 		progress.WithColors(lipgloss.Color("#3FB950")))
 	if m.noColor {

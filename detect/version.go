@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
@@ -15,10 +13,11 @@ import (
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/internal/httpx"
 	"github.com/seed-e7a9fb3b/upshift/profile"
 )
 
-// floatingTags are tags that name a moving target, never a version.
+// versionLike matches a version tag (1.2, v2.0.1-rc1); other tags float.
 var versionLike = regexp.MustCompile(`^v?\d+(\.\d+)+([-+][0-9A-Za-z.-]+)?$`)
 
 // TagOf returns the tag of an image reference ("" when none).
@@ -98,8 +97,6 @@ func probeVersion(ctx context.Context, eng *dockerx.Engine, p *profile.Profile, 
 	return "unknown", "none", "could not tell the running version: " + strings.Join(tried, "; ")
 }
 
-var httpClient = &http.Client{Timeout: 3 * time.Second}
-
 func httpVersion(ctx context.Context, c dockerx.Container, src profile.VersionSource) (string, error) {
 	var addrs []string
 	for _, ip := range c.Networks {
@@ -123,24 +120,11 @@ func httpVersion(ctx context.Context, c dockerx.Container, src profile.VersionSo
 }
 
 func getVersion(ctx context.Context, url string, src profile.VersionSource) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := httpx.GetResponse(ctx, url, 1<<20, 2*time.Second)
 	if err != nil {
-		return "", fmt.Errorf("request: %w", err)
+		return "", err
 	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("GET: %w", err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", fmt.Errorf("read: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return "", fmt.Errorf("status %d", resp.StatusCode)
-	}
+	body := resp.Body
 	var v string
 	switch {
 	case src.Header != "":

@@ -22,8 +22,8 @@ func judge(p *profile.Profile, rep *Report) []string {
 	}
 	if exp := p.ExpectedHead(rep.Version); exp != "" && rep.Schema.Head != "" {
 		rep.Schema.Expected = exp
-		if exp != rep.Schema.Head {
-			w = append(w, driftWarning(p, rep, exp))
+		if rep.Drift = findDrift(p, rep, exp); rep.Drift != nil {
+			w = append(w, driftWarning(rep.Drift, rep))
 		}
 	}
 	for _, s := range rep.Services {
@@ -40,15 +40,60 @@ func judge(p *profile.Profile, rep *Report) []string {
 	return w
 }
 
-func driftWarning(p *profile.Profile, rep *Report, expected string) string {
-	schemaVersion := p.VersionOfHead(rep.Schema.Head)
+// DriftKind says how the database schema and the running image disagree.
+type DriftKind string
+
+// The kinds of drift, from the schema head and the head the running
+// version expects.
+const (
+	// DriftUnknownHead: no known release has the schema's head; the
+	// database is probably ahead of the image (an image was rolled back
+	// without restoring the database).
+	DriftUnknownHead DriftKind = "unknown_head"
+	// DriftDBAhead: the schema is at the head of a newer release than the
+	// running image.
+	DriftDBAhead DriftKind = "db_ahead"
+	// DriftMigrationsPending: the schema is at an older release's head;
+	// migrations did not run after the image changed.
+	DriftMigrationsPending DriftKind = "migrations_pending"
+)
+
+// Drift is a schema head that is not the one the running version expects.
+// Report.Drift is nil when the heads agree or either is unknown.
+type Drift struct {
+	Kind     DriftKind `json:"kind"`
+	Head     string    `json:"head"`               // the database's schema head
+	Expected string    `json:"expected,omitempty"` // the head the running version expects
+	Version  string    `json:"version"`            // the release whose head Head is; "" for DriftUnknownHead
+}
+
+// findDrift compares the schema head with expected, the head of the
+// running version; nil when they agree.
+func findDrift(p *profile.Profile, rep *Report, expected string) *Drift {
+	if expected == "" || rep.Schema.Head == "" || expected == rep.Schema.Head {
+		return nil
+	}
+	d := &Drift{Head: rep.Schema.Head, Expected: expected, Version: p.VersionOfHead(rep.Schema.Head)}
 	switch {
-	case schemaVersion == "":
-		return fmt.Sprintf("DRIFT: the schema head %s is unknown to %s %s (it expects %s): the database is probably ahead of the image — an image was rolled back without restoring the database", rep.Schema.Head, rep.App, rep.Version, expected)
-	case cmpVersions(schemaVersion, rep.Version) > 0:
-		return fmt.Sprintf("DRIFT: the database schema is at %s's head (%s) but the running image is %s: an image was rolled back without restoring the database, or a migration ran without the new image", schemaVersion, rep.Schema.Head, rep.Version)
+	case d.Version == "":
+		d.Kind = DriftUnknownHead
+	case cmpVersions(d.Version, rep.Version) > 0:
+		d.Kind = DriftDBAhead
 	default:
-		return fmt.Sprintf("DRIFT: the database schema is at %s's head (%s) but the running image is %s (expects %s): migrations did not run after the image changed", schemaVersion, rep.Schema.Head, rep.Version, expected)
+		d.Kind = DriftMigrationsPending
+	}
+	return d
+}
+
+// driftWarning is the drift in words, for Report.Warnings.
+func driftWarning(d *Drift, rep *Report) string {
+	switch d.Kind {
+	case DriftUnknownHead:
+		return fmt.Sprintf("DRIFT: the schema head %s is unknown to %s %s (it expects %s): the database is probably ahead of the image — an image was rolled back without restoring the database", d.Head, rep.App, rep.Version, d.Expected)
+	case DriftDBAhead:
+		return fmt.Sprintf("DRIFT: the database schema is at %s's head (%s) but the running image is %s: an image was rolled back without restoring the database, or a migration ran without the new image", d.Version, d.Head, rep.Version)
+	default:
+		return fmt.Sprintf("DRIFT: the database schema is at %s's head (%s) but the running image is %s (expects %s): migrations did not run after the image changed", d.Version, d.Head, rep.Version, d.Expected)
 	}
 }
 

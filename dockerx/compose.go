@@ -48,7 +48,7 @@ func ComposeVersion(ctx context.Context) (string, error) {
 	cmd := exec.CommandContext(ctx, "docker", "compose", "version", "--short")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := startInGroup(cmd)
+	err := StartInGroup(cmd)
 	if err == nil {
 		err = cmd.Wait()
 	}
@@ -99,7 +99,7 @@ func (p Project) ComposeStdin(ctx context.Context, stdin io.Reader, line func(st
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	err := startInGroup(cmd)
+	err := StartInGroup(cmd)
 	if err != nil {
 		_ = pw.Close()
 		wg.Wait()
@@ -110,7 +110,7 @@ func (p Project) ComposeStdin(ctx context.Context, stdin io.Reader, line func(st
 	wg.Wait()
 	if err != nil {
 		if ctx.Err() != nil {
-			killLeftovers(cmd)
+			KillGroup(cmd)
 			return fmt.Errorf("docker compose %s: %w", strings.Join(args, " "), ctx.Err())
 		}
 		return fmt.Errorf("docker compose %s failed: %w: %s", strings.Join(args, " "), err, lastLines(tail.String(), 5))
@@ -128,11 +128,11 @@ func (p Project) ComposeOutput(ctx context.Context, args ...string) ([]byte, err
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := startInGroup(cmd)
+	err := StartInGroup(cmd)
 	if err == nil {
 		err = cmd.Wait()
 		if err != nil && ctx.Err() != nil {
-			killLeftovers(cmd)
+			KillGroup(cmd)
 		}
 	}
 	if err != nil {

@@ -23,7 +23,7 @@ func TestStartInGroup(t *testing.T) {
 		cmd := exec.CommandContext(ctx, "sh", "-c", `sh -c "echo ready; exec sleep 30"; true`)
 		out := &readyWriter{ready: make(chan struct{})}
 		cmd.Stdout, cmd.Stderr = out, out
-		if err := startInGroup(cmd); err != nil {
+		if err := StartInGroup(cmd); err != nil {
 			t.Fatal(err)
 		}
 		<-out.ready // the grandchild runs
@@ -50,7 +50,7 @@ func TestStartInGroup(t *testing.T) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() != syscall.SIGINT {
 			t.Errorf("stopped by %v, want SIGINT", ws.Signal())
 		}
-		killLeftovers(cmd)
+		KillGroup(cmd)
 		if n := liveMembers(t, pgid); n > 0 {
 			t.Errorf("process group %d has %d live members after cancel", pgid, n)
 		}
@@ -64,7 +64,7 @@ func TestStartInGroup(t *testing.T) {
 		cmd := exec.CommandContext(ctx, "sh", "-c", "trap '' INT; echo ready; sleep 30 & wait")
 		out := &readyWriter{ready: make(chan struct{})}
 		cmd.Stdout = out
-		if err := startInGroup(cmd); err != nil {
+		if err := StartInGroup(cmd); err != nil {
 			t.Fatal(err)
 		}
 		<-out.ready
@@ -75,7 +75,7 @@ func TestStartInGroup(t *testing.T) {
 			t.Errorf("ended after %s, want about %s", el, stopGrace)
 		}
 		pgid := cmd.Process.Pid
-		killLeftovers(cmd)
+		KillGroup(cmd)
 		deadline := time.Now().Add(5 * time.Second)
 		for liveMembers(t, pgid) > 0 {
 			if time.Now().After(deadline) {
@@ -86,10 +86,10 @@ func TestStartInGroup(t *testing.T) {
 	})
 	t.Run("start failure", func(t *testing.T) {
 		cmd := exec.CommandContext(context.Background(), "/nonexistent/docker")
-		if err := startInGroup(cmd); err == nil {
+		if err := StartInGroup(cmd); err == nil {
 			t.Fatal("started a missing binary")
 		}
-		killLeftovers(cmd) // no process: must not signal anything
+		KillGroup(cmd) // no process: must not signal anything
 	})
 }
 

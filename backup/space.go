@@ -157,8 +157,3 @@ func FreeSpace(dir string) (int64, error) {
 	}
 	return int64(st.Bavail) * int64(st.Bsize), nil //nolint:gosec,unconvert // field types differ between platforms
 }
-
-// HumanBytes formats a byte count like 1.5 GiB.
-//
-// Deprecated: use internal/human.Bytes; kept while callers move.
-func HumanBytes(n int64) string { return human.Bytes(n) }

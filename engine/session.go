@@ -15,6 +15,7 @@ import (
 
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/internal/httpx"
 	"github.com/seed-e7a9fb3b/upshift/profile"
 	"github.com/seed-e7a9fb3b/upshift/releases"
 	"github.com/seed-e7a9fb3b/upshift/upgrade"
@@ -157,6 +158,7 @@ func (s *Session) Notes(ctx context.Context) ([]releases.Note, []string, error) 
 		Builtins:      s.opts.Builtins.Notes,
 		Log:           func(l string) { notices = append(notices, l) },
 		GitHubBaseURL: cmp.Or(s.opts.GitHubURL, os.Getenv("UPSHIFT_GITHUB_API")),
+		HTTPClient:    httpx.Client,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -161,7 +161,7 @@ func outcomeErr(res steps.Result) error {
 	case steps.OutcomeAborted:
 		return &exitError{code: exitAborted, err: errors.New("aborted: " + res.Error)}
 	default:
-		if res.Unchanged || res.Backup == "" {
+		if res.Unchanged || res.Partial || res.Backup == "" {
 			return &exitError{code: exitFailure, err: errors.New(res.Message)}
 		}
 		return &exitError{code: exitStuck, err: errors.New(res.Error + ". " + res.Message)}

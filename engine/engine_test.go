@@ -159,3 +159,70 @@ func TestUnattended(t *testing.T) {
 		t.Fatalf("a consent with --accept-terms: %+v %v", d, err)
 	}
 }
+
+func TestWhereItStopped(t *testing.T) {
+	info := steps.RunInfo{From: "1.0.0", To: "2.0.0", Hops: []string{"1.1.0", "2.0.0"}}
+	ok := steps.StatusOK
+	cases := []struct {
+		name     string
+		started  []string
+		finished map[string]string
+		good     string
+		changed  bool
+	}{
+		{"before any change", []string{"1.1.0/preflight", "1.1.0/backup"}, map[string]string{"1.1.0/preflight": ok}, "1.0.0", false},
+		{"mid-migration", []string{"1.1.0/preflight", "1.1.0/backup", "1.1.0/images", "1.1.0/config", "1.1.0/stop", "1.1.0/migrate"}, map[string]string{"1.1.0/config": ok, "1.1.0/stop": ok}, "1.0.0", true},
+		{"between two hops", []string{"1.1.0/config", "1.1.0/verify"}, map[string]string{"1.1.0/config": ok, "1.1.0/verify": ok}, "1.1.0", false},
+		{"second hop changed", []string{"1.1.0/verify", "2.0.0/preflight", "2.0.0/config"}, map[string]string{"1.1.0/verify": ok}, "1.1.0", true},
+		{"half-done rollback", []string{"1.1.0/verify", "2.0.0/migrate", "rollback/stop"}, map[string]string{"1.1.0/verify": ok, "2.0.0/migrate": steps.StatusFailed}, "1.1.0", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			good, changed := whereItStopped(&steps.RunState{Info: info, Started: c.started, Finished: c.finished})
+			if good != c.good || changed != c.changed {
+				t.Fatalf("got %s changed=%v, want %s changed=%v", good, changed, c.good, c.changed)
+			}
+		})
+	}
+}
+
+// A run killed between two steps goes on after the last finished one; it
+// never starts over at step 1 (which rolled back a verified upgrade).
+func TestResumeBetweenSteps(t *testing.T) {
+	s := testSession(t, "1.0.0", testProfile(t))
+	ctx := context.Background()
+	pl, err := s.Plan(ctx, "2.0.0", PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started []string
+	finished := map[string]string{}
+	for _, st := range pl.Plan.Steps {
+		id := st.Info().ID
+		started = append(started, id)
+		finished[id] = steps.StatusOK
+		if id == "1.1.0/verify" {
+			break
+		}
+	}
+	st := &steps.RunState{Info: steps.RunInfo{ID: "r", From: "1.0.0", To: "2.0.0", Hops: []string{"1.1.0", "2.0.0"}}, Started: started, Finished: finished, Interrupted: true}
+	for _, c := range []Choice{Retry, Continue} {
+		r, err := s.Resume(ctx, st, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Plan.Steps[r.Start].Info().ID; got != "2.0.0/preflight" {
+			t.Fatalf("%s starts at %s, want 2.0.0/preflight", c, got)
+		}
+		if r.Env.Current() != "1.1.0" {
+			t.Fatalf("%s: current %s, want 1.1.0", c, r.Env.Current())
+		}
+	}
+	r, err := s.Resume(ctx, st, Rollback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.NoRestorePoint && r.NothingToUndo == "" {
+		t.Fatalf("a rollback right after a verified hop restores nothing: %+v", r)
+	}
+}

@@ -65,6 +65,9 @@ type Result struct {
 	// Unchanged says the run stopped before changing anything: the stack is
 	// exactly as it was, no rollback was needed.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// Partial says the run stopped at a verified version on the way
+	// (Reached), before changing anything of the hop that failed.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Event is one thing that happened during a run. Secrets are redacted before

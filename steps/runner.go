@@ -42,8 +42,12 @@ type Plan struct {
 	// Rollback returns the steps that restore the restore point; nil until a
 	// backup exists (a failure before it changes nothing).
 	Rollback func() []Step
-	// Backup names the restore point (set ID) once it exists.
+	// Backup names the restore point a rollback would restore (set ID)
+	// once it exists.
 	Backup func() string
+	// Origin names the run's first restore point (the stack before the
+	// run), for "to go back" after a success; nil means Backup.
+	Origin func() string
 	// Reached reports the version running now (for the result).
 	Reached func() string
 	// RollbackNote, when set, adds what the restore point lacks to the
@@ -215,6 +219,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 	if p.Backup != nil {
 		res.Backup = p.Backup()
 	}
+	if p.Origin != nil {
+		res.Backup = p.Origin()
+	}
 	switch {
 	case p.RollsBack:
 		res.Outcome = OutcomeRolledBack
@@ -266,6 +273,16 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 			res.Outcome = OutcomeAborted
 		}
 		res.Reached = p.From
+		if p.Reached != nil && p.Reached() != "" {
+			res.Reached = p.Reached()
+		}
+		if res.Reached != p.From {
+			// Earlier hops went through and were verified; this one had
+			// not changed anything yet.
+			res.Partial = true
+			res.Message = fmt.Sprintf("%q failed before it changed anything of its hop: %s. The stack runs %s, verified: the last good version on the way to %s. Fix the cause, then run the upgrade again from there.", info.Name, cause, res.Reached, p.To)
+			return r.done(res)
+		}
 		res.Unchanged = true
 		res.Message = fmt.Sprintf("%q failed before anything was changed: %s. The stack still runs %s.", info.Name, cause, p.From)
 		return r.done(res)

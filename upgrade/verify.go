@@ -22,6 +22,9 @@ type verifyStep struct {
 	env     *Env
 	hop     string
 	version string
+	// hopEnd: the verify that ends an upgrade hop (not a restore's): once
+	// it passes, that version is the last good one.
+	hopEnd bool
 }
 
 func (s *verifyStep) Info() steps.StepInfo {
@@ -44,6 +47,9 @@ func (s *verifyStep) Run(ctx context.Context, sink steps.Sink) error {
 			lastErr = s.check(ctx, det, sink)
 			if lastErr == nil {
 				e.setCurrent(s.version)
+				if s.hopEnd {
+					e.hopVerified()
+				}
 				return nil
 			}
 		} else {

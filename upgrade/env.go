@@ -58,10 +58,10 @@ type Env struct {
 	// run's first one.
 	RollbackTo RollbackTarget
 
-	mu      sync.Mutex
-	points  []*backup.Set // restore points of the run, one per hop, oldest first
-	current string        // version running (or being installed) now
-	changed bool          // changed since the last verified version
+	mu         sync.Mutex
+	points     []*backup.Set // restore points of the run, one per hop, oldest first
+	current    string        // version running (or being installed) now
+	changed    bool          // changed since the last verified version
 	agreements []steps.Agreement
 	// xidAtBackup is the next transaction ID when the newest restore
 	// point's dump started (0: unknown); lateWrites counts, per restore

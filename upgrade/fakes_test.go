@@ -360,7 +360,7 @@ func (b *fakeBackups) RestoreSQLite(_ context.Context, _ *backup.Set, into strin
 type fakeDB struct {
 	log *calls
 
-	missing []string
+	missing   []string
 	rightsErr error
 	// xids are returned by NextXID one after the other (then the last).
 	xids   []int64
@@ -641,4 +641,10 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// withImage is sc with another image.
+func withImage(sc types.ServiceConfig, image string) types.ServiceConfig {
+	sc.Image = image
+	return sc
 }

@@ -401,6 +401,8 @@ type fakeHTTP struct {
 
 	status int
 	body   string
+	// bodies, when a key is in the URL, replace body.
+	bodies map[string]string
 	err    error
 
 	mu   sync.Mutex
@@ -414,6 +416,11 @@ func (h *fakeHTTP) Get(_ context.Context, url string, _ time.Duration) (int, []b
 	h.mu.Unlock()
 	if h.err != nil {
 		return 0, nil, h.err
+	}
+	for k, b := range h.bodies {
+		if strings.Contains(url, k) {
+			return h.status, []byte(b), nil
+		}
 	}
 	return h.status, []byte(h.body), nil
 }

@@ -234,6 +234,8 @@ type fakeDetector struct {
 	res *detect.Result
 	// seq, when set, is returned one after the other (then the last one).
 	seq []*detect.Result
+	// fn, when set, answers instead (a stack that follows the run).
+	fn  func() *detect.Result
 	err error
 
 	mu sync.Mutex
@@ -247,6 +249,9 @@ func (d *fakeDetector) Detect(context.Context) (*detect.Result, error) {
 	d.n++
 	if d.err != nil {
 		return nil, d.err
+	}
+	if d.fn != nil {
+		return d.fn(), nil
 	}
 	if len(d.seq) > 0 {
 		i := min(d.n-1, len(d.seq)-1)
@@ -460,12 +465,6 @@ func (s *logSink) has(sub string) bool { return strings.Contains(s.text(), sub) 
 // svc is one compose service of a fake stack.
 type svc struct {
 	name, role, image string
-}
-
-// stack is a fake stack: its profile, its services, what detect says.
-type stack struct {
-	profile  *profile.Profile
-	services []svc
 }
 
 // builtin returns a fresh copy of an embedded profile.

@@ -1,0 +1,104 @@
+package upgrade
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/detect"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+)
+
+// runHop runs a whole plan with the runner, approving every step, on a demo
+// stack that follows the run (detect sees the version the run installed).
+func runHop(t *testing.T, f *fixture, p *steps.Plan) (steps.Result, []steps.Event) {
+	t.Helper()
+	noRetry(t)
+	demoMounts(f)
+	f.det.fn = func() *detect.Result {
+		d := f.atVersion(f.env.Current())
+		c := d.Containers["api"]
+		c.Mounts = f.env.Start.Containers["api"].Mounts
+		d.Containers["api"] = c
+		return d
+	}
+	var evs []steps.Event
+	r := &steps.Runner{
+		Emit:   func(ev steps.Event) { evs = append(evs, ev) },
+		Decide: func(_ context.Context, ev steps.Event) (steps.Decision, error) { return steps.Decision{Step: ev.Step, Approve: true}, nil },
+		Redact: f.env.Redactor(),
+	}
+	return r.Run(context.Background(), p, 0), evs
+}
+
+func demoHop(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t, "upshift-demo", "1.0.0")
+	f.env.BuiltinEnvTemplate = demoTemplate
+	demoTemplates["1.1.0"] = demoTemplates["1.0.0"]
+	t.Cleanup(func() { delete(demoTemplates, "1.1.0") })
+	writeFile(t, f.env.EnvPath(), "APP_VERSION=1.0.0\nNOTES_SECRET=admin-secret-123\n")
+	f.backups.set = testSet("s1", "1.0.0")
+	return f
+}
+
+// A whole hop of the demo through the runner: the outside calls in order.
+func TestHopDemo(t *testing.T) {
+	f := demoHop(t)
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}})
+	res, _ := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeSuccess || res.Backup != "s1" || res.Reached != "1.1.0" {
+		t.Fatalf("result %+v", res)
+	}
+	want := []string{
+		"backup create", "backup verify s1",
+		"pull upshift-demo/app:1.1.0",
+		"stop --timeout 20 api worker",
+		"run --rm --no-deps -T api migrate",
+		"up --detach --wait --wait-timeout 180 --remove-orphans",
+		"rmi upshift-demo/app:1.0.0",
+	}
+	var got []string
+	for _, c := range f.calls.list() {
+		for _, w := range want {
+			if strings.HasSuffix(c, w) {
+				got = append(got, w)
+			}
+		}
+	}
+	if !equalStrings(got, want) {
+		t.Errorf("calls\n got %v\nwant %v\nall %v", got, want, f.calls.list())
+	}
+	if v := envValue(t, f.env.EnvPath(), "APP_VERSION"); v != "1.1.0" {
+		t.Errorf("APP_VERSION=%s", v)
+	}
+}
+
+// A failed migration rolls back to the restore point: stop, restore, start
+// and verify the old version.
+func TestHopDemoRollback(t *testing.T) {
+	f := demoHop(t)
+	f.compose.fail = failOn("migrate", errFake)
+	f.backups.set = &backup.Set{ID: "s1", Manifest: backup.Manifest{Version: "1.0.0"}}
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}})
+	res, evs := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeRolledBack || res.FailedStep != "1.1.0/migrate" || res.Reached != "1.0.0" {
+		t.Fatalf("result %+v", res)
+	}
+	var started []string
+	for _, ev := range evs {
+		if ev.Kind == steps.EventStepStarted {
+			started = append(started, ev.Step)
+		}
+	}
+	want := append(hopIDs("1.1.0", "preflight", "backup", "images", "config", "stop", "migrate"), "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify")
+	if !equalStrings(started, want) {
+		t.Errorf("started\n got %v\nwant %v", started, want)
+	}
+	for _, ev := range evs {
+		if strings.Contains(ev.Line+ev.Err+ev.Prompt, "admin-secret-123") {
+			t.Errorf("a secret in an event: %+v", ev)
+		}
+	}
+}

@@ -25,8 +25,10 @@ func runHop(t *testing.T, f *fixture, p *steps.Plan) (steps.Result, []steps.Even
 	}
 	var evs []steps.Event
 	r := &steps.Runner{
-		Emit:   func(ev steps.Event) { evs = append(evs, ev) },
-		Decide: func(_ context.Context, ev steps.Event) (steps.Decision, error) { return steps.Decision{Step: ev.Step, Approve: true}, nil },
+		Emit: func(ev steps.Event) { evs = append(evs, ev) },
+		Decide: func(_ context.Context, ev steps.Event) (steps.Decision, error) {
+			return steps.Decision{Step: ev.Step, Approve: true}, nil
+		},
 		Redact: f.env.Redactor(),
 	}
 	return r.Run(context.Background(), p, 0), evs

@@ -272,6 +272,7 @@ type fakeBackups struct {
 	createErr   error
 	verifyErr   error
 	sets        []*backup.Set // what List returns
+	listErr     error
 	// restoreErr fails the named restore method ("config", "images",
 	// "database", "volumes", "sqlite").
 	restoreErr map[string]error
@@ -322,6 +323,9 @@ func (b *fakeBackups) Verify(_ context.Context, set *backup.Set, dbContainer str
 
 func (b *fakeBackups) List(string) ([]*backup.Set, error) {
 	b.log.add("backup list")
+	if b.listErr != nil {
+		return nil, b.listErr
+	}
 	return b.sets, nil
 }
 

@@ -104,3 +104,55 @@ func TestHopDemoRollback(t *testing.T) {
 		}
 	}
 }
+
+// With --backup-after-stop the writers stop before the dump: no late writes
+// to count, the restore point holds the old .env.
+func TestHopDemoBackupAfterStop(t *testing.T) {
+	f := demoHop(t)
+	f.env.BackupAfterStop = true
+	f.db.xids = []int64{1000, 2000}
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}})
+	res, _ := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeSuccess || res.Backup != "s1" {
+		t.Fatalf("result %+v", res)
+	}
+	want := []string{
+		"pull upshift-demo/app:1.1.0",
+		"stop --timeout 20 api worker",
+		"backup create", "backup verify s1",
+		"run --rm --no-deps -T api migrate",
+		"up --detach --wait --wait-timeout 180 --remove-orphans",
+	}
+	var got []string
+	for _, c := range f.calls.list() {
+		for _, w := range want {
+			if strings.HasSuffix(c, w) {
+				got = append(got, w)
+			}
+		}
+	}
+	if !equalStrings(got, want) {
+		t.Errorf("calls\n got %v\nwant %v", got, want)
+	}
+	if f.env.LateWrites() != 0 || len(only(f.calls.list(), "db xid")) != 0 {
+		t.Errorf("late writes %d", f.env.LateWrites())
+	}
+	// The backup read the .env before config changed it.
+	if v := f.backups.created[0].Version; v != "1.0.0" {
+		t.Errorf("backup version %s", v)
+	}
+}
+
+// A failure before the first change (a pull) ends the run unchanged: no rollback.
+func TestHopDemoPullFails(t *testing.T) {
+	f := demoHop(t)
+	f.docker.pullErr = errFake
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}})
+	res, _ := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeFailed || !res.Unchanged || res.FailedStep != "1.1.0/images" || res.Reached != "1.0.0" {
+		t.Fatalf("result %+v", res)
+	}
+	if len(only(f.calls.list(), "restore ")) != 0 || len(only(f.calls.list(), "compose stop")) != 0 {
+		t.Errorf("calls %v", f.calls.list())
+	}
+}

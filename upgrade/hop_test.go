@@ -15,12 +15,17 @@ import (
 func runHop(t *testing.T, f *fixture, p *steps.Plan) (steps.Result, []steps.Event) {
 	t.Helper()
 	noRetry(t)
-	demoMounts(f)
+	if f.env.Profile.Name == "upshift-demo" {
+		demoMounts(f)
+	} else {
+		maibotMounts(t, f)
+	}
 	f.det.fn = func() *detect.Result {
 		d := f.atVersion(f.env.Current())
-		c := d.Containers["api"]
-		c.Mounts = f.env.Start.Containers["api"].Mounts
-		d.Containers["api"] = c
+		for name, c := range d.Containers {
+			c.Mounts = f.env.Start.Containers[name].Mounts
+			d.Containers[name] = c
+		}
 		return d
 	}
 	var evs []steps.Event
@@ -154,5 +159,57 @@ func TestHopDemoPullFails(t *testing.T) {
 	}
 	if len(only(f.calls.list(), "restore ")) != 0 || len(only(f.calls.list(), "compose stop")) != 0 {
 		t.Errorf("calls %v", f.calls.list())
+	}
+}
+
+// A SQLite app with consent (maibot): the hop, then a failed migration and
+// its rollback, through the runner.
+func TestHopMaibot(t *testing.T) {
+	shortGrace(t)
+	for _, c := range []struct {
+		name    string
+		log     string
+		outcome string
+		started []string
+	}{
+		{
+			"success", "WebUI started on 0.0.0.0:8001", steps.OutcomeSuccess,
+			append(hopIDs("0.11.0", "preflight", "images", "terms", "stop", "backup", "config", "migrate", "start", "verify"), "cleanup"),
+		},
+		{
+			"migration error rolls back", "Traceback (most recent call last):", steps.OutcomeRolledBack,
+			append(hopIDs("0.11.0", "preflight", "images", "terms", "stop", "backup", "config", "migrate"), "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"),
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := maibotTerms(t, oldEULA)
+			f.http.body = `{"status":"healthy"}`
+			f.docker.logs = map[string][]string{"c-core": {"starting MaiBot", c.log}}
+			set := testSet("s1", "0.10.0")
+			set.Manifest.SQLite = []backup.SQLiteEntry{{}}
+			f.backups.set = set
+			p := Build(f.env, "0.10.0", []Hop{{Version: "0.11.0"}})
+			res, evs := runHop(t, f, p)
+			if res.Outcome != c.outcome {
+				t.Fatalf("result %+v", res)
+			}
+			var started []string
+			for _, ev := range evs {
+				if ev.Kind == steps.EventStepStarted {
+					started = append(started, ev.Step)
+				}
+			}
+			if !equalStrings(started, c.started) {
+				t.Errorf("started\n got %v\nwant %v", started, c.started)
+			}
+			if c.outcome == steps.OutcomeRolledBack {
+				if got := only(f.calls.list(), "restore "); !equalStrings(got, []string{"restore config", "restore images", "restore volumes", "restore sqlite"}) {
+					t.Errorf("restore calls %v", got)
+				}
+				if res.Reached != "0.10.0" {
+					t.Errorf("reached %s", res.Reached)
+				}
+			}
+		})
 	}
 }

@@ -29,13 +29,10 @@ func newPlanCmd() *cobra.Command {
 			}
 			est := pl.Estimate(ctx)
 			if f.jsonOut {
-				err = render.PlanJSON(cmd.OutOrStdout(), pl, est)
-			} else {
-				render.Plan(cmd.OutOrStdout(), pl, est)
+				// JSON readers see "blocked": true; the exit code stays 0.
+				return render.PlanJSON(cmd.OutOrStdout(), pl, est)
 			}
-			if err != nil {
-				return err
-			}
+			render.Plan(cmd.OutOrStdout(), pl, est)
 			if pl.Path.Blocked {
 				return &exitError{code: exitFailure, err: fmt.Errorf("the upgrade to %s is blocked: %s", pl.Path.To, strings.Join(pl.Path.Blockers, "; "))}
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
 )
 
 // configSource is a Source with only config files: Create needs no Docker for it.
@@ -401,7 +402,7 @@ func TestCheckFreeSpace(t *testing.T) {
 	}
 	need := free - free/10 // fits, but not with the 20% margin
 	err = CheckFreeSpace(filepath.Join(dir, "not", "yet"), need)
-	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), HumanBytes(need+need/5)+" needed") {
+	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), human.Bytes(need+need/5)+" needed") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -461,14 +462,14 @@ func TestDiskFullRemovesTheSet(t *testing.T) {
 }
 
 func TestRedaction(t *testing.T) {
-	r := newRedactor("s3cr3t-pass", "abc")
+	r := newRedactor("s3cr3t-pass", "abc", "1234")
 	err := r.err(errors.Join(context.Canceled, errors.New("pg_dump: password s3cr3t-pass rejected")))
 	if strings.Contains(err.Error(), "s3cr3t-pass") || !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v", err)
 	}
 	var got Progress
-	r.progress(func(p Progress) { got = p })(Progress{Line: "FATAL s3cr3t-pass abc"})
-	if got.Line != "FATAL ****** abc" {
+	r.progress(func(p Progress) { got = p })(Progress{Line: "FATAL s3cr3t-pass abc at 08.571234994"})
+	if got.Line != "FATAL *** abc at 08.571234994" {
 		t.Errorf("line = %q", got.Line)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
-	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 )
@@ -79,14 +77,19 @@ func (r pgRunner) run(ctx context.Context, cmd []string, stdin io.Reader, stdout
 		return res.ExitCode, res.Stderr, err
 	}
 	c := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
-	c.Cancel = func() error { return c.Process.Signal(syscall.SIGINT) }
-	c.WaitDelay = 10 * time.Second
 	c.Env = append(os.Environ(), r.env()...)
 	c.Stdin = stdin
 	c.Stdout = stdout
 	tail := &lineTail{line: line}
 	c.Stderr = tail
-	err := c.Run()
+	// Its own process group: an SSH drop must not kill a restore half-way.
+	err := dockerx.StartInGroup(c)
+	if err == nil {
+		err = c.Wait()
+		if err != nil && ctx.Err() != nil {
+			dockerx.KillGroup(c)
+		}
+	}
 	tail.flush()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ctx.Err() == nil {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
 )
 
 // Estimate returns an upper bound of the size of a set for src: database
@@ -129,7 +130,7 @@ func CheckFreeSpace(dir string, need int64) error {
 	want := need + need/5
 	if free < want {
 		return fmt.Errorf("%w in %s: %s needed (1.2 × the estimated %s), only %s free. Fix: free some space there or choose another --backup-dir",
-			ErrNoSpace, dir, HumanBytes(want), HumanBytes(need), HumanBytes(free))
+			ErrNoSpace, dir, human.Bytes(want), human.Bytes(need), human.Bytes(free))
 	}
 	return nil
 }
@@ -155,18 +156,4 @@ func FreeSpace(dir string) (int64, error) {
 		return 0, fmt.Errorf("free space of %s: %w", p, err)
 	}
 	return int64(st.Bavail) * int64(st.Bsize), nil //nolint:gosec,unconvert // field types differ between platforms
-}
-
-// HumanBytes formats a byte count like 1.5 GiB.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -11,10 +11,11 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/seed-e7a9fb3b/upshift/envfile"
 )
 
 // Progress is what a long operation reports, at most a few times a second.
@@ -218,27 +219,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err //nolint:wrapcheck // io.EOF must pass unchanged
 }
 
-// redactor removes secret values from text shown to the admin.
-type redactor struct{ secrets []string }
+// redactor removes secret values from errors and progress lines shown to
+// the admin, with envfile's rules (the one redactor of upshift).
+type redactor struct{ r *envfile.Redactor }
 
 func newRedactor(secrets ...string) *redactor {
-	r := &redactor{}
-	for _, s := range secrets {
-		// Very short values would blank out ordinary words; they are not
-		// secrets worth the name anyway.
-		if len(s) >= 4 {
-			r.secrets = append(r.secrets, s)
-		}
-	}
-	return r
+	return &redactor{r: envfile.NewRedactor(secrets...)}
 }
 
-func (r *redactor) text(s string) string {
-	for _, sec := range r.secrets {
-		s = strings.ReplaceAll(s, sec, "******")
-	}
-	return s
-}
+func (r *redactor) text(s string) string { return r.r.Redact(s) }
 
 func (r *redactor) err(err error) error {
 	if err == nil {

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/internal/httpx"
 )
 
 // Status prints the demo stack's containers and the version its api
@@ -51,21 +51,14 @@ func Status(ctx context.Context, w io.Writer, dir string) error {
 }
 
 func fetchVersion(ctx context.Context, url string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := httpx.GetWithTimeout(ctx, url, 1<<16, 3*time.Second)
 	if err != nil {
-		return "", fmt.Errorf("request %s: %w", url, err)
+		return "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("request %s: %w", url, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
 	var h struct {
 		Version string `json:"version"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&h); err != nil {
+	if err := json.Unmarshal(body, &h); err != nil {
 		return "", fmt.Errorf("decode %s: %w", url, err)
 	}
 	return h.Version, nil

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/seed-e7a9fb3b/upshift/internal/httpx"
 )
 
 // PersonalityEnv, baked into a lookalike image, makes the demo app behave
@@ -133,17 +135,10 @@ func serveUntilDone(ctx context.Context, addr string, h http.Handler, ready func
 
 // probeLocal is the image's HEALTHCHECK: GET a local URL, want 200.
 func probeLocal(ctx context.Context, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := httpx.GetResponse(ctx, url, 1<<20, 2*time.Second)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("healthcheck: status %d", resp.StatusCode)
 	}

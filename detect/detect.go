@@ -2,23 +2,15 @@ package detect
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"regexp"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/pg"
 	"github.com/seed-e7a9fb3b/upshift/profile"
-	"github.com/seed-e7a9fb3b/upshift/releases/version"
 )
 
 // Options say what to look at.
@@ -206,25 +198,6 @@ func digests(ctx context.Context, eng *dockerx.Engine, rep *Report) {
 	}
 }
 
-// floatingTags are tags that name a moving target, never a version.
-var versionLike = regexp.MustCompile(`^v?\d+(\.\d+)+([-+][0-9A-Za-z.-]+)?$`)
-
-// TagOf returns the tag of an image reference ("" when none).
-func TagOf(ref string) string {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref = ref[:i]
-	}
-	slash := strings.LastIndex(ref, "/")
-	if i := strings.LastIndex(ref, ":"); i > slash {
-		return ref[i+1:]
-	}
-	return ""
-}
-
-// IsFloatingTag reports whether a tag is a moving name (latest, stable, a
-// branch) rather than a version.
-func IsFloatingTag(tag string) bool { return !versionLike.MatchString(tag) }
-
 func appService(p *profile.Profile, rep *Report, want string) string {
 	if want != "" {
 		return want
@@ -235,170 +208,6 @@ func appService(p *profile.Profile, rep *Report, want string) string {
 		}
 	}
 	return ""
-}
-
-func probeVersion(ctx context.Context, eng *dockerx.Engine, p *profile.Profile, res *Result, rep *Report) (version, source, warning string) {
-	var tried []string
-	for _, src := range p.Version.Sources {
-		svc := appService(p, rep, src.Service)
-		c, running := res.Containers[svc]
-		switch src.Type {
-		case profile.VersionHTTP:
-			if !running || c.State != "running" {
-				tried = append(tried, "http ("+svc+" not running)")
-				continue
-			}
-			v, err := httpVersion(ctx, c, src)
-			if err == nil && v != "" {
-				return v, fmt.Sprintf("http GET %s:%d%s", svc, src.Port, src.Path), ""
-			}
-			tried = append(tried, fmt.Sprintf("http %s%s: %v", svc, src.Path, err))
-		case profile.VersionCommand:
-			if !running || c.State != "running" {
-				tried = append(tried, "command ("+svc+" not running)")
-				continue
-			}
-			v, err := commandVersion(ctx, eng, c, src)
-			if err == nil && v != "" {
-				return v, "command `" + strings.Join(src.Command, " ") + "` in " + svc, ""
-			}
-			tried = append(tried, fmt.Sprintf("command in %s: %v", svc, err))
-		case profile.VersionOCILabel:
-			label := src.Label
-			if label == "" {
-				label = dockerx.LabelVersionOCI
-			}
-			ref := c.ImageID
-			if ref == "" {
-				if s, ok := rep.Service(svc); ok {
-					ref = s.Image
-				}
-			}
-			img, ok, err := eng.ImageInspect(ctx, ref)
-			if err == nil && ok && img.Labels[label] != "" && !IsFloatingTag(img.Labels[label]) {
-				return strings.TrimPrefix(img.Labels[label], "v"), "OCI label " + label + " of " + svc + "'s image", ""
-			}
-			tried = append(tried, "OCI label "+label+" absent")
-		case profile.VersionImageTag:
-			s, ok := rep.Service(svc)
-			if !ok {
-				continue
-			}
-			tag := TagOf(s.Image)
-			if tag == "" {
-				tag = "latest"
-			}
-			if IsFloatingTag(tag) {
-				tried = append(tried, "image tag "+tag+" is floating")
-				return "unknown (tag " + tag + ")", "none", "the image tag of " + svc + " is " + tag + ", which names a moving target, not a version; upshift could not read the real version (" + strings.Join(tried, "; ") + ")"
-			}
-			return strings.TrimPrefix(tag, "v"), "image tag of " + svc, ""
-		}
-	}
-	return "unknown", "none", "could not tell the running version: " + strings.Join(tried, "; ")
-}
-
-var httpClient = &http.Client{Timeout: 3 * time.Second}
-
-func httpVersion(ctx context.Context, c dockerx.Container, src profile.VersionSource) (string, error) {
-	var addrs []string
-	for _, ip := range c.Networks {
-		if ip != "" {
-			addrs = append(addrs, net.JoinHostPort(ip, strconv.Itoa(src.Port)))
-		}
-	}
-	sort.Strings(addrs)
-	if hp, ok := c.HostPort(src.Port); ok {
-		addrs = append(addrs, hp)
-	}
-	lastErr := errors.New("no address")
-	for _, a := range addrs {
-		v, err := getVersion(ctx, "http://"+a+src.Path, src)
-		if err == nil {
-			return v, nil
-		}
-		lastErr = err
-	}
-	return "", lastErr
-}
-
-func getVersion(ctx context.Context, url string, src profile.VersionSource) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", fmt.Errorf("request: %w", err)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("GET: %w", err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", fmt.Errorf("read: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return "", fmt.Errorf("status %d", resp.StatusCode)
-	}
-	var v string
-	switch {
-	case src.Header != "":
-		v = strings.TrimSpace(resp.Header.Get(src.Header))
-	case src.JSON != "":
-		var m map[string]any
-		if err := json.Unmarshal(body, &m); err != nil {
-			return "", fmt.Errorf("not JSON: %w", err)
-		}
-		s, ok := m[src.JSON].(string)
-		if !ok {
-			return "", fmt.Errorf("no string field %q", src.JSON)
-		}
-		v = strings.TrimSpace(s)
-	default:
-		v = strings.TrimSpace(string(body))
-	}
-	if src.Regexp != "" {
-		re, err := regexp.Compile(src.Regexp)
-		if err != nil {
-			return "", fmt.Errorf("profile regexp: %w", err)
-		}
-		m := re.FindStringSubmatch(v)
-		if len(m) < 2 {
-			return "", fmt.Errorf("%q does not match %s", v, src.Regexp)
-		}
-		v = m[1]
-	}
-	if !versionLike.MatchString(v) {
-		return "", fmt.Errorf("answered %q, which is not a version", v)
-	}
-	return v, nil
-}
-
-func commandVersion(ctx context.Context, eng *dockerx.Engine, c dockerx.Container, src profile.VersionSource) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	var out strings.Builder
-	r, err := eng.Exec(ctx, c.ID, src.Command, nil, "", nil, &out, nil)
-	if err != nil {
-		return "", err
-	}
-	if r.ExitCode != 0 {
-		return "", fmt.Errorf("exit %d: %s", r.ExitCode, r.Stderr)
-	}
-	s := strings.TrimSpace(out.String())
-	if src.Regexp != "" {
-		re, err := regexp.Compile(src.Regexp)
-		if err != nil {
-			return "", fmt.Errorf("profile regexp: %w", err)
-		}
-		m := re.FindStringSubmatch(s)
-		if len(m) < 2 {
-			return "", fmt.Errorf("output does not match %s", src.Regexp)
-		}
-		s = m[1]
-	}
-	return strings.TrimPrefix(s, "v"), nil
 }
 
 // DBCredentials reads the database credentials of the db service: from the
@@ -521,57 +330,4 @@ func probeDB(ctx context.Context, p *profile.Profile, res *Result) {
 		return
 	}
 	rep.Schema = SchemaReport{Tool: sch.Tool, Head: sch.Head, Heads: sch.Heads, Dirty: sch.Dirty, Failed: sch.Failed, Detail: sch.Detail}
-}
-
-// judge turns what was found into warnings an admin must see.
-func judge(p *profile.Profile, rep *Report) []string {
-	var w []string
-	if rep.Schema.Dirty {
-		w = append(w, fmt.Sprintf("DIRTY MIGRATION: the %s schema is marked dirty/failed (%s). A migration half-ran; do not upgrade before it is repaired or the database restored", rep.Schema.Tool, strings.Join(append([]string{rep.Schema.Head}, rep.Schema.Failed...), ", ")))
-	}
-	if !rep.DB.Reachable && rep.DB.Error != "" && (rep.DB.Engine == profile.EnginePostgres || rep.DB.Engine == profile.EngineSQLite) {
-		w = append(w, "database not reachable: "+rep.DB.Error)
-	}
-	if rep.Schema.Head == "" && rep.Schema.Detail != "" && rep.DB.Reachable {
-		w = append(w, "schema head unknown: "+rep.Schema.Detail)
-	}
-	if exp := p.ExpectedHead(rep.Version); exp != "" && rep.Schema.Head != "" {
-		rep.Schema.Expected = exp
-		if exp != rep.Schema.Head {
-			w = append(w, driftWarning(p, rep, exp))
-		}
-	}
-	for _, s := range rep.Services {
-		switch {
-		case s.FinishedJob():
-		case s.State == "restarting" || (s.State == "exited" && s.RestartCount > 0):
-			w = append(w, fmt.Sprintf("%s is %s (restarted %d times): look at `docker compose logs %s`", s.Name, s.State, s.RestartCount, s.Name))
-		case s.Health == "unhealthy":
-			w = append(w, s.Name+" is unhealthy")
-		case s.State == "not created" && s.Role != profile.RoleOther:
-			w = append(w, s.Name+" has no container: the stack is not (fully) up")
-		}
-	}
-	return w
-}
-
-func driftWarning(p *profile.Profile, rep *Report, expected string) string {
-	schemaVersion := p.VersionOfHead(rep.Schema.Head)
-	switch {
-	case schemaVersion == "":
-		return fmt.Sprintf("DRIFT: the schema head %s is unknown to %s %s (it expects %s): the database is probably ahead of the image — an image was rolled back without restoring the database", rep.Schema.Head, rep.App, rep.Version, expected)
-	case cmpVersions(schemaVersion, rep.Version) > 0:
-		return fmt.Sprintf("DRIFT: the database schema is at %s's head (%s) but the running image is %s: an image was rolled back without restoring the database, or a migration ran without the new image", schemaVersion, rep.Schema.Head, rep.Version)
-	default:
-		return fmt.Sprintf("DRIFT: the database schema is at %s's head (%s) but the running image is %s (expects %s): migrations did not run after the image changed", schemaVersion, rep.Schema.Head, rep.Version, expected)
-	}
-}
-
-func cmpVersions(a, b string) int {
-	va, errA := version.Parse(a)
-	vb, errB := version.Parse(b)
-	if errA != nil || errB != nil {
-		return strings.Compare(a, b)
-	}
-	return va.Compare(vb)
 }

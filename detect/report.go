@@ -14,7 +14,8 @@ type Report struct {
 	Schema        SchemaReport    `json:"schema"`
 	DB            DBReport        `json:"db"`
 	Services      []ServiceReport `json:"services"`
-	Warnings      []string        `json:"warnings"`
+	Drift         *Drift          `json:"drift,omitempty"` // set when the schema head is not the one Version expects
+	Warnings      []string        `json:"warnings"`        // for people; decide on typed fields (Drift, Schema.Dirty)
 }
 
 // SchemaReport is the schema head and its health.

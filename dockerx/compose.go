@@ -11,8 +11,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
-	"time"
 )
 
 // Project is how the admin invokes docker compose for a stack: upshift always
@@ -48,15 +46,25 @@ func (p Project) args(extra ...string) []string {
 // ComposeVersion returns the version of the docker compose plugin.
 func ComposeVersion(ctx context.Context) (string, error) {
 	cmd := exec.CommandContext(ctx, "docker", "compose", "version", "--short")
-	out, err := cmd.Output()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := StartInGroup(cmd)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if err != nil {
+		if msg := lastLines(stderr.String(), 2); msg != "" {
+			err = fmt.Errorf("%w: %s", err, msg)
+		}
 		return "", fmt.Errorf("%w (docker compose version: %v). Fix: install the docker-compose-plugin package or the compose v2 binary under ~/.docker/cli-plugins", ErrComposeMissing, err)
 	}
-	return strings.TrimPrefix(strings.TrimSpace(string(out)), "v"), nil
+	return strings.TrimPrefix(strings.TrimSpace(stdout.String()), "v"), nil
 }
 
 // Compose runs `docker compose <args>` for the project, streaming each output
-// line to line. Cancelling ctx sends SIGINT first, then kills after 10s.
+// line (stdout and stderr, never the terminal) to line. Compose runs in its
+// own process group, so a hang-up of the admin's terminal does not stop it;
+// cancelling ctx sends SIGINT to the group first, then kills after 10s.
 func (p Project) Compose(ctx context.Context, line func(string), args ...string) error {
 	return p.ComposeStdin(ctx, nil, line, args...)
 }
@@ -65,8 +73,6 @@ func (p Project) Compose(ctx context.Context, line func(string), args ...string)
 func (p Project) ComposeStdin(ctx context.Context, stdin io.Reader, line func(string), args ...string) error {
 	cmd := exec.CommandContext(ctx, "docker", p.args(args...)...)
 	cmd.Stdin = stdin
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
-	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(os.Environ(), "COMPOSE_PROGRESS=plain", "COMPOSE_ANSI=never")
 	if p.WorkingDir != "" {
 		cmd.Dir = p.WorkingDir
@@ -93,7 +99,7 @@ func (p Project) ComposeStdin(ctx context.Context, stdin io.Reader, line func(st
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	err := cmd.Start()
+	err := StartInGroup(cmd)
 	if err != nil {
 		_ = pw.Close()
 		wg.Wait()
@@ -104,6 +110,7 @@ func (p Project) ComposeStdin(ctx context.Context, stdin io.Reader, line func(st
 	wg.Wait()
 	if err != nil {
 		if ctx.Err() != nil {
+			KillGroup(cmd)
 			return fmt.Errorf("docker compose %s: %w", strings.Join(args, " "), ctx.Err())
 		}
 		return fmt.Errorf("docker compose %s failed: %w: %s", strings.Join(args, " "), err, lastLines(tail.String(), 5))
@@ -111,20 +118,27 @@ func (p Project) ComposeStdin(ctx context.Context, stdin io.Reader, line func(st
 	return nil
 }
 
-// ComposeOutput runs compose and returns its standard output.
+// ComposeOutput runs compose (in its own process group, like Compose) and
+// returns its standard output.
 func (p Project) ComposeOutput(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "docker", p.args(args...)...)
 	cmd.Env = append(os.Environ(), "COMPOSE_ANSI=never")
 	if p.WorkingDir != "" {
 		cmd.Dir = p.WorkingDir
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := StartInGroup(cmd)
+	if err == nil {
+		err = cmd.Wait()
+		if err != nil && ctx.Err() != nil {
+			KillGroup(cmd)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("docker compose %s failed: %w: %s", strings.Join(args, " "), err, lastLines(stderr.String(), 5))
 	}
-	return out, nil
+	return stdout.Bytes(), nil
 }
 
 func lastLines(s string, n int) string {

@@ -25,7 +25,15 @@ func requireTmux(t *testing.T) {
 
 // wizardTape drives the wizard through a 1.0.0 → 1.1.0 upgrade at 80×24,
 // answering every confirmation, as an admin would type it.
-const wizardTape = `
+const wizardTape = wizardToMigrate + `
+Wait+Screen@300s /Upgrade complete: 1\.0\.0 . 1\.1\.0/
+Wait+Screen /upshift restore /
+Type "q"
+`
+
+// wizardToMigrate walks the wizard to the migration of 1.0.0 → 1.1.0 and
+// approves it (and every confirmation before it).
+const wizardToMigrate = `
 Set Width 80
 Set Height 24
 Wait+Screen@120s /Press enter to choose a version/
@@ -48,9 +56,6 @@ Wait+Screen@300s /Confirm . Stop the app/
 Type "y"
 Wait+Screen@300s /Confirm . Migrate the database to 1\.1\.0/
 Type "y"
-Wait+Screen@300s /Upgrade complete: 1\.0\.0 . 1\.1\.0/
-Wait+Screen /upshift restore /
-Type "q"
 `
 
 // TestWizardInTmux runs the real binary in a real terminal against a real

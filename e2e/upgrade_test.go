@@ -255,11 +255,16 @@ func TestKillDuringMigrationThenResume(t *testing.T) {
 	_ = cmd.Wait()
 
 	out, err = s.Run("resume", "--yes", "--json")
-	if err != nil {
-		t.Fatalf("resume: %v\n%s", err, out)
+	if code := exitCode(err); code != 3 {
+		t.Fatalf("resume (rollback): exit %d, want 3 (rolled back): %v\n%s", code, err, out)
 	}
-	if res := lastResult(t, out); res.Outcome != steps.OutcomeSuccess || res.To != "1.0.0" {
+	if res := lastResult(t, out); res.Outcome != steps.OutcomeRolledBack || res.To != "1.0.0" {
 		t.Fatalf("resume result %+v", res)
+	}
+	// history tells the truth: the upgrade was rolled back.
+	hist, err := s.Run("history", "--json")
+	if err != nil || !strings.Contains(hist, `"outcome": "rolled_back"`) {
+		t.Fatalf("history after a resumed rollback: %v\n%s", err, hist)
 	}
 	if v, err := s.APIVersion(); err != nil || v != "1.0.0" {
 		t.Fatalf("after resume (rollback) api version %q %v", v, err)

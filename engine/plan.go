@@ -19,6 +19,7 @@ type Planned struct {
 	Path releases.Path
 	Env  *upgrade.Env
 	Plan *steps.Plan
+	Hops []upgrade.Hop // what each hop installs and renames
 	// Notices are what the release-notes source said (stale, incomplete).
 	Notices []string
 }
@@ -50,7 +51,8 @@ func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) 
 	}
 	env := s.NewEnv()
 	env.BackupAfterStop = o.BackupAfterStop
-	return &Planned{Path: path, Env: env, Plan: upgrade.Build(env, from, hopsOf(path)), Notices: notices}, nil
+	hops := hopsOf(path)
+	return &Planned{Path: path, Env: env, Plan: upgrade.Build(env, from, hops), Hops: hops, Notices: notices}, nil
 }
 
 // hopsOf is the only place the .env renames of a hop are derived: the path

@@ -49,6 +49,7 @@ type Resumed struct {
 	Env   *upgrade.Env
 	Plan  *steps.Plan
 	Start int // index of the first step to run
+	Hops  []upgrade.Hop
 	State *steps.RunState
 	// NoRestorePoint: a rollback was asked for, but the run stopped before
 	// it changed anything; there is nothing to do.
@@ -80,7 +81,11 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 			return r, nil
 		}
 		r.Plan = upgrade.RestorePlan(env, set, "rollback", false)
+		r.Plan.RollsBack = true
 		return r, nil
+	}
+	if st.RollingBack {
+		return nil, fmt.Errorf("run %s was rolling back when it stopped, so the stack may be half-restored: going on with the upgrade from there is not safe. Nothing was changed. Finish the rollback with `upshift resume --rollback`", st.Info.ID)
 	}
 	pl, err := s.planFrom(ctx, st.Info.From, st.Info.To, PlanOptions{})
 	if err != nil {
@@ -90,7 +95,8 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 		return nil, fmt.Errorf("the path %s → %s is now %s, but the interrupted run went %s (the release notes or the profile changed since). Nothing was changed. Roll back with `upshift resume --rollback`, then plan again", st.Info.From, st.Info.To, strings.Join(got, " → "), strings.Join(st.Info.Hops, " → "))
 	}
 	// The plan is rebuilt on this env: restore point and agreements stay.
-	r.Plan = upgrade.Build(env, st.Info.From, hopsOf(pl.Path))
+	r.Hops = hopsOf(pl.Path)
+	r.Plan = upgrade.Build(env, st.Info.From, r.Hops)
 	r.Start = r.Plan.IndexOf(st.Failed)
 	if r.Start < 0 {
 		r.Start = 0

@@ -6,13 +6,16 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/internal/httpx"
 	"github.com/seed-e7a9fb3b/upshift/profile"
 	"github.com/seed-e7a9fb3b/upshift/releases"
 	"github.com/seed-e7a9fb3b/upshift/upgrade"
@@ -42,6 +45,9 @@ type Options struct {
 	EnvTemplates string
 	Upshift      string // upshift's own version
 	Builtins     Builtins
+	// GitHubURL replaces the GitHub API base URL for release notes
+	// (GitHub Enterprise; a local stand-in). Default: $UPSHIFT_GITHUB_API.
+	GitHubURL string
 }
 
 // Session is a connected engine plus what detect found on one stack.
@@ -80,7 +86,13 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		_ = eng.Close()
 		return nil, err
 	}
-	return &Session{Eng: eng, Det: det, opts: o}, nil
+	return NewSession(eng, det, o), nil
+}
+
+// NewSession is a session on what detect found (Open does the detecting;
+// tests and tools that already have a Result use this).
+func NewSession(eng *dockerx.Engine, det *detect.Result, o Options) *Session {
+	return &Session{Eng: eng, Det: det, opts: o}
 }
 
 // Close releases the engine connection.
@@ -141,10 +153,12 @@ func (s *Session) Notes(ctx context.Context) ([]releases.Note, []string, error) 
 	}
 	var notices []string
 	src, err := releases.SourceFor(s.Det.Profile, releases.SourceOptions{
-		NotesPath:  s.opts.Notes,
-		ProjectDir: s.Det.Stack.Invocation.WorkingDir,
-		Builtins:   s.opts.Builtins.Notes,
-		Log:        func(l string) { notices = append(notices, l) },
+		NotesPath:     s.opts.Notes,
+		ProjectDir:    s.Det.Stack.Invocation.WorkingDir,
+		Builtins:      s.opts.Builtins.Notes,
+		Log:           func(l string) { notices = append(notices, l) },
+		GitHubBaseURL: cmp.Or(s.opts.GitHubURL, os.Getenv("UPSHIFT_GITHUB_API")),
+		HTTPClient:    httpx.Client,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -2,7 +2,8 @@
 // parsing and editing of docker compose `.env` files, the three-way merge of
 // `.env`, YAML and TOML configs across an upgrade, the preview (unified diff
 // and summary) and the atomic write. It reads and writes bytes only: it never
-// talks to Docker, PostgreSQL or the terminal.
+// talks to Docker, PostgreSQL or the terminal. It also owns the one
+// redactor of upshift (Redactor: secrets out of logs, errors and diffs).
 //
 // Values are read exactly as compose-go's dotenv parser reads them (the
 // parser below is a position-keeping port of compose-go v2's dotenv parser,

@@ -2,7 +2,6 @@ package envfile
 
 import (
 	"regexp"
-	"sort"
 	"strings"
 )
 
@@ -55,22 +54,6 @@ func MaskValue(key, value string) string {
 func maskDSN(s string) string {
 	s = urlPassword.ReplaceAllString(s, "${1}"+mask+"${3}")
 	return kvPassword.ReplaceAllString(s, "${1}"+mask)
-}
-
-// Redact replaces every occurrence of each non-empty secret value with
-// "***", longest first so that a secret containing another is fully hidden.
-func Redact(text string, secrets []string) string {
-	list := make([]string, 0, len(secrets))
-	for _, s := range secrets {
-		if s != "" {
-			list = append(list, s)
-		}
-	}
-	sort.Slice(list, func(i, j int) bool { return len(list[i]) > len(list[j]) })
-	for _, s := range list {
-		text = strings.ReplaceAll(text, s, mask)
-	}
-	return text
 }
 
 // commentedAssignment is a commented-out KEY=value line.

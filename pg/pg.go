@@ -20,6 +20,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/seed-e7a9fb3b/upshift/envfile"
 )
 
 // ConnectTimeout bounds one connection attempt.
@@ -252,12 +254,10 @@ func pgMessage(p Params, pgErr *pgconn.PgError, ce *ConnectError) string {
 	}
 }
 
-// scrub masks the password in text we did not write ourselves.
+// scrub masks the password in text we did not write ourselves (the one
+// redactor: whole tokens only for a short password).
 func scrub(s, password string) string {
-	if password == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, password, "****")
+	return envfile.NewRedactor(password).Redact(s)
 }
 
 // ParseDSN reads an app's own connection string (a URL or libpq key=value

@@ -9,29 +9,27 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/seed-e7a9fb3b/upshift/internal/schematool"
 )
 
-// The migration tools whose version tables ReadSchema understands.
+// The migration tools whose version tables ReadSchema understands (the
+// names live in internal/schematool, shared with the profiles).
 const (
-	ToolAlembic       = "alembic"
-	ToolGolangMigrate = "golang-migrate"
-	ToolRails         = "rails"
-	ToolFlyway        = "flyway"
-	ToolDjango        = "django"
-	ToolGoose         = "goose"
-	ToolPrisma        = "prisma"
-	ToolMorph         = "morph" // Mattermost
-	ToolNone          = "none"  // no version table, e.g. gorm AutoMigrate
+	ToolAlembic       = schematool.Alembic
+	ToolGolangMigrate = schematool.GolangMigrate
+	ToolRails         = schematool.Rails
+	ToolFlyway        = schematool.Flyway
+	ToolDjango        = schematool.Django
+	ToolGoose         = schematool.Goose
+	ToolPrisma        = schematool.Prisma
+	ToolMorph         = schematool.Morph
+	ToolNone          = schematool.None
 )
 
 // Tools lists the tools ReadSchema accepts, in the order DetectSchema tries
 // them (ToolNone last).
-func Tools() []string {
-	return []string{
-		ToolAlembic, ToolGolangMigrate, ToolRails, ToolFlyway, ToolDjango,
-		ToolGoose, ToolPrisma, ToolMorph, ToolNone,
-	}
-}
+func Tools() []string { return schematool.Postgres() }
 
 // Schema is the schema head as the app's migration tool recorded it.
 type Schema struct {

@@ -4,6 +4,8 @@
 // It reads files and nothing else: no Docker, no database, no network.
 package profile
 
+import "github.com/seed-e7a9fb3b/upshift/internal/schematool"
+
 // Roles a service can play.
 const (
 	RoleApp       = "app"
@@ -138,11 +140,8 @@ type ConfigValue struct {
 	Key  string `yaml:"key"`
 }
 
-// Schema tools upshift knows how to read the head of.
-var SchemaTools = []string{
-	"alembic", "golang-migrate", "rails", "flyway", "django", "goose",
-	"prisma", "morph", "sqlite-user-version", "auto", "none",
-}
+// SchemaTools are the schema tools upshift knows how to read the head of.
+var SchemaTools = schematool.All()
 
 // Schema says which tool records the schema version, and where.
 type Schema struct {

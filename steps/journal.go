@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -138,6 +137,9 @@ func (j *Journal) Note(s string) {
 // Err returns the first write error (a journal that cannot be written makes
 // resume impossible, so callers surface it).
 func (j *Journal) Err() error {
+	if j == nil {
+		return nil
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.err
@@ -170,6 +172,9 @@ type RunState struct {
 	Interrupted bool // no EventDone: the process died mid-run
 	LastStep    string
 	Agreements  []Agreement // consents given during the run
+	// RollingBack: the run had started its rollback (the stack may be
+	// half-restored); only finishing the rollback is safe.
+	RollingBack bool
 }
 
 // ReadJournal parses a journal file. A torn last line (kill -9 mid-write)
@@ -208,6 +213,8 @@ func ReadJournal(path string) (*RunState, error) {
 				if ev.Status == StatusFailed && st.Failed == "" {
 					st.Failed = ev.Step
 				}
+			case EventRollingBack:
+				st.RollingBack = true
 			case EventDone:
 				st.Result = ev.Result
 			default:
@@ -251,64 +258,83 @@ func History(backupDir string) ([]*RunState, error) {
 	return out, nil
 }
 
-// Lock keeps two upshift runs off the same project.
-type Lock struct{ path string }
+// Lock keeps two upshift runs off the same project. It is a kernel lock
+// (flock) on a file in the backup dir: a process that dies, however it
+// dies, releases it, so there is no stale lock to take over and no race in
+// taking one over. The file names the holder for the message others get.
+type Lock struct{ f *os.File }
 
 // ErrLocked means another upshift holds the lock.
 var ErrLocked = errors.New("another upshift is running on this project")
 
-// AcquireLock takes the project's lock in backupDir. A lock left by a
-// process that no longer exists is taken over (its journal says what
-// happened; `upshift resume` picks it up).
+// LockPath is the lock file of a backup dir.
+func LockPath(backupDir string) string { return filepath.Join(backupDir, "upshift.lock") }
+
+// AcquireLock takes the project's lock in backupDir, or says who holds it.
 func AcquireLock(backupDir, what string) (*Lock, error) {
 	if err := os.MkdirAll(backupDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", backupDir, err)
 	}
-	p := filepath.Join(backupDir, "upshift.lock")
-	for attempt := 0; attempt < 2; attempt++ {
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err == nil {
-			_, werr := fmt.Fprintf(f, "%d\n%s\n%s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339), what)
-			serr := f.Sync()
-			cerr := f.Close()
-			if err := errors.Join(werr, serr, cerr); err != nil {
-				_ = os.Remove(p)
-				return nil, fmt.Errorf("write lock %s: %w", p, err)
-			}
-			return &Lock{path: p}, nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("create lock %s: %w", p, err)
-		}
-		b, _ := os.ReadFile(p)
-		lines := strings.SplitN(string(b), "\n", 3)
-		pid, _ := strconv.Atoi(strings.TrimSpace(lines[0]))
-		if pid > 0 && processAlive(pid) {
-			desc := strings.TrimSpace(strings.Join(lines[1:], " "))
-			return nil, fmt.Errorf("%w (pid %d, since %s). Nothing was changed. Wait for it to finish; if you are sure it is gone, remove %s", ErrLocked, pid, desc, p)
-		}
-		_ = os.Remove(p) // stale: its process is gone
+	p := LockPath(backupDir)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", p, err)
 	}
-	return nil, fmt.Errorf("%w: could not take %s", ErrLocked, p)
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("lock %s: %w", p, err)
+		}
+		holder := LockHolder(backupDir)
+		return nil, fmt.Errorf("%w (%s). Nothing was changed. Wait for it to finish (upshift status), or stop that process", ErrLocked, holder)
+	}
+	werr := f.Truncate(0)
+	if werr == nil {
+		_, werr = f.WriteAt([]byte(fmt.Sprintf("%d\n%s\n%s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339), what)), 0)
+	}
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if werr != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("write lock %s: %w", p, werr)
+	}
+	return &Lock{f: f}, nil
 }
 
-// Release removes the lock.
-func (l *Lock) Release() {
-	if l != nil {
-		_ = os.Remove(l.path)
+// LockHolder describes who holds the lock of backupDir ("pid 42 since …:
+// upshift upgrade …"), from the lock file.
+func LockHolder(backupDir string) string {
+	b, _ := os.ReadFile(LockPath(backupDir))
+	lines := strings.SplitN(strings.TrimSpace(string(b)), "\n", 3)
+	if len(lines) < 3 {
+		return "holder unknown"
 	}
+	return fmt.Sprintf("pid %s, since %s: %s", lines[0], lines[1], lines[2])
 }
 
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	if err != nil && !errors.Is(err, syscall.EPERM) {
+// Locked reports whether a process holds the lock of backupDir now.
+func Locked(backupDir string) bool {
+	f, err := os.Open(LockPath(backupDir))
+	if err != nil {
 		return false
 	}
-	// A killed process its parent has not reaped yet is a zombie: gone.
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
-			return false
-		}
+	defer func() { _ = f.Close() }()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
 	}
-	return true
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+// Release lets the lock go. The file stays: removing it would let a
+// process that opened it before the removal lock a file nobody else sees.
+func (l *Lock) Release() {
+	if l == nil || l.f == nil {
+		return
+	}
+	_ = l.f.Truncate(0)
+	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	_ = l.f.Close()
+	l.f = nil
 }

@@ -52,6 +52,9 @@ type Plan struct {
 	// Restoring marks a plan that puts a backup back (restore, rollback):
 	// a failure there cannot be rolled back, and the message says so.
 	Restoring bool
+	// RollsBack marks the rollback of an interrupted upgrade (resume): its
+	// success is the upgrade's "rolled_back", not a success.
+	RollsBack bool
 }
 
 // Runner executes a plan and emits events. It is UI-agnostic.
@@ -85,6 +88,18 @@ func (r *Runner) emit(ev Event) {
 	ev.Line = r.redact(ev.Line)
 	ev.Err = r.redact(ev.Err)
 	ev.Prompt = r.redact(ev.Prompt)
+	if len(ev.Plan) > 0 {
+		infos := make([]StepInfo, len(ev.Plan))
+		for i, in := range ev.Plan {
+			in.Name, in.Explain = r.redact(in.Name), r.redact(in.Explain)
+			in.Touches = append([]string(nil), in.Touches...)
+			for j := range in.Touches {
+				in.Touches[j] = r.redact(in.Touches[j])
+			}
+			infos[i] = in
+		}
+		ev.Plan = infos
+	}
 	if ev.Result != nil {
 		res := *ev.Result
 		res.Error = r.redact(res.Error)
@@ -143,6 +158,11 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 		if err := ctx.Err(); err != nil {
 			return r.fail(ctx, p, res, info, fmt.Errorf("cancelled before %q: %w", info.Name, err), nil)
 		}
+		if err := r.Journal.Err(); err != nil {
+			// Without a journal a kill could not be resumed: stop before
+			// the next change rather than go on blind.
+			return r.fail(ctx, p, res, info, fmt.Errorf("the run's journal cannot be written (%w), so a resume could not tell where things stand; stopping before %q. Free space where the backups live, then resume", err, info.Name), nil)
+		}
 		if sk, ok := st.(Skipper); ok {
 			if skip, why := sk.Skip(ctx); skip {
 				r.emit(Event{Kind: EventStepStarted, Step: info.ID})
@@ -196,6 +216,14 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 		res.Backup = p.Backup()
 	}
 	switch {
+	case p.RollsBack:
+		res.Outcome = OutcomeRolledBack
+		res.Message = fmt.Sprintf("The interrupted upgrade was rolled back: backup %s is back in place (database, config, volumes and images together) and the stack runs %s, healthy.", res.Backup, p.To)
+		if p.RollbackNote != nil {
+			if n := p.RollbackNote(); n != "" {
+				res.Message += " " + n
+			}
+		}
 	case p.Restoring:
 		res.Message = fmt.Sprintf("Backup %s is back in place: the stack runs %s, healthy.", res.Backup, p.To)
 	case res.Backup == "":
@@ -205,8 +233,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 	default:
 		res.Message = fmt.Sprintf("%s → %s done. To go back: upshift restore %s", p.From, p.To, res.Backup)
 	}
-	r.emit(Event{Kind: EventDone, Result: &res})
-	return res
+	return r.done(res)
 }
 
 func (r *Runner) decide(ctx context.Context, ev Event) (Decision, error) {
@@ -231,8 +258,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 	if rollback == nil && p.Restoring {
 		res.Outcome = OutcomeFailed
 		res.Message = fmt.Sprintf("%q failed: %s. The stack may be half-restored; backup %s itself is unchanged. Fix the cause, then run `upshift restore %s` again.", info.Name, cause, res.Backup, res.Backup)
-		r.emit(Event{Kind: EventDone, Result: &res})
-		return res
+		return r.done(res)
 	}
 	if rollback == nil {
 		res.Outcome = OutcomeFailed
@@ -242,8 +268,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 		res.Reached = p.From
 		res.Unchanged = true
 		res.Message = fmt.Sprintf("%q failed before anything was changed: %s. The stack still runs %s.", info.Name, cause, p.From)
-		r.emit(Event{Kind: EventDone, Result: &res})
-		return res
+		return r.done(res)
 	}
 	r.emit(Event{Kind: EventRollingBack, Step: info.ID, Err: cause.Error()})
 	// The rollback must finish even when the run was cancelled: a half-done
@@ -260,8 +285,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 			res.Outcome = OutcomeFailed
 			res.Error = fmt.Sprintf("%s; then the rollback failed at %q: %v", cause, rinfo.Name, err)
 			res.Message = fmt.Sprintf("The stack may be half-restored. The restore point is backup %s. Fix the cause shown above, then run `upshift restore %s` (or `upshift resume`).", res.Backup, res.Backup)
-			r.emit(Event{Kind: EventDone, Result: &res})
-			return res
+			return r.done(res)
 		}
 		r.emit(Event{Kind: EventStepFinished, Step: rinfo.ID, Status: StatusOK, Duration: r.now().Sub(t0)})
 	}
@@ -280,8 +304,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 		msg += " Last lines of the failing step: " + strings.Join(LastN(tail, 5), " | ")
 	}
 	res.Message = msg
-	r.emit(Event{Kind: EventDone, Result: &res})
-	return res
+	return r.done(res)
 }
 
 func LastN(s []string, n int) []string {
@@ -299,4 +322,13 @@ func (p *Plan) IndexOf(stepID string) int {
 		}
 	}
 	return -1
+}
+
+// done ends the run: the result, redacted like every event, is emitted and
+// returned (the caller prints it too).
+func (r *Runner) done(res Result) Result {
+	res.Error = r.redact(res.Error)
+	res.Message = r.redact(res.Message)
+	r.emit(Event{Kind: EventDone, Result: &res})
+	return res
 }

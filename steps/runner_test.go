@@ -3,10 +3,12 @@ package steps
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -175,13 +177,52 @@ func TestLock(t *testing.T) {
 		t.Fatalf("second lock: %v", err)
 	}
 	l.Release()
-	// A lock whose process is gone is taken over.
+	// A lock file left by a process that is gone does not lock (the
+	// kernel lock died with it).
 	if err := os.WriteFile(filepath.Join(dir, "upshift.lock"), []byte("999999999\nthen\nold run\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	l2, err := AcquireLock(dir, "third")
 	if err != nil {
-		t.Fatalf("stale lock not taken over: %v", err)
+		t.Fatalf("a leftover lock file locks: %v", err)
 	}
 	l2.Release()
+}
+
+// Many contenders, one holder at a time (a take-over race let two hold it).
+func TestLockContention(t *testing.T) {
+	dir := t.TempDir()
+	var holders, maxHolders, wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				l, err := AcquireLock(dir, fmt.Sprintf("contender %d", i))
+				if err != nil {
+					if !errors.Is(err, ErrLocked) {
+						t.Error(err)
+					}
+					continue
+				}
+				wins.Add(1)
+				if n := holders.Add(1); n > maxHolders.Load() {
+					maxHolders.Store(n)
+				}
+				if !Locked(dir) || !strings.Contains(LockHolder(dir), "contender") {
+					t.Error("the lock must show as held, with its holder")
+				}
+				holders.Add(-1)
+				l.Release()
+			}
+		}()
+	}
+	wg.Wait()
+	if maxHolders.Load() != 1 || wins.Load() == 0 {
+		t.Fatalf("max %d simultaneous holders, %d wins", maxHolders.Load(), wins.Load())
+	}
+	if Locked(dir) {
+		t.Fatal("released, yet locked")
+	}
 }

@@ -184,7 +184,7 @@ func newFakeEngine() *fakeEngine {
 		overview: Overview{
 			Project: "demo", Dir: "/srv/upshift-demo", App: "upshift-demo", Profile: "upshift-demo",
 			Version: "1.0.0", VersionSource: "image tag",
-			DBEngine: "PostgreSQL", DBVersion: "16.4", DBSize: "48.2 MB",
+			DBEngine: "PostgreSQL", DBVersion: "16.4", DBSize: "48.2 MiB",
 			SchemaTool: "alembic", SchemaHead: "0002_notes",
 			Services: []ServiceRow{
 				{Name: "api", Role: "app", Image: "upshift-demo:1.0.0", State: "running", Health: "healthy"},
@@ -222,7 +222,7 @@ func newFakeEngine() *fakeEngine {
 	hop21 := HopView{Version: "2.1.0", NotesMarkdown: "# upshift demo 2.1.0\n\n- Faster search.\n"}
 	pre := []Precondition{
 		{Name: "PostgreSQL 13 or newer", OK: true, Detail: "16.4"},
-		{Name: "Free disk for the backup", OK: true, Detail: "18.3 GB free, about 52 MB needed"},
+		{Name: "Free disk for the backup", OK: true, Detail: "18.3 GiB free, about 52.0 MiB needed"},
 	}
 	mk := func(to string, hops []HopView, fail string, hold bool) {
 		var script []fakeStep

@@ -219,7 +219,7 @@ func TestGolden(t *testing.T) {
 		}, func(t *testing.T, tm *teatest.TestModel, f *fakeEngine) {
 			toPlan(t, tm, "2.0.0", 1)
 			send(tm, "enter")
-			waitScreen(t, tm, "copying .env and compose.yaml", "30.0 MB / 48.0 MB")
+			waitScreen(t, tm, "copying .env and compose.yaml", "30.0 MiB / 48.0 MiB")
 		}},
 		{"confirm_diff", newFakeEngine, func(t *testing.T, tm *teatest.TestModel, _ *fakeEngine) {
 			toPlan(t, tm, "1.1.0", 2)

@@ -106,7 +106,7 @@ func TestUpdateWizardFlow(t *testing.T) {
 	requireContains(t, m, "All acknowledged")
 
 	press(t, m, "enter")
-	requireContains(t, m, "upshift · Plan", "Free disk for the backup", "about 52.0 MB", "about 45s", "Merge your .env", "asks you first")
+	requireContains(t, m, "upshift · Plan", "Free disk for the backup", "about 52.0 MiB", "about 45s", "Merge your .env", "asks you first")
 	press(t, m, "e")
 	requireContains(t, m, "upshift saves the database")
 	press(t, m, "esc")
@@ -277,20 +277,6 @@ func TestNoColor(t *testing.T) {
 	}
 }
 
-func TestFormat(t *testing.T) {
-	for _, tc := range []struct {
-		d    time.Duration
-		want string
-	}{{0, "0s"}, {4200 * time.Millisecond, "4.2s"}, {12 * time.Second, "12s"}, {65 * time.Second, "1m05s"}} {
-		if got := formatDuration(tc.d); got != tc.want {
-			t.Errorf("formatDuration(%v) = %q, want %q", tc.d, got, tc.want)
-		}
-	}
-	if got := formatBytes(52 << 20); got != "52.0 MB" {
-		t.Errorf("formatBytes = %q", got)
-	}
-}
-
 func TestUpdateHelpAndLongTargetList(t *testing.T) {
 	f := newFakeEngine()
 	for i := range 40 {
@@ -347,4 +333,17 @@ func batchCmds(cmd tea.Cmd) []tea.Cmd {
 		}
 		return nil
 	}}
+}
+
+// A notice of the release-notes source (stale cache) is on the plan screen.
+func TestPlanShowsNotesNotice(t *testing.T) {
+	f := newFakeEngine()
+	p := f.plans["1.1.0"]
+	p.Notices = []string{"GitHub answered 503; using release notes cached at 2026-11-30 10:00 UTC"}
+	f.plans["1.1.0"] = p
+	m := newTestModel(t, f)
+	m.Update(targetChosenMsg{version: "1.1.0"})
+	pump(t, m, m.planCmd("1.1.0"))
+	m.Update(changesAckedMsg{})
+	requireContains(t, m, "using release notes cached")
 }

@@ -6,6 +6,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
 )
 
 type planState struct {
@@ -97,12 +99,12 @@ func (m *model) planContent() string {
 	}
 	backup := p.BackupDir
 	if p.BackupEstimate > 0 {
-		backup += s.Subtle.Render(" (about " + formatBytes(p.BackupEstimate) + ")")
+		backup += s.Subtle.Render(" (about " + human.Bytes(p.BackupEstimate) + ")")
 	}
 	b.WriteString(s.Label.Render("Backup") + " " + backup + "\n")
 	down := "none expected"
 	if p.ExpectedDowntime > 0 {
-		down = "about " + formatDuration(p.ExpectedDowntime) + s.Subtle.Render(" (your app is stopped meanwhile)")
+		down = "about " + human.Duration(p.ExpectedDowntime) + s.Subtle.Render(" (your app is stopped meanwhile)")
 	}
 	b.WriteString(s.Label.Render("Downtime") + " " + down + "\n\n")
 

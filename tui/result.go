@@ -8,6 +8,7 @@ import (
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
 	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
@@ -90,7 +91,7 @@ func (m *model) successStory(res *steps.Result) string {
 		b.WriteString(wrap("upshift kept a backup of everything from before the upgrade: "+res.Backup+".", m.width, "  ") + "\n")
 		b.WriteString("  To return to " + res.From + ", run: " + s.Selected.Render("upshift restore "+res.Backup) + "\n")
 	}
-	b.WriteString("\n" + s.Heading.Render("Steps") + s.Subtle.Render(" · "+formatDuration(m.run.lastTime.Sub(m.run.firstTime))+" in all") + "\n")
+	b.WriteString("\n" + s.Heading.Render("Steps") + s.Subtle.Render(" · "+human.Duration(m.run.lastTime.Sub(m.run.firstTime))+" in all") + "\n")
 	b.WriteString(m.rowsSummary(false))
 	if res.Message != "" {
 		b.WriteString("\n" + wrap(res.Message, m.width, "") + "\n")
@@ -113,7 +114,7 @@ func (m *model) rowsSummary(rollback bool) string {
 		}
 		dur := ""
 		if row.status != statusRunning {
-			dur = formatDuration(row.duration)
+			dur = human.Duration(row.duration)
 		}
 		b.WriteString("  " + m.stepIcon(row) + " " + pad(truncate(row.info.Name, nameW), nameW) + " " + s.Subtle.Render(dur) + "\n")
 	}

@@ -144,7 +144,7 @@ func (e *Env) Secrets() []string {
 	if b, err := os.ReadFile(e.EnvPath()); err == nil {
 		if f, err := envfile.Parse(b); err == nil {
 			for _, k := range f.Keys() {
-				if v, _ := f.Get(k); envfile.IsSecretKey(k) && len(v) >= 4 {
+				if v, _ := f.Get(k); envfile.IsSecretKey(k) {
 					out = append(out, v)
 				}
 			}
@@ -155,8 +155,7 @@ func (e *Env) Secrets() []string {
 
 // Redactor returns a function that masks every current secret.
 func (e *Env) Redactor() func(string) string {
-	secrets := e.Secrets()
-	return func(s string) string { return envfile.Redact(s, secrets) }
+	return envfile.NewRedactor(e.Secrets()...).Redact
 }
 
 // Services with a role, in compose order.

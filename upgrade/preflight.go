@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/detect"
+	"github.com/seed-e7a9fb3b/upshift/internal/human"
 	"github.com/seed-e7a9fb3b/upshift/pg"
 	"github.com/seed-e7a9fb3b/upshift/profile"
 	"github.com/seed-e7a9fb3b/upshift/steps"
@@ -48,7 +48,7 @@ func (s *preflightStep) Run(ctx context.Context, sink steps.Sink) error {
 		if !rep.DB.Reachable {
 			return fmt.Errorf("the database is not reachable: %s. Nothing was changed", rep.DB.Error)
 		}
-		sink.Log(fmt.Sprintf("✓ PostgreSQL %s reachable at service %s (%s)", rep.DB.ServerVersion, rep.DB.Service, backup.HumanBytes(rep.DB.SizeBytes)))
+		sink.Log(fmt.Sprintf("✓ PostgreSQL %s reachable at service %s (%s)", rep.DB.ServerVersion, rep.DB.Service, human.Bytes(rep.DB.SizeBytes)))
 		if rep.Schema.Dirty {
 			return fmt.Errorf("the %s schema is dirty (a migration half-ran: %s). Nothing was changed. Repair it or restore a backup before upgrading", rep.Schema.Tool, strings.Join(append([]string{rep.Schema.Head}, rep.Schema.Failed...), ", "))
 		}
@@ -71,7 +71,7 @@ func (s *preflightStep) Run(ctx context.Context, sink steps.Sink) error {
 		if det.DB.SQLite == nil || det.DB.SQLite.Container == "" {
 			return fmt.Errorf("no container of the project mounts the directory of %s, so it cannot be backed up. Nothing was changed. Fix: start the stack (docker compose up -d)", rep.DB.Address)
 		}
-		sink.Log(fmt.Sprintf("✓ SQLite database %s readable (%s), schema %s %s", rep.DB.Address, backup.HumanBytes(rep.DB.SizeBytes), rep.Schema.Tool, orDash(rep.Schema.Head)))
+		sink.Log(fmt.Sprintf("✓ SQLite database %s readable (%s), schema %s %s", rep.DB.Address, human.Bytes(rep.DB.SizeBytes), rep.Schema.Tool, orDash(rep.Schema.Head)))
 		sink.Log("• the backup is taken after the app stopped: a SQLite file is only consistent without its writer")
 	}
 	if !sameVersion(rep.Version, s.from) && !strings.HasPrefix(rep.Version, "unknown") {
@@ -84,7 +84,7 @@ func (s *preflightStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err := e.Backups.CheckFreeSpace(e.BackupDir, need); err != nil {
 		return err
 	}
-	sink.Log(fmt.Sprintf("✓ free space for a backup of about %s in %s", backup.HumanBytes(need), e.BackupDir))
+	sink.Log(fmt.Sprintf("✓ free space for a backup of about %s in %s", human.Bytes(need), e.BackupDir))
 	for _, ref := range e.targetImages(s.to) {
 		if _, ok, err := e.Docker.ImageInspect(ctx, ref); err != nil {
 			return err

@@ -2,14 +2,13 @@ package upgrade
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
+	"errors"
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/internal/httpx"
 	"github.com/seed-e7a9fb3b/upshift/pg"
 	"github.com/seed-e7a9fb3b/upshift/profile"
 )
@@ -111,23 +110,16 @@ func (realDB) NextXID(ctx context.Context, p pg.Params) (int64, error) {
 
 type realHTTP struct{}
 
-var httpClient = &http.Client{Timeout: 30 * time.Second}
-
+// Get is the one HTTP client's GET; an answer that is not 2xx is a status,
+// not an error (a health check may want a given status).
 func (realHTTP) Get(ctx context.Context, url string, timeout time.Duration) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, fmt.Errorf("GET %s: %w", url, err)
+	r, err := httpx.GetResponse(ctx, url, 8<<20, timeout)
+	var he *httpx.Error
+	if errors.As(err, &he) && he.StatusCode != 0 {
+		return he.StatusCode, nil, nil
 	}
-	resp, err := httpClient.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("GET %s: %w", url, err)
+		return 0, nil, err
 	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	return resp.StatusCode, body, nil
+	return r.StatusCode, r.Body, nil
 }

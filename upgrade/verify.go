@@ -100,10 +100,8 @@ func (s *verifyStep) check(ctx context.Context, det *detect.Result, sink steps.S
 		}
 		sink.Log("✓ schema head " + orDash(rep.Schema.Head) + ", not dirty")
 	}
-	for _, w := range rep.Warnings {
-		if strings.HasPrefix(w, "DRIFT") || strings.HasPrefix(w, "DIRTY") {
-			return errors.New(w)
-		}
+	if d := rep.Drift; d != nil {
+		return fmt.Errorf("the schema is out of step with the app: head %s, %s %s expects %s (%s)", d.Head, rep.App, rep.Version, d.Expected, d.Kind)
 	}
 	return nil
 }

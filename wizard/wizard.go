@@ -110,6 +110,11 @@ func (w *Engine) Plan(ctx context.Context, to string) (tui.PlanView, error) {
 	w.pl = pl
 	w.mu.Unlock()
 	est := pl.Estimate(ctx)
+	return planView(pl, est, s.Checks(ctx, est)), nil
+}
+
+// planView maps a plan, its estimate and its checks to the plan screen.
+func planView(pl *engine.Planned, est engine.Estimate, checks []engine.Check) tui.PlanView {
 	pv := tui.PlanView{
 		From: pl.Path.From, To: pl.Path.To, Blocked: pl.Path.Blocked, Blockers: pl.Path.Blockers, Steps: engine.Infos(pl.Plan),
 		BackupDir: pl.Env.BackupDir, BackupEstimate: est.BackupBytes, ExpectedDowntime: est.Downtime, Notices: pl.Notices,
@@ -129,10 +134,10 @@ func (w *Engine) Plan(ctx context.Context, to string) (tui.PlanView, error) {
 		hv.NotesMarkdown = md.String()
 		pv.Hops = append(pv.Hops, hv)
 	}
-	for _, c := range s.Checks(ctx, est) {
+	for _, c := range checks {
 		pv.Preconditions = append(pv.Preconditions, tui.Precondition{Name: c.Name, OK: c.OK, Detail: c.Detail})
 	}
-	return pv, nil
+	return pv
 }
 
 func (w *Engine) isDetached() bool {

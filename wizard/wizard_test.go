@@ -1,6 +1,15 @@
 package wizard
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed-e7a9fb3b/upshift/engine"
+	"github.com/seed-e7a9fb3b/upshift/releases"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+	"github.com/seed-e7a9fb3b/upshift/upgrade"
+)
 
 func TestUnwrap(t *testing.T) {
 	in := "This release adds the `word_count` column. The\n  backfill takes a second.\n\nSecond paragraph."
@@ -10,5 +19,21 @@ func TestUnwrap(t *testing.T) {
 	code := "Run:\n```sql\nDELETE FROM x;\n```"
 	if unwrap(code) != code {
 		t.Fatal("code blocks must keep their lines")
+	}
+}
+
+func TestPlanViewCarriesNotices(t *testing.T) {
+	pl := &engine.Planned{
+		Path:    releases.Path{From: "1.0.0", To: "1.1.0", Hops: []releases.Hop{{Version: "1.1.0"}}},
+		Plan:    &steps.Plan{From: "1.0.0", To: "1.1.0"},
+		Env:     &upgrade.Env{BackupDir: "/b"},
+		Notices: []string{"GitHub answered 503; using release notes cached at 2026-11-30 10:00 UTC"},
+	}
+	pv := planView(pl, engine.Estimate{BackupBytes: 42 << 20, Downtime: 20 * time.Second}, []engine.Check{{Name: "database reachable", OK: true}})
+	if len(pv.Notices) != 1 || !strings.Contains(pv.Notices[0], "cached") {
+		t.Fatalf("notices %q", pv.Notices)
+	}
+	if pv.BackupEstimate != 42<<20 || pv.ExpectedDowntime != 20*time.Second || len(pv.Preconditions) != 1 {
+		t.Fatalf("plan view %+v", pv)
 	}
 }

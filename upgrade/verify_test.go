@@ -47,11 +47,18 @@ func TestVerify(t *testing.T) {
 			wantErr: []string{"the schema is dirty after the migration"},
 		},
 		{
-			name: "a drift warning", app: "upshift-demo", from: "1.0.0", version: "1.1.0",
-			change: func(_ *fixture, det *detect.Result) {
-				det.Report.Warnings = []string{"DRIFT: the image says 1.1.0 but the schema is at 1.0.0"}
+			name: "schema drift", app: "dify", from: "1.9.1", version: "1.10.0",
+			change: func(f *fixture, det *detect.Result) {
+				f.http.body = `{"status":"ok"}`
+				det.Report.Drift = &detect.Drift{Kind: detect.DriftUnknownHead, Head: "ffff0000", Expected: "aaaa1111"}
 			},
-			wantErr: []string{"DRIFT: the image says 1.1.0"},
+			wantErr: []string{"the schema is out of step with the app: head ffff0000, dify 1.10.0 expects aaaa1111 (unknown_head)"},
+		},
+		{
+			name: "a warning alone does not fail verify", app: "upshift-demo", from: "1.0.0", version: "1.1.0",
+			change: func(_ *fixture, det *detect.Result) {
+				det.Report.Warnings = []string{"DRIFT: words for people; verify decides on Report.Drift"}
+			},
 		},
 		{
 			name: "a service not running", app: "upshift-demo", from: "1.0.0", version: "1.1.0",

@@ -213,3 +213,38 @@ func TestHopMaibot(t *testing.T) {
 		})
 	}
 }
+
+// A failure in the second hop rolls back to the restore point of the first
+// (the run's one restore point), not to the version between.
+func TestHopDemoTwoHopsRollback(t *testing.T) {
+	f := demoHop(t)
+	migrations := 0
+	f.compose.fail = func(args []string) error {
+		if args[len(args)-1] == "migrate" {
+			migrations++
+			if migrations == 2 {
+				return errFake
+			}
+		}
+		return nil
+	}
+	first := testSet("s1", "1.0.0")
+	f.backups.set = first
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}, {Version: "2.0.0"}})
+	res, evs := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeRolledBack || res.FailedStep != "2.0.0/migrate" || res.Backup != "s1" || res.Reached != "1.0.0" {
+		t.Fatalf("result %+v", res)
+	}
+	if n := len(only(f.calls.list(), "backup create")); n != 2 {
+		t.Errorf("%d backups, want one per hop", n)
+	}
+	var last []string
+	for _, ev := range evs {
+		if ev.Kind == steps.EventStepStarted {
+			last = append(last, ev.Step)
+		}
+	}
+	if got := last[len(last)-5:]; !equalStrings(got, []string{"2.0.0/migrate", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}) {
+		t.Errorf("last steps %v", got)
+	}
+}

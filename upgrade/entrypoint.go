@@ -132,4 +132,4 @@ var errorish = regexp.MustCompile(`(?i)error|exception|failed|fatal`)
 
 // entrypointErrorGrace is how long the log is still read after an error
 // line, for the rest of a traceback.
-const entrypointErrorGrace = 2 * time.Second
+var entrypointErrorGrace = 2 * time.Second

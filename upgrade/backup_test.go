@@ -118,31 +118,48 @@ func TestBackup(t *testing.T) {
 		err := (&backupStep{env: f.env, hop: "1.1.0"}).Run(context.Background(), f.sink)
 		wantErr(t, err, "does not verify", "restarting the app failed too", "docker compose start")
 	})
-	t.Run("after the stop of a later hop, a failed backup does not restart (there is a restore point)", func(t *testing.T) {
+	t.Run("after the stop of a later hop, a failed backup restarts the last good version", func(t *testing.T) {
 		f := newFixture(t, "upshift-demo", "1.1.0")
 		demoMounts(f)
 		f.env.BackupAfterStop = true
-		f.env.SetRestorePoint(testSet("first", "1.0.0"))
+		f.env.AddRestorePoint(testSet("first", "1.0.0"))
+		f.backups.createErr = errFake
+		wantErr(t, (&backupStep{env: f.env, hop: "2.0.0"}).Run(context.Background(), f.sink), "fake failure")
+		if got := f.compose.ran(); len(got) != 1 || !strings.HasPrefix(got[0], "start") {
+			t.Errorf("compose %v, want the writers started again", got)
+		}
+	})
+	t.Run("after a data change, a failed backup leaves the rollback to the runner", func(t *testing.T) {
+		f := newFixture(t, "upshift-demo", "1.1.0")
+		demoMounts(f)
+		f.env.BackupAfterStop = true
+		f.env.AddRestorePoint(testSet("first", "1.0.0"))
+		f.env.MarkChanged()
 		f.backups.createErr = errFake
 		wantErr(t, (&backupStep{env: f.env, hop: "2.0.0"}).Run(context.Background(), f.sink), "fake failure")
 		if len(f.compose.runs) > 0 {
 			t.Errorf("compose %v", f.compose.ran())
 		}
 	})
-	t.Run("a later backup does not replace the restore point", func(t *testing.T) {
+	t.Run("a later backup is the restore point of its hop (last good), the first one the origin", func(t *testing.T) {
 		f := newFixture(t, "upshift-demo", "1.1.0")
 		demoMounts(f)
 		first := testSet("first", "1.0.0")
-		f.env.SetRestorePoint(first)
-		f.backups.set = testSet("second", "1.1.0")
+		f.env.AddRestorePoint(first)
+		second := testSet("second", "1.1.0")
+		f.backups.set = second
 		if err := (&backupStep{env: f.env, hop: "2.0.0"}).Run(context.Background(), f.sink); err != nil {
 			t.Fatal(err)
 		}
-		if f.env.RestorePoint() != first {
-			t.Errorf("restore point %s", f.env.RestorePoint().ID)
+		if f.env.RestorePoint() != second || f.env.Origin() != first {
+			t.Errorf("restore point %s, origin %s", f.env.RestorePoint().ID, f.env.Origin().ID)
 		}
-		if len(only(f.calls.list(), "db xid")) != 0 {
-			t.Error("late writes marked for a backup that is not the restore point")
+		if len(only(f.calls.list(), "db xid")) != 1 {
+			t.Error("the late writes of the hop's restore point are not marked")
+		}
+		f.env.RollbackTo = RollbackStart
+		if f.env.RestorePoint() != first {
+			t.Errorf("--rollback-to start: restore point %s", f.env.RestorePoint().ID)
 		}
 	})
 	t.Run("with the app stopped, the version is the run's", func(t *testing.T) {

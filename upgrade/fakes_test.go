@@ -263,6 +263,7 @@ func (d *fakeDetector) Detect(context.Context) (*detect.Result, error) {
 // ---- Backups
 
 type fakeBackups struct {
+	perVersion bool // Create returns a new set per call, at the source version
 	log *calls
 
 	estimate    int64
@@ -309,6 +310,10 @@ func (b *fakeBackups) Create(_ context.Context, _ string, src backup.Source, pro
 	progress(backup.Progress{Phase: "config", Line: "copied .env"})
 	if b.createErr != nil {
 		return nil, b.createErr
+	}
+	if b.perVersion {
+		// One set per backup, holding the version it was taken at.
+		return testSet(fmt.Sprintf("s%d-%s", len(b.created), src.Version), src.Version), nil
 	}
 	return b.set, nil
 }

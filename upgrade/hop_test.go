@@ -214,8 +214,10 @@ func TestHopMaibot(t *testing.T) {
 	}
 }
 
-// A failure in the second hop rolls back to the restore point of the first
-// (the run's one restore point), not to the version between.
+// A failure in the second hop rolls back to the last good version: the
+// restore point taken at the start of that hop (1.1.0, verified), so
+// nothing written while 1.1.0 ran is lost; --rollback-to start goes back
+// to the run's first one.
 func TestHopDemoTwoHopsRollback(t *testing.T) {
 	f := demoHop(t)
 	migrations := 0
@@ -228,11 +230,10 @@ func TestHopDemoTwoHopsRollback(t *testing.T) {
 		}
 		return nil
 	}
-	first := testSet("s1", "1.0.0")
-	f.backups.set = first
+	f.backups.perVersion = true
 	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}, {Version: "2.0.0"}})
 	res, evs := runHop(t, f, p)
-	if res.Outcome != steps.OutcomeRolledBack || res.FailedStep != "2.0.0/migrate" || res.Backup != "s1" || res.Reached != "1.0.0" {
+	if res.Outcome != steps.OutcomeRolledBack || res.FailedStep != "2.0.0/migrate" || res.Backup != "s2-1.1.0" || res.Reached != "1.1.0" {
 		t.Fatalf("result %+v", res)
 	}
 	if n := len(only(f.calls.list(), "backup create")); n != 2 {
@@ -246,5 +247,29 @@ func TestHopDemoTwoHopsRollback(t *testing.T) {
 	}
 	if got := last[len(last)-5:]; !equalStrings(got, []string{"2.0.0/migrate", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}) {
 		t.Errorf("last steps %v", got)
+	}
+}
+
+func TestHopDemoTwoHopsRollbackToStart(t *testing.T) {
+	f := demoHop(t)
+	migrations := 0
+	f.compose.fail = func(args []string) error {
+		if args[len(args)-1] == "migrate" {
+			migrations++
+			if migrations == 2 {
+				return errFake
+			}
+		}
+		return nil
+	}
+	f.backups.perVersion = true
+	f.env.RollbackTo = RollbackStart
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}, {Version: "2.0.0"}})
+	res, _ := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeRolledBack || res.Backup != "s1-1.0.0" || res.Reached != "1.0.0" {
+		t.Fatalf("result %+v", res)
+	}
+	if !strings.Contains(res.Message, "--rollback-to start") {
+		t.Errorf("the message must say the later versions' writes are not in it: %s", res.Message)
 	}
 }

@@ -256,7 +256,7 @@ func TestBackupPlan(t *testing.T) {
 			if p.From != "1.0.0" || p.To != "1.0.0" || p.Backup() != "" {
 				t.Errorf("plan %+v backup %q", p, p.Backup())
 			}
-			f.env.SetRestorePoint(testSet("s1", "1.0.0"))
+			f.env.AddRestorePoint(testSet("s1", "1.0.0"))
 			if p.Backup() != "s1" {
 				t.Errorf("Backup() %q after the set", p.Backup())
 			}
@@ -271,7 +271,7 @@ func TestBuildRollback(t *testing.T) {
 	if p.Rollback() != nil || p.Backup() != "" {
 		t.Error("a rollback without a restore point")
 	}
-	f.env.SetRestorePoint(testSet("s1", "1.0.0"))
+	f.env.AddRestorePoint(testSet("s1", "1.0.0"))
 	if p.Rollback() != nil {
 		t.Error("a rollback before anything changed")
 	}
@@ -285,7 +285,7 @@ func TestBuildRollback(t *testing.T) {
 	if p.RollbackNote() != "" {
 		t.Errorf("note %q without late writes", p.RollbackNote())
 	}
-	f.env.lateWrites = 3
+	f.env.lateWrites = map[string]int64{"s1": 3}
 	if n := p.RollbackNote(); !strings.Contains(n, "3 write transaction(s)") {
 		t.Errorf("note %q", n)
 	}

@@ -28,7 +28,6 @@ func (s *stopStep) Info() steps.StepInfo {
 }
 
 func (s *stopStep) Run(ctx context.Context, sink steps.Sink) error {
-	s.env.MarkChanged()
 	w := s.env.Writers()
 	if len(w) == 0 {
 		return nil

@@ -142,7 +142,7 @@ func TestMigrateEntrypoint(t *testing.T) {
 	})
 	t.Run("an unusable success_log", func(t *testing.T) {
 		f := newFixture(t, "dify", "1.9.1")
-		f.env.Profile.Migration.SuccessLog = ""
+		f.env.Profile.Migration.SuccessLog = "(unclosed"
 		wantErr(t, run(f, "1.10.0"), "is not a usable regexp")
 		if len(f.compose.runs) != 0 {
 			t.Errorf("compose %v", f.compose.ran())

@@ -264,7 +264,7 @@ func (d *fakeDetector) Detect(context.Context) (*detect.Result, error) {
 
 type fakeBackups struct {
 	perVersion bool // Create returns a new set per call, at the source version
-	log *calls
+	log        *calls
 
 	estimate    int64
 	estimateErr error

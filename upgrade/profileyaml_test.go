@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/seed-e7a9fb3b/upshift/profile"
@@ -29,20 +30,27 @@ apply:
   env_key: TINY_VERSION
 `
 
-// An entrypoint migration without service or success_log passes the
-// profile validation, but the migrate step (after the stop: downtime and a
-// rollback) cannot run it. See NOTES-h13c.md.
+// An entrypoint migration without service or success_log (the generic
+// profile's shape) starts the first app service and waits until it runs.
 func TestEntrypointProfileWithoutServiceOrSuccessLog(t *testing.T) {
 	p, err := profile.Parse([]byte(entrypointNoServiceYAML), "tiny.yaml")
 	if err != nil {
-		t.Skipf("the profile is refused (the validation gap is fixed): %v", err)
+		t.Fatal(err)
 	}
 	f := newFixtureWith(t, p, []svc{{"db", profile.RoleDB, "postgres:16"}, {"app", profile.RoleApp, "example/tiny:{v}"}}, "1.0.0")
 	plan := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}})
 	if got := stepIDs(plan.Steps); !contains(got, "1.1.0/migrate") {
 		t.Fatalf("steps %v", got)
 	}
-	err = (&migrateStep{env: f.env, hop: "1.1.0"}).Run(context.Background(), f.sink)
-	wantErr(t, err, "success_log")
-	t.Logf("known gap: a valid profile whose migrate step always fails: %v", err)
+	if info := (&migrateStep{env: f.env, hop: "1.1.0"}).Info(); !strings.Contains(strings.Join(info.Touches, " "), "--no-deps app") {
+		t.Errorf("touches %v", info.Touches)
+	}
+	if err := (&migrateStep{env: f.env, hop: "1.1.0"}).Run(context.Background(), f.sink); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.compose.ran(); len(got) == 0 || got[len(got)-1] != "up --detach --wait --wait-timeout 300 --no-deps app" {
+		t.Errorf("compose %v", got)
+	}
+	f.compose.fail = failOn("up", errFake)
+	wantErr(t, (&migrateStep{env: f.env, hop: "1.1.0"}).Run(context.Background(), f.sink), "app did not start")
 }

@@ -81,14 +81,15 @@ func TestRestore(t *testing.T) {
 			t.Errorf("info %+v", info)
 		}
 	})
-	t.Run("a PostgreSQL set while no database container is found (BUG, see NOTES-h13c.md)", func(t *testing.T) {
+	t.Run("a PostgreSQL set while no database container is found: nothing restored", func(t *testing.T) {
 		f := newFixture(t, "dify", "1.10.0")
 		f.det.res.DB.Container = ""
 		set := testSet("s1", "1.9.1")
 		set.Manifest.Databases = []backup.DatabaseEntry{{}}
 		err := (&restoreStep{env: f.env, hop: "rollback", set: set}).Run(context.Background(), f.sink)
-		if err == nil && len(f.backups.restoredDB) == 0 {
-			t.Skipf("known bug: restore.go skips the database of a set that has one and reports success (calls %v)", only(f.calls.list(), "restore "))
+		wantErr(t, err, "holds a database", "nothing was restored", "upshift restore s1")
+		if got := only(f.calls.list(), "restore "); len(got) != 0 {
+			t.Errorf("restored %v without the database", got)
 		}
 	})
 }

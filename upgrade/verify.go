@@ -60,7 +60,7 @@ func (s *verifyStep) Run(ctx context.Context, sink steps.Sink) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("verify %s: %w", s.version, ctx.Err())
+			return fmt.Errorf("verify %s: %w (last check: %v)", s.version, ctx.Err(), lastErr)
 		case <-time.After(time.Second):
 		}
 	}

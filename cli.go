@@ -40,6 +40,9 @@ type stackFlags struct {
 	envTemplates string
 	// rollbackTo is --rollback-to: last-good (default) or start.
 	rollbackTo string
+	// acceptErrors is --accept-migration-errors: with --yes, keep a version
+	// whose migration logged a matching error line and then served.
+	acceptErrors string
 }
 
 func (f *stackFlags) register(cmd *cobra.Command) {
@@ -55,6 +58,7 @@ func (f *stackFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.jsonOut, "json", false, "print JSON")
 	fl.BoolVar(&f.noColor, "no-color", false, "no colours (NO_COLOR is honoured too)")
 	fl.StringVar(&f.logFile, "log-file", "", "write diagnostics to this file")
+	fl.StringVar(&f.acceptErrors, "accept-migration-errors", "", "with --yes: keep a new version whose migration logged an error matching this regexp and then started (otherwise such a hop is rolled back)")
 	fl.StringVar(&f.rollbackTo, "rollback-to", "last-good", "where a failed upgrade goes back to: last-good (the last verified version on the way: nothing written before its hop is lost) or start")
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -148,15 +149,25 @@ func TestStaleNotesNoticeReachesPlan(t *testing.T) {
 
 func TestUnattended(t *testing.T) {
 	ctx := context.Background()
-	d, err := Unattended(false)(ctx, steps.Event{Step: "x/config"})
+	d, err := Unattended(false, nil)(ctx, steps.Event{Step: "x/config"})
 	if err != nil || !d.Approve {
 		t.Fatalf("a plain confirmation: %+v %v", d, err)
 	}
-	if _, err := Unattended(false)(ctx, steps.Event{Step: "x/terms", Consent: true}); err == nil || !strings.Contains(err.Error(), "--accept-terms") {
+	if _, err := Unattended(false, nil)(ctx, steps.Event{Step: "x/terms", Consent: true}); err == nil || !strings.Contains(err.Error(), "--accept-terms") {
 		t.Fatalf("a consent without --accept-terms: %v", err)
 	}
-	if d, err := Unattended(true)(ctx, steps.Event{Step: "x/terms", Consent: true}); err != nil || !d.Approve {
+	if d, err := Unattended(true, nil)(ctx, steps.Event{Step: "x/terms", Consent: true}); err != nil || !d.Approve {
 		t.Fatalf("a consent with --accept-terms: %+v %v", d, err)
+	}
+	doubt := steps.Event{Step: "x/migrate", Doubt: true, Line: `failed to migrate table: type "mediumtext" does not exist`}
+	if d, err := Unattended(false, nil)(ctx, doubt); err != nil || d.Approve {
+		t.Fatalf("a survived migration error under --yes rolls back: %+v %v", d, err)
+	}
+	if d, _ := Unattended(false, regexp.MustCompile(`mediumtext`))(ctx, doubt); !d.Approve {
+		t.Fatal("--accept-migration-errors matching the line keeps it")
+	}
+	if d, _ := Unattended(false, regexp.MustCompile(`other`))(ctx, doubt); d.Approve {
+		t.Fatal("--accept-migration-errors not matching rolls back")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"sync"
 	"syscall"
 	"time"
@@ -20,11 +21,17 @@ import (
 type Decider func(ctx context.Context, ev steps.Event) (steps.Decision, error)
 
 // Unattended is --yes: every confirmation is approved except an agreement
-// to a changed document (a EULA), which needs acceptTerms as well.
-func Unattended(acceptTerms bool) Decider {
+// to a changed document (a EULA), which needs acceptTerms as well, and a
+// migration error the app survived, which is rolled back unless
+// acceptErrors (--accept-migration-errors) matches its line.
+func Unattended(acceptTerms bool, acceptErrors *regexp.Regexp) Decider {
 	return func(_ context.Context, ev steps.Event) (steps.Decision, error) {
-		if ev.Consent && !acceptTerms {
+		switch {
+		case ev.Consent && !acceptTerms:
 			return steps.Decision{Step: ev.Step}, errors.New("the new version changed a document you must agree to (shown above) and --yes does not agree for you: read it, then re-run with --yes --accept-terms, or without --yes to answer yourself")
+		case ev.Doubt:
+			// Roll back unless the admin said beforehand this error is fine.
+			return steps.Decision{Step: ev.Step, Approve: acceptErrors != nil && acceptErrors.MatchString(ev.Line)}, nil
 		}
 		return steps.Decision{Step: ev.Step, Approve: true}, nil
 	}

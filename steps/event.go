@@ -83,6 +83,7 @@ type Event struct {
 	Prompt   string        `json:"prompt,omitempty"`
 	Consent  bool          `json:"consent,omitempty"`  // EventConfirm of a StepInfo.Consent step
 	Optional bool          `json:"optional,omitempty"` // EventConfirm of a StepInfo.Optional step: a no skips it
+	Doubt    bool          `json:"doubt,omitempty"`    // EventConfirm: keep what runs despite the error in Line (yes), or roll back (no)
 	Status   string        `json:"status,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Err      string        `json:"error,omitempty"`

@@ -70,6 +70,17 @@ type Runner struct {
 	Now     func() time.Time
 }
 
+// Doubt is a step's outcome that is not plainly a failure: the app logged
+// an error in its migration and then started serving. The admin decides:
+// keep what runs (the step counts as done) or roll back. An unattended
+// run keeps it only when a rule says so (--accept-migration-errors).
+type Doubt struct {
+	Line     string // the app's own error line
+	Evidence string // what is known: which version answers, its health
+}
+
+func (d *Doubt) Error() string { return "the migration logged an error: " + d.Line }
+
 // ErrDeclined means the admin answered no to a confirmation.
 var ErrDeclined = errors.New("declined")
 
@@ -208,6 +219,10 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 		sk := &sink{r: r, step: info.ID}
 		err := st.Run(ctx, sk)
 		d := r.now().Sub(t0)
+		var doubt *Doubt
+		if errors.As(err, &doubt) {
+			err = r.settleDoubt(ctx, info, doubt)
+		}
 		if err != nil {
 			r.emit(Event{Kind: EventStepFinished, Step: info.ID, Status: StatusFailed, Duration: d, Err: err.Error()})
 			return r.fail(ctx, p, res, info, err, sk.lastLines())
@@ -348,4 +363,24 @@ func (r *Runner) done(res Result) Result {
 	res.Message = r.redact(res.Message)
 	r.emit(Event{Kind: EventDone, Result: &res})
 	return res
+}
+
+// settleDoubt asks whether to keep what runs despite the error line: nil
+// keeps it (journaled), an error fails the step (and rolls back).
+func (r *Runner) settleDoubt(ctx context.Context, info StepInfo, d *Doubt) error {
+	prompt := "The migration logged an error, and then the app started:\n  " + d.Line + "\n" + d.Evidence +
+		"\nKeep it running (yes), or roll back to the restore point (no)? Keeping it means the schema change behind that line did not happen."
+	ev := Event{Kind: EventConfirm, Step: info.ID, Prompt: prompt, Doubt: true, Line: d.Line}
+	r.emit(ev)
+	ev.Prompt, ev.Line = r.redact(prompt), r.redact(d.Line)
+	dec, err := r.decide(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("%w (and %v)", d, err)
+	}
+	if !dec.Approve {
+		return fmt.Errorf("%w; the admin chose to roll back", d)
+	}
+	r.Journal.Note("kept " + info.ID + " despite: " + r.redact(d.Line))
+	r.emit(Event{Kind: EventLog, Step: info.ID, Line: "kept despite the error (journaled): " + d.Line})
+	return nil
 }

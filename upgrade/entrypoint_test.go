@@ -9,9 +9,9 @@ import (
 // shortGrace makes the read-on after an error line short for a test.
 func shortGrace(t *testing.T) {
 	t.Helper()
-	old := entrypointErrorGrace
-	entrypointErrorGrace = 20 * time.Millisecond
-	t.Cleanup(func() { entrypointErrorGrace = old })
+	old, oldWait := entrypointErrorGrace, survivalWait
+	entrypointErrorGrace, survivalWait = 20*time.Millisecond, 50*time.Millisecond
+	t.Cleanup(func() { entrypointErrorGrace, survivalWait = old, oldWait })
 }
 
 // follow is a followed log: lines, then open until the watch ends.
@@ -92,7 +92,7 @@ func TestMigrateEntrypoint(t *testing.T) {
 	t.Run("the log ends without success (mattermost)", func(t *testing.T) {
 		f := newFixture(t, "mattermost", "10.5.0")
 		f.docker.logs = map[string][]string{"c-mattermost": {"starting", "exit"}}
-		wantErr(t, run(f, "10.11.0"), "the container's log ended before the migration reported success")
+		wantErr(t, run(f, "10.11.0"), "stopped before the migration reported success")
 	})
 	t.Run("settle: no error within the settle time (nightingale)", func(t *testing.T) {
 		f := newFixture(t, "nightingale", "8.0.0")
@@ -122,7 +122,7 @@ func TestMigrateEntrypoint(t *testing.T) {
 		f := newFixture(t, "nightingale", "8.0.0")
 		f.env.Profile.Migration.Settle = "1s"
 		f.docker.logs = map[string][]string{"c-nightingale": {"http server listening on: 0.0.0.0:17000"}}
-		wantErr(t, run(f, "8.1.0"), "the container stopped within 1s of its success line")
+		wantErr(t, run(f, "8.1.0"), "the nightingale container stopped within 1s of its success line")
 	})
 	t.Run("no success line before the timeout", func(t *testing.T) {
 		f := newFixture(t, "dify", "1.9.1")

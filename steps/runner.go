@@ -378,7 +378,7 @@ func (r *Runner) settleDoubt(ctx context.Context, info StepInfo, d *Doubt) error
 		return fmt.Errorf("%w (and %v)", d, err)
 	}
 	if !dec.Approve {
-		return fmt.Errorf("%w; the admin chose to roll back", d)
+		return fmt.Errorf("%w; not kept, so it is rolled back (unattended, --accept-migration-errors REGEXP keeps a version whose error line matches)", d)
 	}
 	r.Journal.Note("kept " + info.ID + " despite: " + r.redact(d.Line))
 	r.emit(Event{Kind: EventLog, Step: info.ID, Line: "kept despite the error (journaled): " + d.Line})

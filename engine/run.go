@@ -69,7 +69,7 @@ func (s *Session) Run(ctx context.Context, env *upgrade.Env, plan *steps.Plan, s
 	} else {
 		now := time.Now().UTC()
 		jour, err = steps.NewJournal(env.BackupDir, steps.RunInfo{
-			ID: now.Format("20060102-150405") + "-" + plan.To, Project: env.Project.Name, Dir: env.Dir(),
+			ID: now.Format("20060102-150405.000") + "-" + plan.To, Project: env.Project.Name, Dir: env.Dir(),
 			Profile: env.Profile.Name, From: plan.From, To: plan.To, Hops: hops, Started: now,
 			PID: os.Getpid(), Upshift: s.opts.Upshift, BackupDir: env.BackupDir,
 		})

@@ -237,3 +237,23 @@ func TestResumeBetweenSteps(t *testing.T) {
 		t.Fatalf("a rollback right after a verified hop restores nothing: %+v", r)
 	}
 }
+
+// A failure points at the hop's release-note action it matches.
+func TestHintForFailure(t *testing.T) {
+	action := "Action required: the migration creates a unique index on `notes.body`. If your database already contains duplicate notes, the migration fails. Remove duplicates by hand before upgrading: DELETE FROM notes a USING notes b WHERE a.id > b.id AND a.body = b.body;"
+	path := releases.Path{Hops: []releases.Hop{{Version: "2.1.0", Warnings: []releases.Warning{
+		{Kind: releases.KindBreaking, Text: "Setting `LEGACY_TAGS` is removed."},
+		{Kind: releases.KindManualAction, Text: action},
+	}}}}
+	hint := hintFor(path)
+	got := hint(steps.StepInfo{ID: "2.1.0/migrate", Hop: "2.1.0"}, `the migration failed: exit status 1 ERROR: could not create unique index "notes_body_key" (SQLSTATE 23505)`)
+	if !strings.Contains(got, "DELETE FROM notes") {
+		t.Fatalf("hint %q", got)
+	}
+	if got := hint(steps.StepInfo{ID: "2.1.0/start", Hop: "2.1.0"}, "api did not start healthy: timeout"); got != "" {
+		t.Fatalf("an unrelated failure got a hint: %q", got)
+	}
+	if got := hint(steps.StepInfo{ID: "2.0.0/migrate", Hop: "2.0.0"}, "could not create unique index"); got != "" {
+		t.Fatalf("another hop's note: %q", got)
+	}
+}

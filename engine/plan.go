@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/envfile"
@@ -52,7 +53,9 @@ func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) 
 	env := s.NewEnv()
 	env.BackupAfterStop = o.BackupAfterStop
 	hops := hopsOf(path)
-	return &Planned{Path: path, Env: env, Plan: upgrade.Build(env, from, hops), Hops: hops, Notices: notices}, nil
+	plan := upgrade.Build(env, from, hops)
+	plan.Hint = hintFor(path)
+	return &Planned{Path: path, Env: env, Plan: plan, Hops: hops, Notices: notices}, nil
 }
 
 // hopsOf is the only place the .env renames of a hop are derived: the path
@@ -149,6 +152,55 @@ func (s *Session) Checks(ctx context.Context, est Estimate) []Check {
 		out = append(out, Check{Name: "free space for the backup", Detail: est.FreeErr.Error()})
 	default:
 		out = append(out, Check{Name: "free space for the backup", OK: true, Detail: "about " + human.Bytes(est.BackupBytes) + " needed"})
+	}
+	return out
+}
+
+// hintFor points a failure at what the path's release notes ask of the
+// admin for that hop: the breaking change or manual action that shares the
+// most telling words with the failure (at least two), first line only.
+func hintFor(path releases.Path) func(steps.StepInfo, string) string {
+	return func(info steps.StepInfo, failure string) string {
+		want := words(failure)
+		best, score := "", 1
+		for _, h := range path.Hops {
+			if h.Version != info.Hop {
+				continue
+			}
+			var texts []string
+			for _, w := range h.Warnings {
+				if w.Kind == releases.KindBreaking || w.Kind == releases.KindManualAction {
+					texts = append(texts, w.Text)
+				}
+			}
+			texts = append(texts, h.ManualActions...)
+			for _, t := range texts {
+				n := 0
+				for w := range words(t) {
+					if want[w] {
+						n++
+					}
+				}
+				if n > score {
+					best, score = t, n
+				}
+			}
+		}
+		best = strings.Join(strings.Fields(best), " ")
+		if len(best) > 400 {
+			best = best[:400] + "…"
+		}
+		return best
+	}
+}
+
+// words are the lower-cased words of five letters or more in s.
+func words(s string) map[string]bool {
+	out := map[string]bool{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && r != '_' }) {
+		if len([]rune(w)) >= 5 {
+			out[strings.TrimSuffix(w, "s")] = true
+		}
 	}
 	return out
 }

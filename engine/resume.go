@@ -111,6 +111,7 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 	// The plan is rebuilt on this env: restore points and agreements stay.
 	r.Hops = hopsOf(pl.Path)
 	r.Plan = upgrade.Build(env, st.Info.From, r.Hops)
+	r.Plan.Hint = hintFor(pl.Path)
 	for _, p := range points {
 		env.AddRestorePoint(p)
 	}

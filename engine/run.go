@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -79,22 +80,31 @@ func (s *Session) Run(ctx context.Context, env *upgrade.Env, plan *steps.Plan, s
 	}
 	defer func() { _ = jour.Close() }()
 	env.Journal = jour
+	// Every event in full, log lines included, next to the journal (which
+	// keeps no log lines): a failure points at it.
+	logPath := strings.TrimSuffix(jour.Path, ".jsonl") + ".log"
+	runLog, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return steps.Result{}, fmt.Errorf("open the run's log %s: %w", logPath, err)
+	}
+	defer func() { _ = runLog.Close() }()
 
 	stop := hangupPolicy(jour, o.OnHangup)
 	defer stop()
 
 	var logMu sync.Mutex
-	var logEnc *json.Encoder
+	encs := []*json.Encoder{json.NewEncoder(runLog)}
 	if o.LogFile != nil {
-		logEnc = json.NewEncoder(o.LogFile)
+		encs = append(encs, json.NewEncoder(o.LogFile))
 	}
 	runner := &steps.Runner{
+		LogPath: logPath,
 		Emit: func(ev steps.Event) {
-			if logEnc != nil {
-				logMu.Lock()
-				_ = logEnc.Encode(ev)
-				logMu.Unlock()
+			logMu.Lock()
+			for _, enc := range encs {
+				_ = enc.Encode(ev)
 			}
+			logMu.Unlock()
 			if o.Emit != nil {
 				o.Emit(ev)
 			}

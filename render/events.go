@@ -84,6 +84,12 @@ func (p *Plain) Emit(ev steps.Event) {
 		if r.Message != "" {
 			_, _ = fmt.Fprintln(p.w, r.Message)
 		}
+		if r.Next != "" {
+			_, _ = fmt.Fprintln(p.w, "what to do: "+r.Next)
+		}
+		if r.Log != "" {
+			_, _ = fmt.Fprintln(p.w, "full log: "+r.Log)
+		}
 	}
 }
 

@@ -61,7 +61,13 @@ type Result struct {
 	Backup     string `json:"backup,omitempty"`  // backup set ID (or path)
 	FailedStep string `json:"failed_step,omitempty"`
 	Error      string `json:"error,omitempty"`
-	Message    string `json:"message,omitempty"` // what it means and what to do next
+	Message    string `json:"message,omitempty"` // what happened and what it means
+	// Cause is the failing step's first error line: the app's own words.
+	Cause string `json:"cause,omitempty"`
+	// Next says what to do now.
+	Next string `json:"next,omitempty"`
+	// Log is the file with every event of the run, log lines included.
+	Log string `json:"log,omitempty"`
 	// Unchanged says the run stopped before changing anything: the stack is
 	// exactly as it was, no rollback was needed.
 	Unchanged bool `json:"unchanged,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,9 @@ type Plan struct {
 	// RollsBack marks the rollback of an interrupted upgrade (resume): its
 	// success is the upgrade's "rolled_back", not a success.
 	RollsBack bool
+	// Hint, when set, finds what the release notes say about a failure of
+	// step (the acknowledged manual action it matches), or "".
+	Hint func(step StepInfo, failure string) string
 }
 
 // Runner executes a plan and emits events. It is UI-agnostic.
@@ -68,6 +72,9 @@ type Runner struct {
 	Redact  func(string) string
 	Journal *Journal
 	Now     func() time.Time
+	// LogPath is where every event of the run is written in full (a
+	// failed result points at it).
+	LogPath string
 }
 
 // Doubt is a step's outcome that is not plainly a failure: the app logged
@@ -134,11 +141,17 @@ type sink struct {
 	step string
 	mu   sync.Mutex
 	tail []string
+	// firstErr is the step's first log line that reads like an error: the
+	// app's own account of what went wrong, where later lines are effects.
+	firstErr string
 }
 
 func (s *sink) Log(line string) {
 	line = strings.TrimRight(line, "\r\n")
 	s.mu.Lock()
+	if s.firstErr == "" && errorLine.MatchString(line) {
+		s.firstErr = line
+	}
 	s.tail = append(s.tail, line)
 	if len(s.tail) > 20 {
 		s.tail = s.tail[len(s.tail)-20:]
@@ -149,6 +162,15 @@ func (s *sink) Log(line string) {
 
 func (s *sink) Progress(done, total int64) {
 	s.r.emit(Event{Kind: EventProgress, Step: s.step, Done: done, Total: total})
+}
+
+// errorLine tells a log line that reports an error.
+var errorLine = regexp.MustCompile(`(?i)\b(error|fatal|panic|exception|traceback|failed)\b`)
+
+func (s *sink) cause() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.firstErr
 }
 
 func (s *sink) lastLines() []string {
@@ -171,12 +193,12 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 		st := p.Steps[i]
 		info := st.Info()
 		if err := ctx.Err(); err != nil {
-			return r.fail(ctx, p, res, info, fmt.Errorf("cancelled before %q: %w", info.Name, err), nil)
+			return r.fail(ctx, p, res, info, fmt.Errorf("cancelled before %q: %w", info.Name, err))
 		}
 		if err := r.Journal.Err(); err != nil {
 			// Without a journal a kill could not be resumed: stop before
 			// the next change rather than go on blind.
-			return r.fail(ctx, p, res, info, fmt.Errorf("the run's journal cannot be written (%w), so a resume could not tell where things stand; stopping before %q. Free space where the backups live, then resume", err, info.Name), nil)
+			return r.fail(ctx, p, res, info, fmt.Errorf("the run's journal cannot be written (%w), so a resume could not tell where things stand; stopping before %q. Free space where the backups live, then resume", err, info.Name))
 		}
 		if sk, ok := st.(Skipper); ok {
 			if skip, why := sk.Skip(ctx); skip {
@@ -193,7 +215,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 			if pr, ok := st.(Prompter); ok {
 				extra, err := pr.Prompt(ctx)
 				if err != nil {
-					return r.fail(ctx, p, res, info, err, nil)
+					return r.fail(ctx, p, res, info, err)
 				}
 				prompt = extra
 			}
@@ -202,7 +224,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 			ev.Prompt = r.redact(prompt)
 			d, err := r.decide(ctx, ev)
 			if err != nil {
-				return r.fail(ctx, p, res, info, err, nil)
+				return r.fail(ctx, p, res, info, err)
 			}
 			if !d.Approve && info.Optional {
 				r.emit(Event{Kind: EventStepStarted, Step: info.ID})
@@ -211,7 +233,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 				continue
 			}
 			if !d.Approve {
-				return r.fail(ctx, p, res, info, fmt.Errorf("%w: the admin answered no to %q", ErrDeclined, info.Name), nil)
+				return r.fail(ctx, p, res, info, fmt.Errorf("%w: the admin answered no to %q", ErrDeclined, info.Name))
 			}
 		}
 		r.emit(Event{Kind: EventStepStarted, Step: info.ID})
@@ -225,7 +247,8 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 		}
 		if err != nil {
 			r.emit(Event{Kind: EventStepFinished, Step: info.ID, Status: StatusFailed, Duration: d, Err: err.Error()})
-			return r.fail(ctx, p, res, info, err, sk.lastLines())
+			res.Cause = sk.cause()
+			return r.fail(ctx, p, res, info, err)
 		}
 		r.emit(Event{Kind: EventStepFinished, Step: info.ID, Status: StatusOK, Duration: d})
 	}
@@ -267,7 +290,7 @@ func (r *Runner) decide(ctx context.Context, ev Event) (Decision, error) {
 
 // fail handles a failed (or declined, or cancelled) step: roll back when a
 // restore point exists, otherwise report that nothing was changed.
-func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, cause error, tail []string) Result {
+func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, cause error) Result {
 	res.FailedStep = info.ID
 	res.Error = cause.Error()
 	var rollback []Step
@@ -295,11 +318,15 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 			// Earlier hops went through and were verified; this one had
 			// not changed anything yet.
 			res.Partial = true
-			res.Message = fmt.Sprintf("%q failed before it changed anything of its hop: %s. The stack runs %s, verified: the last good version on the way to %s. Fix the cause, then run the upgrade again from there.", info.Name, cause, res.Reached, p.To)
+			res.Message = fmt.Sprintf("%q failed before it changed anything of its hop: %s. The stack runs %s, verified: the last good version on the way to %s.", info.Name, cause, res.Reached, p.To)
+			res.Next = fmt.Sprintf("Fix the cause, then run the upgrade to %s again: it goes on from %s.", p.To, res.Reached)
 			return r.done(res)
 		}
 		res.Unchanged = true
 		res.Message = fmt.Sprintf("%q failed before anything was changed: %s. The stack still runs %s.", info.Name, cause, p.From)
+		if res.Outcome == OutcomeFailed {
+			res.Next = "Fix the cause, then run it again; nothing needs undoing."
+		}
 		return r.done(res)
 	}
 	r.emit(Event{Kind: EventRollingBack, Step: info.ID, Err: cause.Error()})
@@ -316,7 +343,8 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 			r.emit(Event{Kind: EventStepFinished, Step: rinfo.ID, Status: StatusFailed, Duration: r.now().Sub(t0), Err: err.Error()})
 			res.Outcome = OutcomeFailed
 			res.Error = fmt.Sprintf("%s; then the rollback failed at %q: %v", cause, rinfo.Name, err)
-			res.Message = fmt.Sprintf("The stack may be half-restored. The restore point is backup %s. Fix the cause shown above, then run `upshift restore %s` (or `upshift resume`).", res.Backup, res.Backup)
+			res.Message = fmt.Sprintf("The stack may be half-restored. The restore point is backup %s.", res.Backup)
+			res.Next = fmt.Sprintf("Do not start, stop or remove containers by hand. Fix the cause of the rollback's failure, then run `upshift resume` (it finishes the rollback) or `upshift restore %s`.", res.Backup)
 			return r.done(res)
 		}
 		r.emit(Event{Kind: EventStepFinished, Step: rinfo.ID, Status: StatusOK, Duration: r.now().Sub(t0)})
@@ -332,10 +360,15 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 			msg += " " + n
 		}
 	}
-	if len(tail) > 0 {
-		msg += " Last lines of the failing step: " + strings.Join(LastN(tail, 5), " | ")
+	if res.Cause != "" && !strings.Contains(cause.Error(), res.Cause) {
+		msg += " The app's first error line: " + res.Cause
 	}
 	res.Message = msg
+	res.Next = "Read the cause above"
+	if h := r.hint(p, info, cause, res.Cause); h != "" {
+		res.Next += "; the release notes say, for this hop: " + h
+	}
+	res.Next += fmt.Sprintf(". Once it is fixed, run the upgrade to %s again: the stack is back as it was, nothing to clean up.", p.To)
 	return r.done(res)
 }
 
@@ -356,11 +389,24 @@ func (p *Plan) IndexOf(stepID string) int {
 	return -1
 }
 
+// hint is the plan's pointer for a failure (a release-note action).
+func (r *Runner) hint(p *Plan, info StepInfo, cause error, line string) string {
+	if p.Hint == nil {
+		return ""
+	}
+	return p.Hint(info, cause.Error()+" "+line)
+}
+
 // done ends the run: the result, redacted like every event, is emitted and
 // returned (the caller prints it too).
 func (r *Runner) done(res Result) Result {
 	res.Error = r.redact(res.Error)
 	res.Message = r.redact(res.Message)
+	res.Cause = r.redact(res.Cause)
+	res.Next = r.redact(res.Next)
+	if res.Outcome != OutcomeSuccess {
+		res.Log = r.LogPath
+	}
 	r.emit(Event{Kind: EventDone, Result: &res})
 	return res
 }

@@ -177,6 +177,9 @@ func (m *model) failureStory(res *steps.Result) string {
 		if res.Error != "" {
 			b.WriteString(wrap(res.Error, m.width, "    ") + "\n")
 		}
+		if res.Cause != "" && !strings.Contains(res.Error, res.Cause) {
+			b.WriteString(s.Label.UnsetWidth().Render("    The app's first error line: ") + "\n" + wrap(res.Cause, m.width, "    ") + "\n")
+		}
 	}
 	if lines := m.linesThatMatter(failedID, 6); len(lines) > 0 {
 		section("The log lines that matter")
@@ -202,13 +205,20 @@ func (m *model) failureStory(res *steps.Result) string {
 		b.WriteString("  The backup from before the upgrade is kept: " + res.Backup + ".\n")
 	}
 	section("What to do next")
-	if res.Message != "" {
+	switch {
+	case res.Next != "":
+		b.WriteString(wrap(res.Next, m.width, "  ") + "\n")
+	case res.Message != "":
 		b.WriteString(wrap(res.Message, m.width, "  ") + "\n")
 	}
 	if res.Backup != "" && res.Outcome == steps.OutcomeFailed {
 		b.WriteString("  To restore the backup: " + s.Selected.Render("upshift restore "+res.Backup) + "\n")
 	}
-	b.WriteString("  To see the whole log of this run: " + s.Selected.Render("upshift history") + "\n")
+	if res.Log != "" {
+		b.WriteString("  Full log: " + s.Selected.Render(res.Log) + "\n")
+	} else {
+		b.WriteString("  To see the whole log of this run: " + s.Selected.Render("upshift history") + "\n")
+	}
 	b.WriteString("\nPress q to leave.")
 	return b.String()
 }

@@ -74,6 +74,10 @@ type Result struct {
 	// Partial says the run stopped at a verified version on the way
 	// (Reached), before changing anything of the hop that failed.
 	Partial bool `json:"partial,omitempty"`
+
+	// SchemaVersion is EventsSchemaVersion, stamped when a Result is
+	// encoded (docs/events.md: the --json contract).
+	SchemaVersion int `json:"schema_version"`
 }
 
 // Event is one thing that happened during a run. Secrets are redacted before
@@ -94,6 +98,10 @@ type Event struct {
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Err      string        `json:"error,omitempty"`
 	Result   *Result       `json:"outcome,omitempty"`
+
+	// SchemaVersion is EventsSchemaVersion, stamped when an Event is
+	// encoded (docs/events.md: the --json contract).
+	SchemaVersion int `json:"schema_version"`
 }
 
 // Decision answers an EventConfirm.

@@ -22,6 +22,7 @@ const (
 	exitUsage      = 2
 	exitRolledBack = 3 // the upgrade failed and the stack is back as it was
 	exitStuck      = 4 // the upgrade failed and could not be rolled back
+	exitInProgress = 5 // upshift status: a run is in progress
 	exitTimeout    = 124
 	exitAborted    = 130
 )
@@ -32,6 +33,7 @@ const exitCodesHelp = `Exit codes:
   2    bad command line
   3    upgrade failed and was rolled back: the stack runs the old version
   4    upgrade failed and could not be rolled back: read the message
+  5    (upshift status) a run is in progress
   124  timed out
   130  aborted by the user (Ctrl+C)`
 
@@ -102,7 +104,7 @@ migrates, verifies and rolls back when something fails.
 	root.Args = cobra.NoArgs
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return runWizard(cmd, &f) }
 	root.AddCommand(newVersionCmd(), newDemoCmd(), newDemoAppCmd(),
-		newDetectCmd(), newPlanCmd(), newUpgradeCmd(), newResumeCmd(), newRollbackCmd(), newHistoryCmd(),
+		newDetectCmd(), newPlanCmd(), newUpgradeCmd(), newResumeCmd(), newRollbackCmd(), newHistoryCmd(), newStatusCmd(),
 		newBackupCmd(), newBackupsCmd(), newRestoreCmd(), newMergeEnvCmd(), newProfilesCmd(), newProfileCmd())
 	return root
 }

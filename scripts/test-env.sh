@@ -2,6 +2,7 @@
 # Prepares a fresh Debian machine for upshift's tests, idempotently:
 #   - docker.io installed and dockerd running (a stale pid file is handled),
 #   - the docker compose v2 plugin (built from its Go module when missing),
+#   - ansible (for the e2e test of examples/ansible),
 #   - the test PostgreSQL image upshift-test/postgres:15 built from the host's
 #     Debian PostgreSQL binaries (no registry is needed).
 set -euo pipefail
@@ -19,6 +20,7 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 [ -x "/usr/lib/postgresql/${PG_MAJOR}/bin/postgres" ] || need_pkgs+=("postgresql-${PG_MAJOR}")
 command -v tmux >/dev/null 2>&1 || need_pkgs+=(tmux)
+command -v ansible-playbook >/dev/null 2>&1 || need_pkgs+=(ansible)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   $SUDO apt-get update -qq

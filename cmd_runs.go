@@ -62,6 +62,9 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 				return err
 			}
 			w := cmd.OutOrStdout()
+			if f.jsonOut {
+				w = cmd.ErrOrStderr() // stdout carries only the JSON lines (docs/events.md)
+			}
 			if st == nil {
 				_, _ = fmt.Fprintln(w, "nothing to resume: the last run finished (see upshift history)")
 				return nil
@@ -96,7 +99,10 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 				default:
 					_, _ = fmt.Fprintf(w, "the run stopped right after %s was verified: the stack runs %s, the last good version. Nothing to roll back (--rollback-to start goes back to %s).\n", r.NothingToUndo, r.NothingToUndo, st.Info.From)
 				}
-				_, err := sess.Settle(st, r)
+				res, err := sess.Settle(st, r)
+				if err == nil && f.jsonOut {
+					err = render.ResultJSON(cmd.OutOrStdout(), res)
+				}
 				return err
 			}
 			if choice != engine.Rollback {
@@ -143,7 +149,11 @@ func newRollbackCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "rolling back run %s to backup %s (%s)\n", r.Info.ID, set.ID, set.Manifest.Version)
+			w := cmd.OutOrStdout()
+			if f.jsonOut {
+				w = cmd.ErrOrStderr() // stdout carries only the JSON lines
+			}
+			_, _ = fmt.Fprintf(w, "rolling back run %s to backup %s (%s)\n", r.Info.ID, set.ID, set.Manifest.Version)
 			return execute(cmd, &f, yes, "upshift rollback", func(o engine.RunOptions) (steps.Result, error) {
 				return sess.Restore(ctx, set, o)
 			})

@@ -105,7 +105,11 @@ func runUpgrade(cmd *cobra.Command, f *stackFlags, u *upgradeFlags) error {
 		return &exitError{code: exitFailure, err: fmt.Errorf("the upgrade %s → %s is blocked: %s. Nothing was changed", pl.Path.From, pl.Path.To, strings.Join(pl.Path.Blockers, "; "))}
 	}
 	if len(pl.Path.Hops) == 0 {
-		_, _ = fmt.Fprintf(out, "the stack already runs %s: nothing to do\n", sess.Det.Report.Version)
+		v := sess.Det.Report.Version
+		if f.jsonOut {
+			return render.ResultJSON(out, steps.Result{Outcome: steps.OutcomeSuccess, From: v, To: v, Reached: v, Unchanged: true, Message: "the stack already runs " + v + ": nothing to do"})
+		}
+		_, _ = fmt.Fprintf(out, "the stack already runs %s: nothing to do\n", v)
 		return nil
 	}
 	if u.dryRun {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -39,9 +38,18 @@ var ErrUnreachable = errors.New("docker engine unreachable")
 // Connect opens a client from the environment (DOCKER_HOST etc.), negotiates
 // the API version with the daemon and checks that it answers.
 func Connect(ctx context.Context) (*Engine, error) {
+	// DOCKER_HOST, else the docker context (endpoint.go), as compose does.
+	ep, err := ResolveEndpoint()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	opts, err := ep.clientOpts()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
 	// The client negotiates the API version with the daemon by default (an
 	// engine 20.10 speaks API 1.41).
-	c, err := client.New(client.FromEnv)
+	c, err := client.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
@@ -49,17 +57,13 @@ func Connect(ctx context.Context) (*Engine, error) {
 	defer cancel()
 	if _, err := c.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		_ = c.Close()
-		return nil, explainConnect(err)
+		return nil, explainConnect(err, ep.Describe())
 	}
 	return &Engine{c: c}, nil
 }
 
-func explainConnect(err error) error {
+func explainConnect(err error, host string) error {
 	msg := err.Error()
-	host := os.Getenv("DOCKER_HOST")
-	if host == "" {
-		host = "unix:///var/run/docker.sock"
-	}
 	switch {
 	case strings.Contains(msg, "permission denied"):
 		return fmt.Errorf("%w: permission denied on %s. Fix: run as root or add your user to the docker group (then log in again)", ErrUnreachable, host)

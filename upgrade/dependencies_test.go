@@ -13,8 +13,11 @@ import (
 func TestPreflightDependencies(t *testing.T) {
 	setup := func(t *testing.T, state, health string) *fixture {
 		f := newFixtureWith(t, builtin(t, "upshift-demo"), []svc{
-			{"db", "db", "upshift-test/postgres:15"}, {"api", "app", "upshift-demo/app:{v}"},
-			{"worker", "worker", "upshift-demo/app:{v}"}, {"redis", "other", "redis:7"}, {"adminer", "other", "adminer"},
+			{"db", "db", "upshift-test/postgres:15"},
+			{"api", "app", "upshift-demo/app:{v}"},
+			{"worker", "worker", "upshift-demo/app:{v}"},
+			{"redis", "other", "redis:7"},
+			{"adminer", "other", "adminer"},
 		}, "1.0.0")
 		api := f.det.res.Stack.Model.Services["api"]
 		api.DependsOn = types.DependsOnConfig{"db": {}, "redis": {}}

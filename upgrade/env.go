@@ -69,6 +69,7 @@ type Env struct {
 	// which that restore point lacks.
 	xidAtBackup int64
 	lateWrites  map[string]int64
+	verifiedIDs map[string]bool // sets verified by this run (checked before a restore)
 }
 
 // RollbackTarget is where a rollback goes back to.
@@ -298,4 +299,19 @@ func (e *Env) recordAgreement(a steps.Agreement) {
 	if e.Journal != nil {
 		e.Journal.Agreed(a)
 	}
+}
+
+func (e *Env) markVerified(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.verifiedIDs == nil {
+		e.verifiedIDs = map[string]bool{}
+	}
+	e.verifiedIDs[id] = true
+}
+
+func (e *Env) verified(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.verifiedIDs[id]
 }

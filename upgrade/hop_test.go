@@ -99,7 +99,7 @@ func TestHopDemoRollback(t *testing.T) {
 			started = append(started, ev.Step)
 		}
 	}
-	want := append(hopIDs("1.1.0", "preflight", "backup", "images", "config", "stop", "migrate"), "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify")
+	want := append(hopIDs("1.1.0", "preflight", "backup", "images", "config", "stop", "migrate"), "rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify")
 	if !equalStrings(started, want) {
 		t.Errorf("started\n got %v\nwant %v", started, want)
 	}
@@ -178,7 +178,7 @@ func TestHopMaibot(t *testing.T) {
 		},
 		{
 			"migration error rolls back", "Traceback (most recent call last):", steps.OutcomeRolledBack,
-			append(hopIDs("0.11.0", "preflight", "images", "terms", "stop", "backup", "config", "migrate"), "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"),
+			append(hopIDs("0.11.0", "preflight", "images", "terms", "stop", "backup", "config", "migrate"), "rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"),
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -245,7 +245,7 @@ func TestHopDemoTwoHopsRollback(t *testing.T) {
 			last = append(last, ev.Step)
 		}
 	}
-	if got := last[len(last)-5:]; !equalStrings(got, []string{"2.0.0/migrate", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}) {
+	if got := last[len(last)-6:]; !equalStrings(got, []string{"2.0.0/migrate", "rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}) {
 		t.Errorf("last steps %v", got)
 	}
 }

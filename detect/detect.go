@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
@@ -113,10 +114,25 @@ func Detect(ctx context.Context, eng *dockerx.Engine, opts Options) (*Result, er
 		}
 		rep.Services = append(rep.Services, sr)
 	}
+	fv := newFilesView(stack, prof)
+	markJobs(stack.Model, rep)
+	fileDB, dbWarns := fv.db(rep)
+	for i := range rep.Services {
+		if rep.Services[i].Name == fileDB.Service {
+			rep.Services[i].Role = profile.RoleDB
+		}
+	}
+	rep.Migration = fv.migrationReport(rep)
+	fileV, fileSrc, loc, floating := fv.version(rep)
+	rep.VersionLocation = loc
+	rep.Warnings = append(rep.Warnings, dbWarns...)
+	rep.Warnings = append(rep.Warnings, fv.fileWarnings(len(opts.Files) > 0)...)
 	if opts.Offline {
-		rep.Version = "unknown (offline)"
-		rep.VersionSource = "none"
-		rep.DB = DBReport{Engine: prof.DB.Engine, Service: dbService(prof, rep)}
+		rep.Version, rep.VersionSource, rep.VersionFloating = fileV, fileSrc, floating
+		if floating {
+			rep.Warnings = append(rep.Warnings, "the version is not in the files: "+fileSrc+" names a moving target, not a version. Fix: start the stack and run `upshift detect` (it asks the running app), or pin the image to a version tag")
+		}
+		rep.DB = fileDB
 		rep.Schema = SchemaReport{Tool: prof.Schema.Tool}
 		return res, nil
 	}
@@ -131,13 +147,14 @@ func Detect(ctx context.Context, eng *dockerx.Engine, opts Options) (*Result, er
 		mu.Lock()
 		defer mu.Unlock()
 		rep.Version, rep.VersionSource = v, src
+		rep.VersionFloating = floating && strings.HasPrefix(v, "unknown")
 		if warn != "" {
 			rep.Warnings = append(rep.Warnings, warn)
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		probeDB(ctx, prof, res)
+		probeDB(ctx, prof, res, fileDB)
 	}()
 	go func() {
 		defer wg.Done()
@@ -240,11 +257,16 @@ func or(a, b string) string {
 	return b
 }
 
-func probeDB(ctx context.Context, p *profile.Profile, res *Result) {
+// probeDB asks the database server; base is what the files say of it (the
+// engine, the service, the server version of its image tag).
+func probeDB(ctx context.Context, p *profile.Profile, res *Result, base DBReport) {
 	rep := &res.Report
-	svc := dbService(p, rep)
-	rep.DB = DBReport{Engine: or(p.DB.Engine, profile.EnginePostgres), Service: svc}
+	svc := base.Service
+	rep.DB = base
 	rep.Schema = SchemaReport{Tool: p.Schema.Tool}
+	if !base.Supported {
+		return
+	}
 	if rep.DB.Engine == profile.EngineSQLite {
 		probeSQLite(ctx, p, res)
 		return
@@ -310,6 +332,7 @@ func probeDB(ctx context.Context, p *profile.Profile, res *Result) {
 	if v, err := conn.ServerVersion(ctx); err == nil {
 		rep.DB.ServerVersion = v.Text
 		rep.DB.ServerMajor = v.Major
+		rep.DB.ServerVersionSource = "the server"
 	}
 	if n, err := conn.DatabaseSize(ctx); err == nil {
 		rep.DB.SizeBytes = n

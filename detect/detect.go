@@ -118,7 +118,8 @@ func Detect(ctx context.Context, eng *dockerx.Engine, opts Options) (*Result, er
 	markJobs(stack.Model, rep)
 	fileDB, dbWarns := fv.db(rep)
 	for i := range rep.Services {
-		if rep.Services[i].Name == fileDB.Service {
+		// A SQLite file lives in an app container; a server is the db.
+		if rep.Services[i].Name == fileDB.Service && fileDB.Engine != profile.EngineSQLite {
 			rep.Services[i].Role = profile.RoleDB
 		}
 	}
@@ -183,18 +184,6 @@ func chooseProfile(opts Options, infos []profile.ServiceInfo) (*profile.Profile,
 		return nil, "", fmt.Errorf("no profile matches this project (%s) and it has no PostgreSQL service, so the generic profile does not apply either. Fix: pass --profile FILE with a profile for this app", why)
 	}
 	return p, why, nil
-}
-
-func dbService(p *profile.Profile, rep *Report) string {
-	if p.DB.Service != "" {
-		return p.DB.Service
-	}
-	for _, s := range rep.Services {
-		if s.Role == profile.RoleDB {
-			return s.Name
-		}
-	}
-	return ""
 }
 
 func digests(ctx context.Context, eng *dockerx.Engine, rep *Report) {

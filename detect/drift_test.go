@@ -18,15 +18,21 @@ func TestDrift(t *testing.T) {
 		prose               string
 	}{
 		{"heads agree", "1.1.0", "bbb", nil, ""},
-		{"head unknown to every release", "1.1.0", "zzz",
+		{
+			"head unknown to every release", "1.1.0", "zzz",
 			&Drift{Kind: DriftUnknownHead, Head: "zzz", Expected: "bbb"},
-			"DRIFT: the schema head zzz is unknown to demo 1.1.0 (it expects bbb): the database is probably ahead of the image"},
-		{"database ahead of the image", "1.1.0", "ccc",
+			"DRIFT: the schema head zzz is unknown to demo 1.1.0 (it expects bbb): the database is probably ahead of the image",
+		},
+		{
+			"database ahead of the image", "1.1.0", "ccc",
 			&Drift{Kind: DriftDBAhead, Head: "ccc", Expected: "bbb", Version: "1.2.0"},
-			"DRIFT: the database schema is at 1.2.0's head (ccc) but the running image is 1.1.0: an image was rolled back"},
-		{"migrations pending", "1.1.0", "aaa",
+			"DRIFT: the database schema is at 1.2.0's head (ccc) but the running image is 1.1.0: an image was rolled back",
+		},
+		{
+			"migrations pending", "1.1.0", "aaa",
 			&Drift{Kind: DriftMigrationsPending, Head: "aaa", Expected: "bbb", Version: "1.0.0"},
-			"DRIFT: the database schema is at 1.0.0's head (aaa) but the running image is 1.1.0 (expects bbb): migrations did not run"},
+			"DRIFT: the database schema is at 1.0.0's head (aaa) but the running image is 1.1.0 (expects bbb): migrations did not run",
+		},
 		{"version without a known head", "9.9.9", "aaa", nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

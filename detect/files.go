@@ -241,6 +241,10 @@ func (f *filesView) db(rep *Report) (DBReport, []string) {
 		d.Engine = profile.EnginePostgres
 	}
 	d.Service = f.dbService(d.Engine, dbRoleService)
+	if d.Engine == profile.EngineSQLite && p.DB.Path != "" {
+		d.Database = p.DB.Path
+		d.Service = f.sqliteService()
+	}
 	d.Supported = d.Engine == profile.EnginePostgres || d.Engine == profile.EngineSQLite
 	if d.Service != "" {
 		d.Image = f.image(d.Service)
@@ -251,11 +255,31 @@ func (f *filesView) db(rep *Report) (DBReport, []string) {
 	}
 	if !d.Supported {
 		d.Error = engineTitle(d.Engine) + " is not supported by upshift yet"
-		warns = append(warns, fmt.Sprintf("the database is %s (from %s): upshift upgrades apps on PostgreSQL (and SQLite) only, so it will not plan or run an upgrade of this stack. Nothing was guessed", engineTitle(d.Engine), d.EngineSource))
+		warns = append(warns, fmt.Sprintf("the database is %s (from %s), which upshift does not support yet: it upgrades apps on PostgreSQL (and SQLite) only, so it will not plan or run an upgrade of this stack. Nothing was guessed", engineTitle(d.Engine), d.EngineSource))
 	} else if d.Engine == profile.EnginePostgres && d.Service == "" {
 		warns = append(warns, "no PostgreSQL service in the files: the database is outside this compose project (or missing)")
 	}
 	return d, warns
+}
+
+// sqliteService is the service that bind-mounts the directory holding the
+// profile's SQLite file: db.service, the migration service, then any.
+func (f *filesView) sqliteService() string {
+	host := filepath.Join(f.stack.Invocation.WorkingDir, f.prof.DB.Path)
+	order := []string{f.prof.DB.Service, f.prof.Migration.Service}
+	order = append(order, f.stack.ServiceNames()...)
+	for _, name := range order {
+		svc, ok := f.stack.Model.Services[name]
+		if !ok {
+			continue
+		}
+		for _, v := range svc.Volumes {
+			if v.Type == types.VolumeTypeBind && v.Source != "" && strings.HasPrefix(host, strings.TrimSuffix(v.Source, "/")+"/") {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 // dbService is the active service that runs engine.

@@ -253,7 +253,11 @@ func (f *filesView) db(rep *Report) (DBReport, []string) {
 			d.ServerVersionSource = "image tag " + d.Image + " of " + d.Service
 		}
 	}
-	if !d.Supported {
+	if want := or(p.DB.Engine, profile.EnginePostgres); d.Supported && d.Engine != want {
+		d.Supported = false
+		d.Error = fmt.Sprintf("the profile %s upgrades %s, not %s", p.Name, engineTitle(want), engineTitle(d.Engine))
+		warns = append(warns, fmt.Sprintf("the database is %s (from %s), but the profile %s handles %s only: upshift will not plan or run an upgrade of this stack with it", engineTitle(d.Engine), d.EngineSource, p.Name, engineTitle(want)))
+	} else if !d.Supported {
 		d.Error = engineTitle(d.Engine) + " is not supported by upshift yet"
 		warns = append(warns, fmt.Sprintf("the database is %s (from %s), which upshift does not support yet: it upgrades apps on PostgreSQL (and SQLite) only, so it will not plan or run an upgrade of this stack. Nothing was guessed", engineTitle(d.Engine), d.EngineSource))
 	} else if d.Engine == profile.EnginePostgres && d.Service == "" {

@@ -315,6 +315,9 @@ func (f *filesView) dbService(engine, dbRole string) string {
 	return ""
 }
 
+// EngineTitle is an engine's name for people ("PostgreSQL", "MySQL").
+func EngineTitle(e string) string { return engineTitle(e) }
+
 func engineTitle(e string) string {
 	switch e {
 	case profile.EnginePostgres:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -128,6 +129,9 @@ func Detect(ctx context.Context, eng *dockerx.Engine, opts Options) (*Result, er
 	rep.VersionLocation = loc
 	rep.Warnings = append(rep.Warnings, dbWarns...)
 	rep.Warnings = append(rep.Warnings, fv.fileWarnings(len(opts.Files) > 0)...)
+	if ex := stack.ExampleEnvFile; ex != "" {
+		rep.Warnings = append(rep.Warnings, "there is no .env: "+filepath.Base(ex)+" was read in its place (as `cp "+filepath.Base(ex)+" .env` would give); a stack started without a .env may differ")
+	}
 	if opts.Offline {
 		rep.Version, rep.VersionSource, rep.VersionFloating = fileV, fileSrc, floating
 		if floating {

@@ -24,7 +24,16 @@ type filesView struct {
 }
 
 func newFilesView(stack *Stack, prof *profile.Profile) *filesView {
-	return &filesView{stack: stack, prof: prof, raw: readRawImages(stack.Invocation.Files), env: dotEnvKeys(stack.EnvFile)}
+	return &filesView{stack: stack, prof: prof, raw: readRawImages(stack.Invocation.Files), env: dotEnvKeys(stack.envSource())}
+}
+
+// envSource is the env file interpolation read: .env, else the template
+// read in its place.
+func (s *Stack) envSource() string {
+	if s.EnvFile != "" {
+		return s.EnvFile
+	}
+	return s.ExampleEnvFile
 }
 
 // image is a service's interpolated image reference.
@@ -38,7 +47,7 @@ func (f *filesView) image(service string) string {
 // keySource names where an interpolation variable got its value.
 func (f *filesView) keySource(key, def string) string {
 	if _, ok := f.env[key]; ok {
-		return filepath.Base(f.stack.EnvFile) + " " + key
+		return filepath.Base(f.stack.envSource()) + " " + key
 	}
 	if _, ok := os.LookupEnv(key); ok {
 		return "environment variable " + key
@@ -147,7 +156,7 @@ func (f *filesView) engineFromConfig() (engine, source string) {
 				}
 			}
 			if v, ok := f.env[e.Env]; ok && v != "" {
-				return normEngine(v), filepath.Base(f.stack.EnvFile) + " " + e.Env
+				return normEngine(v), filepath.Base(f.stack.envSource()) + " " + e.Env
 			}
 			continue
 		}

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -185,5 +186,38 @@ func TestTagVariable(t *testing.T) {
 		if got != want {
 			t.Errorf("tagVariable(%s) = %q, want %q", expr, got, want)
 		}
+	}
+}
+
+// TestEnvExampleInPlaceOfDotEnv: a copy of mattermost/docker before
+// `cp env.example .env` is read through the template, and says so.
+func TestEnvExampleInPlaceOfDotEnv(t *testing.T) {
+	dir := t.TempDir()
+	src := "../testdata/apps/mattermost"
+	for _, f := range []string{"docker-compose.yml", ".env"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == ".env" {
+			f = "env.example"
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := Detect(context.Background(), nil, Options{Offline: true, StackOptions: StackOptions{Dir: dir}, Profiles: profile.Builtin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Report
+	if r.Version != "10.5.2" || r.VersionSource != "env.example MATTERMOST_IMAGE_TAG" || r.DB.ServerMajor != 13 {
+		t.Errorf("version %q from %q, PostgreSQL %d", r.Version, r.VersionSource, r.DB.ServerMajor)
+	}
+	if res.Stack.EnvFile != "" {
+		t.Errorf("EnvFile = %q: the template must never be the file upgrades write", res.Stack.EnvFile)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "there is no .env: env.example was read") {
+		t.Errorf("warnings = %v", r.Warnings)
 	}
 }

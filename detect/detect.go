@@ -153,6 +153,12 @@ func Detect(ctx context.Context, eng *dockerx.Engine, opts Options) (*Result, er
 		defer mu.Unlock()
 		rep.Version, rep.VersionSource = v, src
 		rep.VersionFloating = floating && strings.HasPrefix(v, "unknown")
+		// A tag read from the files (no container) is named as offline.
+		if svc, ok := strings.CutPrefix(src, "image tag of "); ok && v == fileV {
+			if _, running := res.Containers[svc]; !running {
+				rep.VersionSource = fileSrc
+			}
+		}
 		if warn != "" {
 			rep.Warnings = append(rep.Warnings, warn)
 		}

@@ -255,6 +255,9 @@ func (f *filesView) db(rep *Report) (DBReport, []string) {
 		d.Service = f.sqliteService()
 	}
 	d.Supported = d.Engine == profile.EnginePostgres || d.Engine == profile.EngineSQLite
+	if d.Service != "" && d.Engine == profile.EnginePostgres {
+		_, _, d.Database = DBCredentials(p, f.stack, nil, d.Service)
+	}
 	if d.Service != "" {
 		d.Image = f.image(d.Service)
 		if v, major := serverFromTag(d.Image); major > 0 {

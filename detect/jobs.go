@@ -215,7 +215,7 @@ func (f *filesView) overlayHints() []string {
 		for _, e := range ents {
 			n := e.Name()
 			full := filepath.Join(d, n)
-			if e.IsDir() || used[full] || !composeLike(n) {
+			if e.IsDir() || used[full] || !composeLike(n) || !f.isOverlay(full) {
 				continue
 			}
 			extra = append(extra, n)
@@ -240,8 +240,32 @@ func composeLike(n string) bool {
 		return false
 	}
 	stem := strings.TrimSuffix(n, ext)
-	for _, p := range []string{"docker-compose.", "compose.", "docker-compose-"} {
+	for _, p := range []string{"docker-compose.", "compose."} {
 		if rest, ok := strings.CutPrefix(stem, p); ok && rest != "" && rest != "override" {
+			return true
+		}
+	}
+	return false
+}
+
+// isOverlay: the file changes services of this project without defining
+// them (no image, no build), as docker-compose.without-nginx.yml does; a
+// second full stack (docker-compose.middleware.yaml) is not one.
+func (f *filesView) isOverlay(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var doc struct {
+		Services map[string]map[string]any `yaml:"services"`
+	}
+	if yaml.Unmarshal(b, &doc) != nil {
+		return false
+	}
+	for name, svc := range doc.Services {
+		_, image := svc["image"]
+		_, build := svc["build"]
+		if _, known := f.stack.Model.Services[name]; known && !image && !build {
 			return true
 		}
 	}

@@ -191,6 +191,15 @@ func (s *Session) planNotes(ctx context.Context, from, to string) (notes []relea
 	if err == nil {
 		return notes, append(s.startNotices(), notices...), false, nil
 	}
+	if tags := s.gitTagNotes(ctx); len(tags) > 0 { // offline_git.go
+		notes = tags
+		if !strings.EqualFold(strings.TrimSpace(to), releases.Latest) && !hasVersion(tags, to) {
+			notes = append(notes, releases.Note{Version: to})
+		}
+		notices = append(s.startNotices(), notices...)
+		notices = append(notices, "release notes unavailable ("+firstLine(err.Error())+"): the versions come from the git tags of the app's clone in "+s.Det.Stack.Invocation.WorkingDir+"; breaking changes are unknown")
+		return notes, notices, true, nil
+	}
 	if strings.EqualFold(strings.TrimSpace(to), releases.Latest) {
 		return nil, notices, false, fmt.Errorf("%w. Without release notes the newest version is unknown: give --to VERSION, or pass --notes FILE|DIR", err)
 	}
@@ -217,6 +226,19 @@ func (s *Session) planNotes(ctx context.Context, from, to string) (notes []relea
 	notices = append(s.startNotices(), notices...)
 	notices = append(notices, "release notes unavailable ("+firstLine(err.Error())+"): planned from the profile's rules alone (its required stops and minimum database versions); breaking changes are unknown")
 	return notes, notices, true, nil
+}
+
+func hasVersion(notes []releases.Note, v string) bool {
+	want, err := semver.Parse(v)
+	if err != nil {
+		return false
+	}
+	for _, n := range notes {
+		if got, err := semver.Parse(n.Version); err == nil && got.Equal(want) {
+			return true
+		}
+	}
+	return false
 }
 
 // startNotices are what the session said when it opened, and the facts

@@ -260,28 +260,46 @@ func markNoNotes(p *releases.Path) {
 	}
 }
 
-// appForm writes a version the way the app's tags do: the profile's tag
-// template decides ("v{{version}}" keeps a v, none or "{{version}}" drops
-// it), so a plan never mixes 8.2.2 and v8.5.1.
-func appForm(p *profile.Profile, v string) string {
+// appForm writes a version the way the app's tags do, so a plan never
+// mixes 8.2.2 and v8.5.1: with a "v" when the profile's tag template has
+// one ("v{{version}}") or the app's release notes are tagged so (v8.5.1),
+// bare otherwise.
+func appForm(v string, withV bool) string {
 	if _, err := semver.Parse(v); err != nil {
 		return v
 	}
 	bare := strings.TrimPrefix(v, "v")
-	if p.Apply.TagTemplate == "v{{version}}" {
+	if withV {
 		return "v" + bare
 	}
 	return bare
 }
 
+// usesV says whether the app's versions are written with a "v".
+func usesV(p *profile.Profile, notes []releases.Note) bool {
+	if strings.HasPrefix(p.Apply.TagTemplate, "v{{") {
+		return true
+	}
+	with, bare := 0, 0
+	for _, n := range notes {
+		if strings.HasPrefix(n.Version, "v") {
+			with++
+		} else {
+			bare++
+		}
+	}
+	return with > bare
+}
+
 // inAppForm rewrites the versions of a path in the app's form.
-func inAppForm(p *profile.Profile, path *releases.Path) {
-	path.From, path.To = appForm(p, path.From), appForm(p, path.To)
+func inAppForm(p *profile.Profile, notes []releases.Note, path *releases.Path) {
+	v := usesV(p, notes)
+	path.From, path.To = appForm(path.From, v), appForm(path.To, v)
 	for i := range path.Hops {
 		h := &path.Hops[i]
-		h.Version = appForm(p, h.Version)
+		h.Version = appForm(h.Version, v)
 		for j := range h.Warnings {
-			h.Warnings[j].Version = appForm(p, h.Warnings[j].Version)
+			h.Warnings[j].Version = appForm(h.Warnings[j].Version, v)
 		}
 	}
 }

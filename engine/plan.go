@@ -55,7 +55,7 @@ func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) 
 	if synthetic {
 		markNoNotes(&path)
 	}
-	inAppForm(s.Det.Profile, &path)
+	inAppForm(s.Det.Profile, notes, &path)
 	env := s.NewEnv()
 	env.BackupAfterStop = o.BackupAfterStop
 	hops := hopsOf(path)

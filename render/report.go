@@ -39,6 +39,8 @@ func Report(w io.Writer, r *detect.Report, noColor bool) error {
 	switch {
 	case !r.DB.Reachable && r.DB.Service != "" && r.DB.Error == "":
 		db += ", service " + r.DB.Service
+	case r.DB.Engine != "postgresql" && r.DB.Engine != "sqlite" && r.DB.Error != "":
+		db += ", service " + r.DB.Service + " (" + r.DB.Error + ")"
 	case r.DB.Reachable && r.DB.Engine == "sqlite":
 		db += fmt.Sprintf(", file %s, service %s, %s", r.DB.Address, r.DB.Service, human.Bytes(r.DB.SizeBytes))
 	case r.DB.Reachable:

@@ -38,6 +38,11 @@ type stackFlags struct {
 	// envTemplates is a directory of <version>.env.example files used
 	// instead of the profile's template source (offline).
 	envTemplates string
+	// rollbackTo is --rollback-to: last-good (default) or start.
+	rollbackTo string
+	// acceptErrors is --accept-migration-errors: with --yes, keep a version
+	// whose migration logged a matching error line and then served.
+	acceptErrors string
 }
 
 func (f *stackFlags) register(cmd *cobra.Command) {
@@ -53,6 +58,8 @@ func (f *stackFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.jsonOut, "json", false, "print JSON")
 	fl.BoolVar(&f.noColor, "no-color", false, "no colours (NO_COLOR is honoured too)")
 	fl.StringVar(&f.logFile, "log-file", "", "write diagnostics to this file")
+	fl.StringVar(&f.acceptErrors, "accept-migration-errors", "", "with --yes: keep a new version whose migration logged an error matching this regexp and then started (otherwise such a hop is rolled back)")
+	fl.StringVar(&f.rollbackTo, "rollback-to", "last-good", "where a failed upgrade goes back to: last-good (the last verified version on the way: nothing written before its hop is lost) or start")
 }
 
 func (f *stackFlags) stackOptions() detect.StackOptions {
@@ -63,7 +70,7 @@ func (f *stackFlags) stackOptions() detect.StackOptions {
 func (f *stackFlags) options() engine.Options {
 	return engine.Options{
 		Stack: f.stackOptions(), Profile: f.profile, BackupDir: f.backupDir, Notes: f.notes,
-		EnvTemplates: f.envTemplates, Upshift: version, Builtins: builtins(),
+		EnvTemplates: f.envTemplates, Upshift: version, Builtins: builtins(), RollbackTo: f.rollbackTo,
 	}
 }
 
@@ -79,6 +86,9 @@ func builtins() engine.Builtins {
 
 // open starts a session on the stack the flags name.
 func (f *stackFlags) open(ctx context.Context) (*engine.Session, error) {
+	if f.rollbackTo != "last-good" && f.rollbackTo != "start" && f.rollbackTo != "" {
+		return nil, usageError{fmt.Errorf("--rollback-to %q: choose last-good or start", f.rollbackTo)}
+	}
 	return engine.Open(ctx, f.options())
 }
 

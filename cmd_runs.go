@@ -89,9 +89,15 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 			if err != nil {
 				return err
 			}
-			if r.NoRestorePoint {
-				_, _ = fmt.Fprintln(w, "no restore point: the run stopped before it changed anything. Nothing to roll back.")
-				return nil
+			if r.NoRestorePoint || r.NothingToUndo != "" {
+				switch {
+				case r.NoRestorePoint:
+					_, _ = fmt.Fprintln(w, "no restore point: the run stopped before it changed anything. Nothing to roll back.")
+				default:
+					_, _ = fmt.Fprintf(w, "the run stopped right after %s was verified: the stack runs %s, the last good version. Nothing to roll back (--rollback-to start goes back to %s).\n", r.NothingToUndo, r.NothingToUndo, st.Info.From)
+				}
+				_, err := sess.Settle(st, r)
+				return err
 			}
 			if choice != engine.Rollback {
 				_, _ = fmt.Fprintf(w, "%s from step %d of %d\n", choice, r.Start+1, len(r.Plan.Steps))

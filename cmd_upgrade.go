@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -151,9 +152,17 @@ func execute(cmd *cobra.Command, f *stackFlags, yes bool, what string, run func(
 	if os.Getenv("SSH_CONNECTION") != "" && os.Getenv("TMUX") == "" && os.Getenv("STY") == "" && !f.jsonOut {
 		_, _ = fmt.Fprintln(cmd.ErrOrStderr(), "note: you are on SSH outside tmux/screen. If the connection drops, upshift carries on and journals every step; `upshift resume` picks up from there.")
 	}
+	var acceptErrors *regexp.Regexp
+	if f.acceptErrors != "" {
+		re, err := regexp.Compile(f.acceptErrors)
+		if err != nil {
+			return usageError{fmt.Errorf("--accept-migration-errors: %w", err)}
+		}
+		acceptErrors = re
+	}
 	switch {
 	case yes:
-		o.Decide = engine.Unattended(f.acceptTerms)
+		o.Decide = engine.Unattended(f.acceptTerms, acceptErrors)
 	case render.IsTerminal(os.Stdin):
 		o.Decide = render.Prompt(cmd.InOrStdin(), cmd.ErrOrStderr())
 	}
@@ -173,7 +182,7 @@ func outcomeErr(res steps.Result) error {
 	case steps.OutcomeAborted:
 		return &exitError{code: exitAborted, err: errors.New("aborted: " + res.Error)}
 	default:
-		if res.Unchanged || res.Backup == "" {
+		if res.Unchanged || res.Partial || res.Backup == "" {
 			return &exitError{code: exitFailure, err: errors.New(res.Message)}
 		}
 		return &exitError{code: exitStuck, err: errors.New(res.Error + ". " + res.Message)}

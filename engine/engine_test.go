@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -148,14 +149,91 @@ func TestStaleNotesNoticeReachesPlan(t *testing.T) {
 
 func TestUnattended(t *testing.T) {
 	ctx := context.Background()
-	d, err := Unattended(false)(ctx, steps.Event{Step: "x/config"})
+	d, err := Unattended(false, nil)(ctx, steps.Event{Step: "x/config"})
 	if err != nil || !d.Approve {
 		t.Fatalf("a plain confirmation: %+v %v", d, err)
 	}
-	if _, err := Unattended(false)(ctx, steps.Event{Step: "x/terms", Consent: true}); err == nil || !strings.Contains(err.Error(), "--accept-terms") {
+	if _, err := Unattended(false, nil)(ctx, steps.Event{Step: "x/terms", Consent: true}); err == nil || !strings.Contains(err.Error(), "--accept-terms") {
 		t.Fatalf("a consent without --accept-terms: %v", err)
 	}
-	if d, err := Unattended(true)(ctx, steps.Event{Step: "x/terms", Consent: true}); err != nil || !d.Approve {
+	if d, err := Unattended(true, nil)(ctx, steps.Event{Step: "x/terms", Consent: true}); err != nil || !d.Approve {
 		t.Fatalf("a consent with --accept-terms: %+v %v", d, err)
+	}
+	doubt := steps.Event{Step: "x/migrate", Doubt: true, Line: `failed to migrate table: type "mediumtext" does not exist`}
+	if d, err := Unattended(false, nil)(ctx, doubt); err != nil || d.Approve {
+		t.Fatalf("a survived migration error under --yes rolls back: %+v %v", d, err)
+	}
+	if d, _ := Unattended(false, regexp.MustCompile(`mediumtext`))(ctx, doubt); !d.Approve {
+		t.Fatal("--accept-migration-errors matching the line keeps it")
+	}
+	if d, _ := Unattended(false, regexp.MustCompile(`other`))(ctx, doubt); d.Approve {
+		t.Fatal("--accept-migration-errors not matching rolls back")
+	}
+}
+
+func TestWhereItStopped(t *testing.T) {
+	info := steps.RunInfo{From: "1.0.0", To: "2.0.0", Hops: []string{"1.1.0", "2.0.0"}}
+	ok := steps.StatusOK
+	cases := []struct {
+		name     string
+		started  []string
+		finished map[string]string
+		good     string
+		changed  bool
+	}{
+		{"before any change", []string{"1.1.0/preflight", "1.1.0/backup"}, map[string]string{"1.1.0/preflight": ok}, "1.0.0", false},
+		{"mid-migration", []string{"1.1.0/preflight", "1.1.0/backup", "1.1.0/images", "1.1.0/config", "1.1.0/stop", "1.1.0/migrate"}, map[string]string{"1.1.0/config": ok, "1.1.0/stop": ok}, "1.0.0", true},
+		{"between two hops", []string{"1.1.0/config", "1.1.0/verify"}, map[string]string{"1.1.0/config": ok, "1.1.0/verify": ok}, "1.1.0", false},
+		{"second hop changed", []string{"1.1.0/verify", "2.0.0/preflight", "2.0.0/config"}, map[string]string{"1.1.0/verify": ok}, "1.1.0", true},
+		{"half-done rollback", []string{"1.1.0/verify", "2.0.0/migrate", "rollback/stop"}, map[string]string{"1.1.0/verify": ok, "2.0.0/migrate": steps.StatusFailed}, "1.1.0", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			good, changed := whereItStopped(&steps.RunState{Info: info, Started: c.started, Finished: c.finished})
+			if good != c.good || changed != c.changed {
+				t.Fatalf("got %s changed=%v, want %s changed=%v", good, changed, c.good, c.changed)
+			}
+		})
+	}
+}
+
+// A run killed between two steps goes on after the last finished one; it
+// never starts over at step 1 (which rolled back a verified upgrade).
+func TestResumeBetweenSteps(t *testing.T) {
+	s := testSession(t, "1.0.0", testProfile(t))
+	ctx := context.Background()
+	pl, err := s.Plan(ctx, "2.0.0", PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started []string
+	finished := map[string]string{}
+	for _, st := range pl.Plan.Steps {
+		id := st.Info().ID
+		started = append(started, id)
+		finished[id] = steps.StatusOK
+		if id == "1.1.0/verify" {
+			break
+		}
+	}
+	st := &steps.RunState{Info: steps.RunInfo{ID: "r", From: "1.0.0", To: "2.0.0", Hops: []string{"1.1.0", "2.0.0"}}, Started: started, Finished: finished, Interrupted: true}
+	for _, c := range []Choice{Retry, Continue} {
+		r, err := s.Resume(ctx, st, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Plan.Steps[r.Start].Info().ID; got != "2.0.0/preflight" {
+			t.Fatalf("%s starts at %s, want 2.0.0/preflight", c, got)
+		}
+		if r.Env.Current() != "1.1.0" {
+			t.Fatalf("%s: current %s, want 1.1.0", c, r.Env.Current())
+		}
+	}
+	r, err := s.Resume(ctx, st, Rollback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.NoRestorePoint && r.NothingToUndo == "" {
+		t.Fatalf("a rollback right after a verified hop restores nothing: %+v", r)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/releases"
@@ -54,6 +55,9 @@ type Resumed struct {
 	// NoRestorePoint: a rollback was asked for, but the run stopped before
 	// it changed anything; there is nothing to do.
 	NoRestorePoint bool
+	// NothingToUndo: a rollback to the last good version was asked for,
+	// and the run stopped right after verifying this version: it runs.
+	NothingToUndo string
 }
 
 // Resume prepares the interrupted run st for choice. For retry and continue
@@ -64,20 +68,30 @@ type Resumed struct {
 func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice) (*Resumed, error) {
 	env := s.NewEnv()
 	env.RestoreAgreements(st.Agreements)
-	var set *backup.Set
-	if len(st.Backups) > 0 {
-		var err error
-		set, err = backup.Open(s.BackupDir(), st.Backups[0])
+	var points []*backup.Set
+	for _, id := range st.Backups {
+		set, err := backup.Open(s.BackupDir(), id)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("the restore point %s of run %s: %w. Nothing was changed", id, st.Info.ID, err)
 		}
-		env.SetRestorePoint(set)
-		env.MarkChanged()
+		points = append(points, set)
 	}
+	lastGood, changed := whereItStopped(st)
 	r := &Resumed{Env: env, State: st}
 	if choice == Rollback {
-		if set == nil {
+		for _, p := range points {
+			env.AddRestorePoint(p)
+		}
+		env.ResumeAt(lastGood, changed || st.RollingBack)
+		set := env.RestorePoint()
+		switch {
+		case set == nil:
 			r.NoRestorePoint = true
+			return r, nil
+		case !changed && !st.RollingBack && env.RollbackTo != upgrade.RollbackStart:
+			// Killed right after a verified hop: that version is the
+			// last good one, and it runs.
+			r.NothingToUndo = lastGood
 			return r, nil
 		}
 		r.Plan = upgrade.RestorePlan(env, set, "rollback", false)
@@ -94,16 +108,14 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 	if got := hopVersions(pl.Path); !slices.Equal(got, st.Info.Hops) {
 		return nil, fmt.Errorf("the path %s → %s is now %s, but the interrupted run went %s (the release notes or the profile changed since). Nothing was changed. Roll back with `upshift resume --rollback`, then plan again", st.Info.From, st.Info.To, strings.Join(got, " → "), strings.Join(st.Info.Hops, " → "))
 	}
-	// The plan is rebuilt on this env: restore point and agreements stay.
+	// The plan is rebuilt on this env: restore points and agreements stay.
 	r.Hops = hopsOf(pl.Path)
 	r.Plan = upgrade.Build(env, st.Info.From, r.Hops)
-	r.Start = r.Plan.IndexOf(st.Failed)
-	if r.Start < 0 {
-		r.Start = 0
+	for _, p := range points {
+		env.AddRestorePoint(p)
 	}
-	if choice == Continue {
-		r.Start++
-	}
+	env.ResumeAt(lastGood, changed)
+	r.Start = resumeIndex(r.Plan, st, choice)
 	return r, nil
 }
 
@@ -133,4 +145,68 @@ func (s *Session) RestorePointOfLastRun() (*steps.RunState, *backup.Set, error) 
 		return r, set, nil
 	}
 	return nil, nil, errors.New("no upgrade run with a restore point in " + s.BackupDir() + ". Nothing was changed")
+}
+
+// whereItStopped reads a journal for the last version verified on the way
+// (the run's start when none) and whether anything may have changed since.
+func whereItStopped(st *steps.RunState) (lastGood string, changed bool) {
+	lastGood = st.Info.From
+	for _, id := range st.Started {
+		hop, step, _ := strings.Cut(id, "/")
+		switch {
+		case step == "verify" && st.Finished[id] == steps.StatusOK && slices.Contains(st.Info.Hops, hop):
+			lastGood, changed = hop, false
+		case hop == "rollback" || hop == "restore":
+			changed = true
+		case step == "config" || step == "stop" || step == "migrate" || step == "start" || step == "restore":
+			changed = true
+		}
+	}
+	return lastGood, changed
+}
+
+// resumeIndex is the first step a resumed run runs: the interrupted one
+// again (retry) or the one after it (continue); a run killed between two
+// steps goes on after the last finished one, whatever the choice.
+func resumeIndex(p *steps.Plan, st *steps.RunState, choice Choice) int {
+	if i := p.IndexOf(st.Failed); st.Failed != "" && i >= 0 {
+		if choice == Continue {
+			return i + 1
+		}
+		return i
+	}
+	last := -1
+	for _, id := range st.Started {
+		if st.Finished[id] != "" {
+			if i := p.IndexOf(id); i > last {
+				last = i
+			}
+		}
+	}
+	return last + 1
+}
+
+// Settle ends an interrupted run that a resume found nothing to do for, so
+// that history stops calling it interrupted: its journal gets a final
+// result saying where the stack is.
+func (s *Session) Settle(st *steps.RunState, r *Resumed) (steps.Result, error) {
+	res := steps.Result{Outcome: steps.OutcomeFailed, From: st.Info.From, To: st.Info.To, FailedStep: st.Failed}
+	switch {
+	case r.NothingToUndo != "":
+		res.Reached, res.Partial = r.NothingToUndo, true
+		res.Message = fmt.Sprintf("Interrupted right after %s was verified; resumed with a rollback to the last good version, which is %s itself: nothing was undone.", r.NothingToUndo, r.NothingToUndo)
+	default:
+		res.Reached, res.Unchanged = st.Info.From, true
+		res.Message = "Interrupted before anything was changed; nothing to roll back. The stack still runs " + st.Info.From + "."
+	}
+	jour, err := steps.OpenJournal(st.Path)
+	if err != nil {
+		return res, err
+	}
+	jour.Note("resume: nothing to roll back")
+	jour.Event(steps.Event{Kind: steps.EventDone, Time: time.Now(), Result: &res})
+	if err := errors.Join(jour.Err(), jour.Close()); err != nil {
+		return res, fmt.Errorf("close the journal of run %s: %w", st.Info.ID, err)
+	}
+	return res, nil
 }

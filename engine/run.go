@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"sync"
 	"syscall"
 	"time"
@@ -20,11 +21,17 @@ import (
 type Decider func(ctx context.Context, ev steps.Event) (steps.Decision, error)
 
 // Unattended is --yes: every confirmation is approved except an agreement
-// to a changed document (a EULA), which needs acceptTerms as well.
-func Unattended(acceptTerms bool) Decider {
+// to a changed document (a EULA), which needs acceptTerms as well, and a
+// migration error the app survived, which is rolled back unless
+// acceptErrors (--accept-migration-errors) matches its line.
+func Unattended(acceptTerms bool, acceptErrors *regexp.Regexp) Decider {
 	return func(_ context.Context, ev steps.Event) (steps.Decision, error) {
-		if ev.Consent && !acceptTerms {
+		switch {
+		case ev.Consent && !acceptTerms:
 			return steps.Decision{Step: ev.Step}, errors.New("the new version changed a document you must agree to (shown above) and --yes does not agree for you: read it, then re-run with --yes --accept-terms, or without --yes to answer yourself")
+		case ev.Doubt:
+			// Roll back unless the admin said beforehand this error is fine.
+			return steps.Decision{Step: ev.Step, Approve: acceptErrors != nil && acceptErrors.MatchString(ev.Line)}, nil
 		}
 		return steps.Decision{Step: ev.Step, Approve: true}, nil
 	}
@@ -62,7 +69,7 @@ func (s *Session) Run(ctx context.Context, env *upgrade.Env, plan *steps.Plan, s
 	} else {
 		now := time.Now().UTC()
 		jour, err = steps.NewJournal(env.BackupDir, steps.RunInfo{
-			ID: now.Format("20060102-150405") + "-" + plan.To, Project: env.Project.Name, Dir: env.Dir(),
+			ID: now.Format("20060102-150405.000") + "-" + plan.To, Project: env.Project.Name, Dir: env.Dir(),
 			Profile: env.Profile.Name, From: plan.From, To: plan.To, Hops: hops, Started: now,
 			PID: os.Getpid(), Upshift: s.opts.Upshift, BackupDir: env.BackupDir,
 		})

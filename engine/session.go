@@ -45,6 +45,9 @@ type Options struct {
 	EnvTemplates string
 	Upshift      string // upshift's own version
 	Builtins     Builtins
+	// RollbackTo is where a failure goes back to: "last-good" (default)
+	// or "start".
+	RollbackTo string
 	// GitHubURL replaces the GitHub API base URL for release notes
 	// (GitHub Enterprise; a local stand-in). Default: $UPSHIFT_GITHUB_API.
 	GitHubURL string
@@ -125,6 +128,7 @@ func (s *Session) NewEnv() *upgrade.Env {
 	env := &upgrade.Env{
 		Start: det, Profile: det.Profile, Project: det.Stack.Invocation,
 		BackupDir: s.BackupDir(), Upshift: s.opts.Upshift, EnvTemplateDir: s.opts.EnvTemplates,
+		RollbackTo: upgrade.RollbackTarget(s.opts.RollbackTo),
 	}
 	upgrade.Real(env, s.Eng)
 	b := s.opts.Builtins

@@ -217,6 +217,22 @@ type Migration struct {
 	// background once it serves (n9e's event-table indexes) logs those
 	// errors only then.
 	Settle string `yaml:"settle,omitempty"`
+	// Watchdog (a Go duration, default 2m; "off" disables it) fails a
+	// migration whose log shows no new line for that long before its
+	// success line: a start that hangs (waiting for a stopped dependency)
+	// is named and rolled back instead of costing the whole timeout.
+	Watchdog string `yaml:"watchdog,omitempty"`
+	// KnownErrors are error lines of an entrypoint migration known to be
+	// harmless for some versions (an upstream bug the app survives): the
+	// run goes on and says so.
+	KnownErrors []KnownError `yaml:"known_errors,omitempty"`
+}
+
+// KnownError is an error line a version logs and survives.
+type KnownError struct {
+	Versions string `yaml:"versions"` // a constraint, e.g. ">=8.5.1 <8.6.0"
+	Log      string `yaml:"log"`      // a regexp of the line
+	Reason   string `yaml:"reason"`   // what it is, for the admin
 }
 
 // Apply methods.

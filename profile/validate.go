@@ -271,6 +271,21 @@ func (p *Profile) validateMigration(c *checker) {
 			c.bad(d.field, "%q is not a positive Go duration (e.g. 30m, 20s)", d.v)
 		}
 	}
+	if m.Watchdog != "" && m.Watchdog != "off" {
+		if x, err := time.ParseDuration(m.Watchdog); err != nil || x <= 0 {
+			c.bad("migration.watchdog", "%q is not a positive Go duration (e.g. 2m) or off", m.Watchdog)
+		}
+	}
+	for i, k := range m.KnownErrors {
+		f := fmt.Sprintf("migration.known_errors[%d]", i)
+		if k.Log == "" || k.Reason == "" {
+			c.bad(f, "needs log (a regexp of the line) and reason (what it is, shown to the admin)")
+		}
+		c.regexp(f+".log", k.Log)
+		if k.Versions != "" {
+			c.constraint(f+".versions", k.Versions)
+		}
+	}
 	if m.Settle != "" && m.Mode != MigrateEntrypoint {
 		c.bad("migration.settle", "only an entrypoint migration has a log to keep watching")
 	}

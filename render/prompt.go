@@ -20,9 +20,12 @@ func IsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 func Prompt(in io.Reader, out io.Writer) func(ctx context.Context, ev steps.Event) (steps.Decision, error) {
 	r := bufio.NewReader(in)
 	return func(ctx context.Context, ev steps.Event) (steps.Decision, error) {
-		if ev.Consent {
+		switch {
+		case ev.Doubt:
+			_, _ = fmt.Fprintf(out, "Keep it running despite the error (%s)? [y/N: roll back] ", ev.Step)
+		case ev.Consent:
 			_, _ = fmt.Fprintf(out, "Do you agree to the documents above (%s)? [y/N] ", ev.Step)
-		} else {
+		default:
 			_, _ = fmt.Fprintf(out, "Proceed with %s? [y/N] ", ev.Step)
 		}
 		type answer struct {

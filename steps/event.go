@@ -65,6 +65,9 @@ type Result struct {
 	// Unchanged says the run stopped before changing anything: the stack is
 	// exactly as it was, no rollback was needed.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// Partial says the run stopped at a verified version on the way
+	// (Reached), before changing anything of the hop that failed.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Event is one thing that happened during a run. Secrets are redacted before
@@ -80,6 +83,7 @@ type Event struct {
 	Prompt   string        `json:"prompt,omitempty"`
 	Consent  bool          `json:"consent,omitempty"`  // EventConfirm of a StepInfo.Consent step
 	Optional bool          `json:"optional,omitempty"` // EventConfirm of a StepInfo.Optional step: a no skips it
+	Doubt    bool          `json:"doubt,omitempty"`    // EventConfirm: keep what runs despite the error in Line (yes), or roll back (no)
 	Status   string        `json:"status,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Err      string        `json:"error,omitempty"`

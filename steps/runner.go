@@ -42,8 +42,12 @@ type Plan struct {
 	// Rollback returns the steps that restore the restore point; nil until a
 	// backup exists (a failure before it changes nothing).
 	Rollback func() []Step
-	// Backup names the restore point (set ID) once it exists.
+	// Backup names the restore point a rollback would restore (set ID)
+	// once it exists.
 	Backup func() string
+	// Origin names the run's first restore point (the stack before the
+	// run), for "to go back" after a success; nil means Backup.
+	Origin func() string
 	// Reached reports the version running now (for the result).
 	Reached func() string
 	// RollbackNote, when set, adds what the restore point lacks to the
@@ -65,6 +69,17 @@ type Runner struct {
 	Journal *Journal
 	Now     func() time.Time
 }
+
+// Doubt is a step's outcome that is not plainly a failure: the app logged
+// an error in its migration and then started serving. The admin decides:
+// keep what runs (the step counts as done) or roll back. An unattended
+// run keeps it only when a rule says so (--accept-migration-errors).
+type Doubt struct {
+	Line     string // the app's own error line
+	Evidence string // what is known: which version answers, its health
+}
+
+func (d *Doubt) Error() string { return "the migration logged an error: " + d.Line }
 
 // ErrDeclined means the admin answered no to a confirmation.
 var ErrDeclined = errors.New("declined")
@@ -88,6 +103,18 @@ func (r *Runner) emit(ev Event) {
 	ev.Line = r.redact(ev.Line)
 	ev.Err = r.redact(ev.Err)
 	ev.Prompt = r.redact(ev.Prompt)
+	if len(ev.Plan) > 0 {
+		infos := make([]StepInfo, len(ev.Plan))
+		for i, in := range ev.Plan {
+			in.Name, in.Explain = r.redact(in.Name), r.redact(in.Explain)
+			in.Touches = append([]string(nil), in.Touches...)
+			for j := range in.Touches {
+				in.Touches[j] = r.redact(in.Touches[j])
+			}
+			infos[i] = in
+		}
+		ev.Plan = infos
+	}
 	if ev.Result != nil {
 		res := *ev.Result
 		res.Error = r.redact(res.Error)
@@ -192,6 +219,10 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 		sk := &sink{r: r, step: info.ID}
 		err := st.Run(ctx, sk)
 		d := r.now().Sub(t0)
+		var doubt *Doubt
+		if errors.As(err, &doubt) {
+			err = r.settleDoubt(ctx, info, doubt)
+		}
 		if err != nil {
 			r.emit(Event{Kind: EventStepFinished, Step: info.ID, Status: StatusFailed, Duration: d, Err: err.Error()})
 			return r.fail(ctx, p, res, info, err, sk.lastLines())
@@ -202,6 +233,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 	res.Reached = p.To
 	if p.Backup != nil {
 		res.Backup = p.Backup()
+	}
+	if p.Origin != nil {
+		res.Backup = p.Origin()
 	}
 	switch {
 	case p.RollsBack:
@@ -221,8 +255,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 	default:
 		res.Message = fmt.Sprintf("%s → %s done. To go back: upshift restore %s", p.From, p.To, res.Backup)
 	}
-	r.emit(Event{Kind: EventDone, Result: &res})
-	return res
+	return r.done(res)
 }
 
 func (r *Runner) decide(ctx context.Context, ev Event) (Decision, error) {
@@ -247,8 +280,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 	if rollback == nil && p.Restoring {
 		res.Outcome = OutcomeFailed
 		res.Message = fmt.Sprintf("%q failed: %s. The stack may be half-restored; backup %s itself is unchanged. Fix the cause, then run `upshift restore %s` again.", info.Name, cause, res.Backup, res.Backup)
-		r.emit(Event{Kind: EventDone, Result: &res})
-		return res
+		return r.done(res)
 	}
 	if rollback == nil {
 		res.Outcome = OutcomeFailed
@@ -256,10 +288,19 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 			res.Outcome = OutcomeAborted
 		}
 		res.Reached = p.From
+		if p.Reached != nil && p.Reached() != "" {
+			res.Reached = p.Reached()
+		}
+		if res.Reached != p.From {
+			// Earlier hops went through and were verified; this one had
+			// not changed anything yet.
+			res.Partial = true
+			res.Message = fmt.Sprintf("%q failed before it changed anything of its hop: %s. The stack runs %s, verified: the last good version on the way to %s. Fix the cause, then run the upgrade again from there.", info.Name, cause, res.Reached, p.To)
+			return r.done(res)
+		}
 		res.Unchanged = true
 		res.Message = fmt.Sprintf("%q failed before anything was changed: %s. The stack still runs %s.", info.Name, cause, p.From)
-		r.emit(Event{Kind: EventDone, Result: &res})
-		return res
+		return r.done(res)
 	}
 	r.emit(Event{Kind: EventRollingBack, Step: info.ID, Err: cause.Error()})
 	// The rollback must finish even when the run was cancelled: a half-done
@@ -276,8 +317,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 			res.Outcome = OutcomeFailed
 			res.Error = fmt.Sprintf("%s; then the rollback failed at %q: %v", cause, rinfo.Name, err)
 			res.Message = fmt.Sprintf("The stack may be half-restored. The restore point is backup %s. Fix the cause shown above, then run `upshift restore %s` (or `upshift resume`).", res.Backup, res.Backup)
-			r.emit(Event{Kind: EventDone, Result: &res})
-			return res
+			return r.done(res)
 		}
 		r.emit(Event{Kind: EventStepFinished, Step: rinfo.ID, Status: StatusOK, Duration: r.now().Sub(t0)})
 	}
@@ -296,8 +336,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 		msg += " Last lines of the failing step: " + strings.Join(LastN(tail, 5), " | ")
 	}
 	res.Message = msg
-	r.emit(Event{Kind: EventDone, Result: &res})
-	return res
+	return r.done(res)
 }
 
 func LastN(s []string, n int) []string {
@@ -315,4 +354,33 @@ func (p *Plan) IndexOf(stepID string) int {
 		}
 	}
 	return -1
+}
+
+// done ends the run: the result, redacted like every event, is emitted and
+// returned (the caller prints it too).
+func (r *Runner) done(res Result) Result {
+	res.Error = r.redact(res.Error)
+	res.Message = r.redact(res.Message)
+	r.emit(Event{Kind: EventDone, Result: &res})
+	return res
+}
+
+// settleDoubt asks whether to keep what runs despite the error line: nil
+// keeps it (journaled), an error fails the step (and rolls back).
+func (r *Runner) settleDoubt(ctx context.Context, info StepInfo, d *Doubt) error {
+	prompt := "The migration logged an error, and then the app started:\n  " + d.Line + "\n" + d.Evidence +
+		"\nKeep it running (yes), or roll back to the restore point (no)? Keeping it means the schema change behind that line did not happen."
+	ev := Event{Kind: EventConfirm, Step: info.ID, Prompt: prompt, Doubt: true, Line: d.Line}
+	r.emit(ev)
+	ev.Prompt, ev.Line = r.redact(prompt), r.redact(d.Line)
+	dec, err := r.decide(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("%w (and %v)", d, err)
+	}
+	if !dec.Approve {
+		return fmt.Errorf("%w; not kept, so it is rolled back (unattended, --accept-migration-errors REGEXP keeps a version whose error line matches)", d)
+	}
+	r.Journal.Note("kept " + info.ID + " despite: " + r.redact(d.Line))
+	r.emit(Event{Kind: EventLog, Step: info.ID, Line: "kept despite the error (journaled): " + d.Line})
+	return nil
 }

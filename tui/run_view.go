@@ -220,9 +220,12 @@ func (m *model) confirmPrompt(width, height int) string {
 		add(m.renderPrompt(ev.Prompt, width))
 	}
 	question := s.Warn.Render("Go ahead? (y/n)") + s.Subtle.Render(" · n stops the upgrade safely")
-	if ev.Consent {
+	switch {
+	case ev.Consent:
 		// Agreeing to a document is the admin's own act, asked as such.
 		question = s.Warn.Render("Do you agree to these documents? (y/n)") + s.Subtle.Render(" · n stops the upgrade, nothing changed")
+	case ev.Doubt:
+		question = s.Warn.Render("Keep it running? (y/n)") + s.Subtle.Render(" · n rolls back to the restore point")
 	}
 	body := height - 1
 	if len(lines) > body {

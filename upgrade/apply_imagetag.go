@@ -12,50 +12,56 @@ import (
 // compose file (apply method image-tag: Dify's api, worker, worker_beat and
 // web), keeping every other byte as it was: comments, order, anchors. An
 // image set through a variable ("${TAG}") is left alone and reported, since
-// the .env holds its version. changed lists "service: old → new".
-func RewriteImageTags(compose []byte, services []string, tag string) (out []byte, changed []string, err error) {
+// the .env holds its version. changed lists "service: old → new"; found
+// lists the services whose image this file sets (an override file may set
+// none of them: it is left alone).
+func RewriteImageTags(compose []byte, services []string, tag string) (out []byte, changed, found []string, err error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(compose, &doc); err != nil {
-		return nil, nil, fmt.Errorf("read the compose file: %w", err)
+		return nil, nil, nil, fmt.Errorf("read the compose file: %w", err)
 	}
 	if len(doc.Content) == 0 {
-		return nil, nil, fmt.Errorf("the compose file is empty")
+		return nil, nil, nil, fmt.Errorf("the compose file is empty")
 	}
 	svcs := mapValue(doc.Content[0], "services")
 	if svcs == nil {
-		return nil, nil, fmt.Errorf("the compose file has no services")
+		return compose, nil, nil, nil // an override without services
 	}
 	lines := bytes.Split(compose, []byte("\n"))
 	for _, name := range services {
 		svc := mapValue(svcs, name)
 		if svc == nil {
-			return nil, nil, fmt.Errorf("the compose file has no service %q to set the image tag of", name)
+			continue // not in this file
 		}
 		img := mapValue(svc, "image")
-		if img == nil || img.Kind != yaml.ScalarNode {
-			return nil, nil, fmt.Errorf("service %s has no image: line to set the tag of", name)
+		if img == nil {
+			continue // this file does not set its image (an override)
+		}
+		if img.Kind != yaml.ScalarNode {
+			return nil, nil, nil, fmt.Errorf("service %s: its image is not a plain value", name)
 		}
 		if strings.Contains(img.Value, "${") || strings.Contains(img.Value, "$") {
-			return nil, nil, fmt.Errorf("service %s takes its image from a variable (%s); set the version in .env instead", name, img.Value)
+			return nil, nil, nil, fmt.Errorf("service %s takes its image from a variable (%s); set the version in .env instead", name, img.Value)
 		}
+		found = append(found, name)
 		next := withTag(img.Value, tag)
 		if next == img.Value {
 			continue
 		}
 		i, col := img.Line-1, img.Column-1
 		if i < 0 || i >= len(lines) || col < 0 || col > len(lines[i]) {
-			return nil, nil, fmt.Errorf("service %s: image at line %d is not where YAML says", name, img.Line)
+			return nil, nil, nil, fmt.Errorf("service %s: image at line %d is not where YAML says", name, img.Line)
 		}
 		line := lines[i]
 		at := bytes.Index(line[col:], []byte(img.Value))
 		if at < 0 {
-			return nil, nil, fmt.Errorf("service %s: image %s at line %d spans lines; edit it by hand", name, img.Value, img.Line)
+			return nil, nil, nil, fmt.Errorf("service %s: image %s at line %d spans lines; edit it by hand", name, img.Value, img.Line)
 		}
 		at += col
 		lines[i] = append(append(append([]byte{}, line[:at]...), next...), line[at+len(img.Value):]...)
 		changed = append(changed, fmt.Sprintf("%s: %s → %s", name, img.Value, next))
 	}
-	return bytes.Join(lines, []byte("\n")), changed, nil
+	return bytes.Join(lines, []byte("\n")), changed, found, nil
 }
 
 // withTag replaces the tag (and drops a digest) of an image reference.

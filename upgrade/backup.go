@@ -37,7 +37,7 @@ func (s *backupStep) Info() steps.StepInfo {
 
 func (s *backupStep) Run(ctx context.Context, sink steps.Sink) error {
 	err := s.run(ctx, sink)
-	if err != nil && s.env.BackupAfterStop && s.env.RestorePoint() == nil {
+	if err != nil && s.env.BackupAfterStop && !s.env.needsRollback(s.env.Start.Report.Version) {
 		// The writers were stopped for this backup and there is no restore
 		// point to roll back to: bring the old version back up as it was.
 		sink.Log("the backup failed; starting the app again (nothing else was changed)")
@@ -64,7 +64,7 @@ func (s *backupStep) run(ctx context.Context, sink steps.Sink) error {
 	for _, sk := range src.Skipped {
 		sink.Log("• not in this backup: " + sk)
 	}
-	if !e.BackupAfterStop && src.DB != nil && e.RestorePoint() == nil {
+	if !e.BackupAfterStop && src.DB != nil {
 		// The app keeps writing during this backup: mark where the dump
 		// starts, so the stop can tell what the restore point will lack.
 		if x, err := e.DB.NextXID(ctx, det.DB.Params); err == nil {
@@ -94,7 +94,7 @@ func (s *backupStep) run(ctx context.Context, sink steps.Sink) error {
 		return fmt.Errorf("the new backup %s does not verify: %w", set.ID, err)
 	}
 	sink.Log(fmt.Sprintf("✓ backup %s verified (%s)", set.ID, set.Dir))
-	e.SetRestorePoint(set)
+	e.AddRestorePoint(set)
 	e.recordBackup(set.ID)
 	return nil
 }

@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/seed-e7a9fb3b/upshift/profile"
 	"github.com/seed-e7a9fb3b/upshift/steps"
@@ -33,7 +34,11 @@ func (s *cleanupStep) candidates(ctx context.Context) ([]string, error) {
 		inUse[c.Image] = true
 		inUse[c.ImageID] = true
 	}
-	sets, _ := e.Backups.List(e.BackupDir)
+	sets, err := e.Backups.List(e.BackupDir)
+	if err != nil {
+		// Without the sets no image can be known to be needed: keep all.
+		return nil, fmt.Errorf("list the backup sets (the images they need are kept): %w", err)
+	}
 	for _, set := range sets {
 		for _, im := range set.Manifest.Images {
 			inUse[im.Ref] = true

@@ -24,6 +24,8 @@ type configStep struct {
 	original   []byte
 	composeOld map[string][]byte // image-tag apply: compose files before/after
 	composeNew map[string][]byte
+	// tagsAlready: every image is at the target tag already.
+	tagsAlready bool
 }
 
 func (s *configStep) Info() steps.StepInfo {
@@ -86,22 +88,35 @@ func (s *configStep) compute(ctx context.Context) error {
 	if e.Profile.Apply.Method == profile.ApplyImageTag {
 		s.composeNew = map[string][]byte{}
 		s.composeOld = map[string][]byte{}
+		found := map[string]bool{}
 		for _, f := range e.Project.Files {
 			old, err := os.ReadFile(f)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", f, err)
 			}
-			out, changed, err := RewriteImageTags(old, e.Profile.Apply.Services, e.tagFor(s.to))
+			out, changed, in, err := RewriteImageTags(old, e.Profile.Apply.Services, e.tagFor(s.to))
 			if err != nil {
 				return fmt.Errorf("%s: %w", f, err)
+			}
+			for _, n := range in {
+				found[n] = true
 			}
 			if len(changed) > 0 {
 				s.composeOld[f], s.composeNew[f] = old, out
 			}
 		}
-		if len(s.composeNew) == 0 {
-			return fmt.Errorf("the profile applies versions by image tag of %v, but no compose file sets those images. Nothing was changed", e.Profile.Apply.Services)
+		var missing []string
+		for _, n := range e.Profile.Apply.Services {
+			if !found[n] {
+				missing = append(missing, n)
+			}
 		}
+		if len(missing) > 0 {
+			return fmt.Errorf("the profile applies versions by the image tag of %s, but no compose file (%s) sets the image of %s. Nothing was changed. Fix: give that service an image: line, or use a profile that applies the version where your files keep it", strings.Join(e.Profile.Apply.Services, ", "), strings.Join(e.Project.Files, ", "), strings.Join(missing, ", "))
+		}
+		// Every image already at the target tag (a resumed run, or the
+		// admin's own edit): nothing to rewrite.
+		s.tagsAlready = len(s.composeNew) == 0
 	}
 	if s.composeNew == nil {
 		s.composeNew, s.composeOld = map[string][]byte{}, map[string][]byte{}
@@ -142,10 +157,16 @@ func (s *configStep) Run(ctx context.Context, sink steps.Sink) error {
 		sink.Log(s.result.Summary.String())
 	}
 	s.env.MarkChanged()
+	wroteEnv := false
 	if s.original != nil || len(s.merged) > 0 {
+		// 0600: the .env holds the app's secrets.
 		if err := envfile.WriteAtomic(s.env.EnvPath(), s.merged, 0o600); err != nil {
 			return err
 		}
+		wroteEnv = true
+	}
+	if s.tagsAlready {
+		sink.Log("✓ the image tags are at " + s.env.tagFor(s.to) + " already")
 	}
 	for _, f := range sortedKeys(s.composeNew) {
 		mode := os.FileMode(0o644)
@@ -159,6 +180,8 @@ func (s *configStep) Run(ctx context.Context, sink steps.Sink) error {
 	}
 	s.env.agreementsWritten()
 	s.env.setCurrent(s.to)
-	sink.Log("✓ wrote " + s.env.EnvPath())
+	if wroteEnv {
+		sink.Log("✓ wrote " + s.env.EnvPath())
+	}
 	return nil
 }

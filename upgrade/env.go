@@ -53,18 +53,32 @@ type Env struct {
 	EnvTemplateDir string
 	// MigrationTimeout bounds a migration (default 30 minutes).
 	MigrationTimeout time.Duration
+	// RollbackTo says where a failure goes back to: the last good hop's
+	// restore point (default: nothing written before it is lost) or the
+	// run's first one.
+	RollbackTo RollbackTarget
 
-	mu           sync.Mutex
-	restorePoint *backup.Set
-	current      string // version running (or being installed) now
-	changed      bool   // something was changed since the restore point
-	agreements   []steps.Agreement
-	// xidAtBackup is the next transaction ID when the restore point's
-	// dump started (0: unknown); lateWrites counts the write transactions
-	// committed between then and the stop, which the restore point lacks.
+	mu         sync.Mutex
+	points     []*backup.Set // restore points of the run, one per hop, oldest first
+	current    string        // version running (or being installed) now
+	changed    bool          // changed since the last verified version
+	agreements []steps.Agreement
+	// xidAtBackup is the next transaction ID when the newest restore
+	// point's dump started (0: unknown); lateWrites counts, per restore
+	// point, the write transactions committed between then and the stop,
+	// which that restore point lacks.
 	xidAtBackup int64
-	lateWrites  int64
+	lateWrites  map[string]int64
 }
+
+// RollbackTarget is where a rollback goes back to.
+type RollbackTarget string
+
+// The rollback targets.
+const (
+	RollbackLastGood RollbackTarget = "last-good" // the newest restore point: the last verified version
+	RollbackStart    RollbackTarget = "start"     // the run's first restore point
+)
 
 // MarkChanged records that the stack differs from the restore point from now
 // on: a failure must roll back. Resume calls it when the journal shows a
@@ -95,20 +109,65 @@ func (e *Env) Current() string {
 	return e.current
 }
 
-// RestorePoint is the first backup set of the run, once it exists.
+// RestorePoint is the backup set a rollback restores now: the newest one
+// (taken at the start of the hop in progress, the last verified version),
+// or the first one with RollbackStart; nil before the first backup.
 func (e *Env) RestorePoint() *backup.Set {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.restorePoint
+	if len(e.points) == 0 {
+		return nil
+	}
+	if e.RollbackTo == RollbackStart {
+		return e.points[0]
+	}
+	return e.points[len(e.points)-1]
 }
 
-// SetRestorePoint makes set the run's restore point (resume uses it).
-func (e *Env) SetRestorePoint(set *backup.Set) {
+// Origin is the run's first restore point: the stack as it was before.
+func (e *Env) Origin() *backup.Set {
 	e.mu.Lock()
-	if e.restorePoint == nil {
-		e.restorePoint = set
+	defer e.mu.Unlock()
+	if len(e.points) == 0 {
+		return nil
 	}
+	return e.points[0]
+}
+
+// AddRestorePoint records a restore point of the run (resume gives the
+// journaled ones back, oldest first).
+func (e *Env) AddRestorePoint(set *backup.Set) {
+	e.mu.Lock()
+	e.points = append(e.points, set)
 	e.mu.Unlock()
+}
+
+// ResumeAt gives a resumed run what its journal says: the version that
+// runs (the last verified one) and whether anything may have changed since.
+func (e *Env) ResumeAt(current string, changed bool) {
+	e.mu.Lock()
+	e.current, e.changed = current, changed
+	e.mu.Unlock()
+}
+
+// hopVerified marks the version now running as verified: a failure from
+// here on before the next change leaves nothing to roll back (last-good).
+func (e *Env) hopVerified() {
+	e.mu.Lock()
+	e.changed = false
+	e.mu.Unlock()
+}
+
+// needsRollback says whether a failure now must restore a restore point:
+// something changed since the last verified version, or the admin wants
+// the run's start back and the stack is no longer there.
+func (e *Env) needsRollback(from string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.points) == 0 {
+		return false
+	}
+	return e.changed || (e.RollbackTo == RollbackStart && !sameVersion(e.current, from))
 }
 
 // sqlite reports whether the app keeps its data in a SQLite file.

@@ -29,8 +29,9 @@ func (s *migrateStep) Info() steps.StepInfo {
 			info.Touches = append(info.Touches, "docker compose run --rm --no-deps "+m.Service+" "+strings.Join(a, " "))
 		}
 	case profile.MigrateEntrypoint:
-		info.Explain = "Starts " + m.Service + ", whose entrypoint migrates the database, and watches its log for the line that means success. If it fails, upshift restores the backup."
-		info.Touches = []string{"docker compose up -d --no-deps " + m.Service}
+		svc := s.env.migrationService()
+		info.Explain = "Starts " + svc + ", whose entrypoint migrates the database, and watches its log for the line that means success. If it fails, upshift restores the backup."
+		info.Touches = []string{"docker compose up -d --no-deps " + svc}
 	default:
 		info.Explain = "No migration step for this app."
 	}
@@ -82,4 +83,16 @@ func (s *migrateStep) Run(ctx context.Context, sink steps.Sink) error {
 	default:
 		return nil
 	}
+}
+
+// migrationService is the service that runs the migration: the profile's,
+// or (entrypoint mode without one) the first service with the app role.
+func (e *Env) migrationService() string {
+	if s := e.Profile.Migration.Service; s != "" {
+		return s
+	}
+	if apps := e.servicesWithRoles(profile.RoleApp); len(apps) > 0 {
+		return apps[0]
+	}
+	return ""
 }

@@ -3,6 +3,8 @@ package upgrade
 import (
 	"fmt"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/envfile"
@@ -48,7 +50,7 @@ func Build(env *Env, from string, hops []Hop) *steps.Plan {
 		}
 		p.Steps = append(p.Steps,
 			&startStep{env: env, hop: h.Version, version: h.Version},
-			&verifyStep{env: env, hop: h.Version, version: h.Version},
+			&verifyStep{env: env, hop: h.Version, version: h.Version, hopEnd: true},
 		)
 		prev = h.Version
 	}
@@ -62,22 +64,23 @@ func Build(env *Env, from string, hops []Hop) *steps.Plan {
 		}
 		return ""
 	}
-	p.Rollback = func() []steps.Step {
-		set := env.RestorePoint()
-		// Nothing to undo before the first change (a failed pull, a "no" to
-		// the .env diff): a rollback would only cost downtime.
-		if set == nil || !env.Changed() {
-			return nil
-		}
-		return RestoreSteps(env, set, "rollback", false)
-	}
-	p.Reached = env.Current
-	p.RollbackNote = func() string {
-		if n := env.LateWrites(); n > 0 {
-			return fmt.Sprintf("%d write transaction(s) committed between the backup and the stop of the first hop are not in it.", n)
+	p.Origin = func() string {
+		if s := env.Origin(); s != nil {
+			return s.ID
 		}
 		return ""
 	}
+	p.Rollback = func() []steps.Step {
+		// Nothing to undo before the first change since the last verified
+		// version (a failed pull, a "no" to the .env diff): a rollback
+		// would only cost downtime.
+		if !env.needsRollback(from) {
+			return nil
+		}
+		return RestoreSteps(env, env.RestorePoint(), "rollback", false)
+	}
+	p.Reached = env.Current
+	p.RollbackNote = env.rollbackNote
 	return p
 }
 
@@ -143,4 +146,20 @@ func sortedKeys(m map[string][]byte) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// rollbackNote says what the restore point of a rollback lacks.
+func (e *Env) rollbackNote() string {
+	set, origin := e.RestorePoint(), e.Origin()
+	if set == nil {
+		return ""
+	}
+	note := ""
+	if e.RollbackTo == RollbackStart && origin != nil && len(e.points) > 1 {
+		note = fmt.Sprintf("Back to the start (--rollback-to start): what was written after %s, while the later versions ran, is not in it.", origin.Manifest.Finished.Local().Format(time.DateTime))
+	}
+	if n := e.LateWrites(); n > 0 {
+		note = strings.TrimSpace(note + fmt.Sprintf(" %d write transaction(s) committed between backup %s and the stop are not in it.", n, set.ID))
+	}
+	return note
 }

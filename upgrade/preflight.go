@@ -3,6 +3,7 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/seed-e7a9fb3b/upshift/detect"
@@ -74,6 +75,9 @@ func (s *preflightStep) Run(ctx context.Context, sink steps.Sink) error {
 		sink.Log(fmt.Sprintf("✓ SQLite database %s readable (%s), schema %s %s", rep.DB.Address, human.Bytes(rep.DB.SizeBytes), rep.Schema.Tool, orDash(rep.Schema.Head)))
 		sink.Log("• the backup is taken after the app stopped: a SQLite file is only consistent without its writer")
 	}
+	if err := e.checkDependencies(det, sink); err != nil {
+		return err
+	}
 	if !sameVersion(rep.Version, s.from) && !strings.HasPrefix(rep.Version, "unknown") {
 		return fmt.Errorf("the stack runs %s, but this hop starts from %s. Nothing was changed. Run `upshift plan` again", rep.Version, s.from)
 	}
@@ -128,4 +132,66 @@ func (e *Env) estimate(ctx context.Context, det *detect.Result) (int64, error) {
 		return 0, err
 	}
 	return e.Backups.Estimate(ctx, src)
+}
+
+// checkDependencies refuses to start when a service the app needs is not
+// up: the app's depends_on, and the project's other long-running services.
+// Found now, it costs nothing; found after the stop, the new version would
+// wait for it until the watchdog or the timeout, with the app down.
+func (e *Env) checkDependencies(det *detect.Result, sink steps.Sink) error {
+	needed := map[string]string{} // service → who needs it running
+	jobs := map[string]bool{}     // depended on as a job that completed
+	writers := e.Writers()
+	if det.Stack != nil && det.Stack.Model != nil {
+		for _, w := range writers {
+			if svc, ok := det.Stack.Model.Services[w]; ok {
+				for dep, how := range svc.DependsOn {
+					switch {
+					case slices.Contains(writers, dep):
+					case how.Condition == "service_completed_successfully":
+						jobs[dep] = true
+					default:
+						needed[dep] = w
+					}
+				}
+			}
+		}
+	}
+	var down []string
+	for _, sv := range det.Report.Services {
+		who, isDep := needed[sv.Name]
+		// A stopped redis exits 0 too: only what is not needed running
+		// may be a finished job.
+		if slices.Contains(writers, sv.Name) || (!isDep && sv.FinishedJob()) || (jobs[sv.Name] && sv.State == "exited" && sv.ExitCode == 0) {
+			continue
+		}
+		problem := ""
+		switch {
+		case sv.State != "running":
+			problem = sv.State
+		case sv.Health == "unhealthy" || sv.Health == "starting":
+			problem = sv.Health
+		}
+		switch {
+		case problem == "":
+		case isDep:
+			down = append(down, fmt.Sprintf("%s is %s (%s depends on it)", sv.Name, problem, who))
+		case sv.State == "not created":
+			sink.Log("• " + sv.Name + " is not created (not started with this project); the app does not depend on it")
+		default:
+			down = append(down, fmt.Sprintf("%s is %s", sv.Name, problem))
+		}
+	}
+	if len(down) > 0 {
+		return fmt.Errorf("%s. Nothing was changed. A new version started now would wait for it with the app stopped. Fix: start it (docker compose up -d %s) and check its logs, then run the upgrade again", strings.Join(down, "; "), firstWord(down[0]))
+	}
+	sink.Log("✓ the services the app needs are up")
+	return nil
+}
+
+func firstWord(s string) string {
+	if i := strings.IndexByte(s, ' '); i > 0 {
+		return s[:i]
+	}
+	return s
 }

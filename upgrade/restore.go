@@ -38,6 +38,11 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err := e.Backups.Verify(ctx, s.set, e.pgContainer(det)); err != nil {
 		return fmt.Errorf("backup %s does not verify, nothing was restored: %w", s.set.ID, err)
 	}
+	if len(s.set.Manifest.Databases) > 0 && (det.DB.Container == "" || det.DB.SQLite != nil) {
+		// Restoring files and images without the database would pair an
+		// old version with a newer schema: refuse before touching anything.
+		return fmt.Errorf("backup %s holds a database, but no container of the %s service runs to restore it into; nothing was restored. Fix: start the database (docker compose up -d %s), then run `upshift restore %s`", s.set.ID, orDash(det.DB.Service), orDash(det.DB.Service), s.set.ID)
+	}
 	progress := func(p backup.Progress) {
 		if p.Line != "" {
 			sink.Log(p.Line)

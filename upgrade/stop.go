@@ -28,7 +28,6 @@ func (s *stopStep) Info() steps.StepInfo {
 }
 
 func (s *stopStep) Run(ctx context.Context, sink steps.Sink) error {
-	s.env.MarkChanged()
 	w := s.env.Writers()
 	if len(w) == 0 {
 		return nil
@@ -61,17 +60,27 @@ func (e *Env) countLateWrites(ctx context.Context, sink steps.Sink) {
 		return
 	}
 	e.mu.Lock()
-	e.lateWrites = x - mark
+	if e.lateWrites == nil {
+		e.lateWrites = map[string]int64{}
+	}
+	if n := len(e.points); n > 0 {
+		e.lateWrites[e.points[n-1].ID] = x - mark
+	}
 	e.mu.Unlock()
 	sink.Log(fmt.Sprintf("! %d write transaction(s) were committed while the backup ran or just after it; the restore point does not have them, so a rollback would lose them (--backup-after-stop closes this window, at the cost of a longer downtime)", x-mark))
 }
 
-// LateWrites is the number of write transactions the restore point lacks
-// (committed between its dump and the stop), when known.
+// LateWrites is the number of write transactions the restore point a
+// rollback would restore lacks (committed between its dump and the stop),
+// when known.
 func (e *Env) LateWrites() int64 {
+	set := e.RestorePoint()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.lateWrites
+	if set == nil {
+		return 0
+	}
+	return e.lateWrites[set.ID]
 }
 
 // waitOneOffs stops migration containers left by an earlier, killed run.

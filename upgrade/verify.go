@@ -22,6 +22,9 @@ type verifyStep struct {
 	env     *Env
 	hop     string
 	version string
+	// hopEnd: the verify that ends an upgrade hop (not a restore's): once
+	// it passes, that version is the last good one.
+	hopEnd bool
 }
 
 func (s *verifyStep) Info() steps.StepInfo {
@@ -36,7 +39,7 @@ func (s *verifyStep) Run(ctx context.Context, sink steps.Sink) error {
 	e := s.env
 	var det *detect.Result
 	var lastErr error
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(verifyTimeout)
 	for {
 		var err error
 		det, err = e.detectNow(ctx)
@@ -44,6 +47,9 @@ func (s *verifyStep) Run(ctx context.Context, sink steps.Sink) error {
 			lastErr = s.check(ctx, det, sink)
 			if lastErr == nil {
 				e.setCurrent(s.version)
+				if s.hopEnd {
+					e.hopVerified()
+				}
 				return nil
 			}
 		} else {
@@ -54,7 +60,7 @@ func (s *verifyStep) Run(ctx context.Context, sink steps.Sink) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("verify %s: %w", s.version, ctx.Err())
+			return fmt.Errorf("verify %s: %w (last check: %v)", s.version, ctx.Err(), lastErr)
 		case <-time.After(time.Second):
 		}
 	}
@@ -137,3 +143,7 @@ func (e *Env) httpCheck(ctx context.Context, c dockerx.Container, hc profile.Hea
 	}
 	return lastErr
 }
+
+// verifyTimeout is how long verify retries before it reports the last check
+// that failed (a var so the tests need not wait).
+var verifyTimeout = 60 * time.Second

@@ -211,7 +211,7 @@ func (w *Engine) Run(ctx context.Context, to string, events chan<- steps.Event, 
 			}
 		}
 	}()
-	unattended := engine.Unattended(false)
+	unattended := engine.Unattended(false, nil)
 	o := engine.RunOptions{
 		What: "upshift wizard",
 		Emit: send,

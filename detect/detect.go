@@ -151,6 +151,9 @@ func Detect(ctx context.Context, eng *dockerx.Engine, opts Options) (*Result, er
 		v, src, warn := probeVersion(ctx, eng, prof, res, rep)
 		mu.Lock()
 		defer mu.Unlock()
+		if !strings.HasPrefix(v, "unknown") {
+			v = AppForm(prof, v)
+		}
 		rep.Version, rep.VersionSource = v, src
 		rep.VersionFloating = floating && strings.HasPrefix(v, "unknown")
 		// A tag read from the files (no container) is named as offline.

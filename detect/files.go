@@ -106,7 +106,21 @@ func (f *filesView) version(rep *Report) (v, source, location string, floating b
 	if IsFloatingTag(tag) {
 		return "unknown (floating tag " + tag + ")", "floating image tag " + tag + " of " + svc, "floating", true
 	}
-	return strings.TrimPrefix(tag, "v"), source, location, false
+	return AppForm(f.prof, tag), source, location, false
+}
+
+// AppForm writes a version the way the app's tags do: with a "v" when the
+// profile's tag template has one (SimpleLogin's v4.70.0), bare otherwise
+// (the form the app's own version endpoints answer in).
+func AppForm(p *profile.Profile, v string) string {
+	if !versionLike.MatchString(v) {
+		return v
+	}
+	bare := strings.TrimPrefix(v, "v")
+	if strings.HasPrefix(p.Apply.TagTemplate, "v{{") {
+		return "v" + bare
+	}
+	return bare
 }
 
 // engineOfImage tells a database engine from an image reference ("" when

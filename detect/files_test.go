@@ -66,7 +66,7 @@ func TestOfflineFacts(t *testing.T) {
 			noWarnings: []string{"were not read"},
 		}},
 		{"simplelogin", "../testdata/apps/simplelogin", nil, want{
-			app: "simplelogin", version: "4.70.0", source: ".env SL_VERSION", location: "env:SL_VERSION",
+			app: "simplelogin", version: "v4.70.0", source: ".env SL_VERSION", location: "env:SL_VERSION",
 			engine: profile.EnginePostgres, dbService: "postgres", server: "17.7", major: 17, supported: true,
 			roles:   map[string]string{"migration": profile.RoleJob, "init": profile.RoleJob, "app": profile.RoleApp, "email": profile.RoleWorker},
 			migMode: profile.MigrateOneOff, migService: "migration",

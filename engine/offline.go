@@ -215,7 +215,9 @@ func (s *Session) planNotes(ctx context.Context, from, to string) (notes []relea
 			return
 		}
 		seen[pv.String()] = true
-		notes = append(notes, releases.Note{Version: v, Body: ""})
+		// Bare: the form of the plan is then the profile's, never the
+		// one typed after --to.
+		notes = append(notes, releases.Note{Version: strings.TrimPrefix(v, "v"), Body: ""})
 	}
 	for _, st := range s.Det.Profile.Upgrade.Stops {
 		if st.Version != "" {

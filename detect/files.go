@@ -251,7 +251,7 @@ func (f *filesView) db(rep *Report) (DBReport, []string) {
 				break
 			}
 		}
-		if !found && p.DB.Engine != profile.EngineSQLite {
+		if !found && p.DB.Engine != profile.EngineSQLite && p.DB.Service == "" && len(p.DB.Variants) == 0 {
 			for _, name := range f.stack.ServiceNames() {
 				if eng := engineOfImage(f.image(name)); eng != "" && eng != "mongodb" {
 					d.Engine, d.EngineSource = eng, "image "+f.image(name)+" of "+name
@@ -328,9 +328,13 @@ func (f *filesView) dbService(engine, dbRole string) string {
 	if matches(dbRole) {
 		return dbRole
 	}
-	for _, name := range f.stack.ServiceNames() {
-		if matches(name) {
-			return name
+	// Any service of the engine only when the profile names none: Dify's
+	// pgvector store is no database server of the app.
+	if p.DB.Service == "" && len(p.DB.Variants) == 0 {
+		for _, name := range f.stack.ServiceNames() {
+			if matches(name) {
+				return name
+			}
 		}
 	}
 	// An image upshift does not recognise (a custom build) under the

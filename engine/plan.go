@@ -35,13 +35,16 @@ type PlanOptions struct {
 func (s *Session) Plan(ctx context.Context, to string, o PlanOptions) (*Planned, error) {
 	rep := s.Det.Report
 	if strings.HasPrefix(rep.Version, "unknown") {
-		return nil, fmt.Errorf("the running version is %s, so no upgrade path can be computed. Nothing was changed. Fix: start the stack so its version endpoint answers, or pin the image to a version tag", rep.Version)
+		return nil, fmt.Errorf("the running version is %s, so no upgrade path can be computed. Nothing was changed. Fix: start the stack so its version endpoint answers, pin the image to a version tag, or pass --from VERSION", rep.Version)
 	}
 	return s.planFrom(ctx, rep.Version, to, o)
 }
 
 func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) (*Planned, error) {
-	notes, notices, err := s.Notes(ctx)
+	if err := s.plannable(); err != nil {
+		return nil, err
+	}
+	notes, notices, synthetic, err := s.planNotes(ctx, from, to) // offline.go
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +53,10 @@ func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) 
 	if err != nil {
 		return nil, err
 	}
+	if synthetic {
+		markNoNotes(&path)
+	}
+	inAppForm(s.Det.Profile, notes, &path)
 	env := s.NewEnv()
 	env.BackupAfterStop = o.BackupAfterStop
 	hops := hopsOf(path)
@@ -88,6 +95,8 @@ type Estimate struct {
 	BackupErr   error         // the backup cannot be sized (why)
 	FreeErr     error         // not enough free space (why)
 	Downtime    time.Duration // rough: stop, migration and start per hop
+	// NotEstimated: planned offline, nothing could be sized.
+	NotEstimated bool
 }
 
 // Estimate sizes the restore point as the preflight step does, checks the

@@ -57,7 +57,11 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate) {
 		}
 		_, _ = fmt.Fprintf(w, "  %2d.%s %s\n", i+1, mark, s.Name)
 	}
-	_, _ = fmt.Fprintf(w, "\neach backup: about %s in %s; downtime: about %s\n", human.Bytes(est.BackupBytes), pl.Env.BackupDir, est.Downtime)
+	if est.NotEstimated {
+		_, _ = fmt.Fprintf(w, "\nbackups go to %s; backup size and downtime not estimated (offline)\n", pl.Env.BackupDir)
+	} else {
+		_, _ = fmt.Fprintf(w, "\neach backup: about %s in %s; downtime: about %s\n", human.Bytes(est.BackupBytes), pl.Env.BackupDir, est.Downtime)
+	}
 	for _, pr := range est.Problems() {
 		_, _ = fmt.Fprintln(w, "  ✗ "+pr)
 	}

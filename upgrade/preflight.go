@@ -163,7 +163,8 @@ func (e *Env) checkDependencies(det *detect.Result, sink steps.Sink) error {
 		who, isDep := needed[sv.Name]
 		// A stopped redis exits 0 too: only what is not needed running
 		// may be a finished job.
-		if slices.Contains(writers, sv.Name) || (!isDep && sv.FinishedJob()) || (jobs[sv.Name] && sv.State == "exited" && sv.ExitCode == 0) {
+		if slices.Contains(writers, sv.Name) || (!isDep && sv.FinishedJob()) || (jobs[sv.Name] && sv.State == "exited" && sv.ExitCode == 0) ||
+			(sv.Role == profile.RoleJob && !isDep && sv.State != "running") {
 			continue
 		}
 		problem := ""

@@ -71,7 +71,7 @@ func (s *verifyStep) check(ctx context.Context, det *detect.Result, sink steps.S
 	e := s.env
 	rep := det.Report
 	for _, svc := range rep.Services {
-		if (svc.State == "not created" && svc.Role == profile.RoleOther) || svc.FinishedJob() {
+		if (svc.State == "not created" && (svc.Role == profile.RoleOther || svc.Role == profile.RoleJob)) || svc.FinishedJob() {
 			continue
 		}
 		if svc.State != "running" {

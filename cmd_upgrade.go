@@ -17,6 +17,7 @@ import (
 func newPlanCmd() *cobra.Command {
 	var f stackFlags
 	var to string
+	var full bool
 	var mode engine.PlanMode
 	cmd := &cobra.Command{
 		Use:   "plan --to VERSION",
@@ -43,7 +44,7 @@ can be read, the plan follows the profile's rules and says so on each hop.`,
 				// JSON readers see "blocked": true; the exit code stays 0.
 				return render.PlanJSON(cmd.OutOrStdout(), pl, est)
 			}
-			render.Plan(cmd.OutOrStdout(), pl, est)
+			render.Plan(cmd.OutOrStdout(), pl, est, full)
 			if pl.Path.Blocked {
 				return &exitError{code: exitFailure, err: fmt.Errorf("the upgrade to %s is blocked: %s", pl.Path.To, strings.Join(pl.Path.Blockers, "; "))}
 			}
@@ -52,6 +53,7 @@ can be read, the plan follows the profile's rules and says so on each hop.`,
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&to, "to", "", "target version (or latest)")
+	cmd.Flags().BoolVar(&full, "full", false, "print every release-note warning whole, not only its first line")
 	cmd.Flags().BoolVar(&mode.Offline, "offline", false, "plan from the files alone: no Docker engine, no database (automatic when no engine answers)")
 	cmd.Flags().StringVar(&mode.From, "from", "", "plan from this version instead of the detected one (with --profile NAME, no compose project is needed)")
 	return cmd

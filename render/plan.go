@@ -14,7 +14,7 @@ import (
 
 // Plan prints a plan: notices, blockers, hops with their warnings, the
 // steps, the backup and downtime estimate.
-func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate) {
+func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 	p := pl.Path
 	_, _ = fmt.Fprintf(w, "upgrade %s → %s\n", p.From, p.To)
 	for _, n := range pl.Notices {
@@ -41,6 +41,10 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate) {
 		for _, kind := range []releases.Kind{releases.KindBreaking, releases.KindManualAction, releases.KindRequirement, releases.KindDeprecation} {
 			for _, wr := range ws {
 				if wr.Kind == kind {
+					if full {
+						_, _ = fmt.Fprintf(w, "  ! %-13s (%s)\n%s\n", wr.Kind, wr.Version, indentBy(strings.TrimSpace(wr.Text), "      "))
+						continue
+					}
 					_, _ = fmt.Fprintf(w, "  ! %-13s %s (%s)\n", wr.Kind, firstLineOf(wr.Text), wr.Version)
 				}
 			}
@@ -111,4 +115,8 @@ func PlanJSON(w io.Writer, pl *engine.Planned, est engine.Estimate) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return writeErr(enc.Encode(out))
+}
+
+func indentBy(s, pre string) string {
+	return pre + strings.ReplaceAll(s, "\n", "\n"+pre)
 }

@@ -21,13 +21,11 @@ import (
 // 2.0.0) and a rename (NOTES_SECRET → APP_SECRET in 2.0.0).
 func testProfile(t *testing.T) *profile.Profile {
 	t.Helper()
-	for _, p := range profile.Builtin() {
-		if p.Name == "upshift-demo" {
-			return p
-		}
+	p := profile.Named("upshift-demo")
+	if p == nil {
+		t.Fatal("no upshift-demo profile")
 	}
-	t.Fatal("no upshift-demo profile")
-	return nil
+	return p
 }
 
 // notes are release notes in the demo's shape, one per version.

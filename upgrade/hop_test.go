@@ -218,8 +218,8 @@ func TestHopMaibot(t *testing.T) {
 // restore point taken at the start of that hop (1.1.0, verified), so
 // nothing written while 1.1.0 ran is lost; --rollback-to start goes back
 // to the run's first one.
-func TestHopDemoTwoHopsRollback(t *testing.T) {
-	f := demoHop(t)
+// failSecondMigration makes the second hop's migration fail.
+func failSecondMigration(f *fixture) {
 	migrations := 0
 	f.compose.fail = func(args []string) error {
 		if args[len(args)-1] == "migrate" {
@@ -231,6 +231,11 @@ func TestHopDemoTwoHopsRollback(t *testing.T) {
 		return nil
 	}
 	f.backups.perVersion = true
+}
+
+func TestHopDemoTwoHopsRollback(t *testing.T) {
+	f := demoHop(t)
+	failSecondMigration(f)
 	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}, {Version: "2.0.0"}})
 	res, evs := runHop(t, f, p)
 	if res.Outcome != steps.OutcomeRolledBack || res.FailedStep != "2.0.0/migrate" || res.Backup != "s2-1.1.0" || res.Reached != "1.1.0" {
@@ -252,17 +257,7 @@ func TestHopDemoTwoHopsRollback(t *testing.T) {
 
 func TestHopDemoTwoHopsRollbackToStart(t *testing.T) {
 	f := demoHop(t)
-	migrations := 0
-	f.compose.fail = func(args []string) error {
-		if args[len(args)-1] == "migrate" {
-			migrations++
-			if migrations == 2 {
-				return errFake
-			}
-		}
-		return nil
-	}
-	f.backups.perVersion = true
+	failSecondMigration(f)
 	f.env.RollbackTo = RollbackStart
 	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}, {Version: "2.0.0"}})
 	res, _ := runHop(t, f, p)

@@ -140,7 +140,7 @@ func checkChaosEnd(t *testing.T, s *testenv.Stack, workerLog, reports string) {
 	case h.Outcome == "rolled_back" && v == "2.0.0":
 		t.Errorf("history says rolled back, but the api runs 2.0.0")
 	}
-	if out, err := s.Run("plan", "--to", "2.0.0"); err != nil {
+	if out, err := s.Run("plan", "--to", "2.1.0"); err != nil {
 		t.Errorf("the next plan fails: %v\n%s", err, out)
 	}
 	rows, err := s.PSQL("SELECT id FROM notes")

@@ -255,3 +255,15 @@ func TestHintForFailure(t *testing.T) {
 		t.Fatalf("another hop's note: %q", got)
 	}
 }
+
+// Planning to the running version is "nothing to do", not an error.
+func TestPlanToTheRunningVersion(t *testing.T) {
+	s := testSession(t, "2.0.0", testProfile(t))
+	pl, err := s.Plan(context.Background(), "2.0.0", PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.Path.Hops) != 0 || len(pl.Plan.Steps) != 0 {
+		t.Fatalf("hops %v steps %d", pl.Path.Hops, len(pl.Plan.Steps))
+	}
+}

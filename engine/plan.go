@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 
+	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
+
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/envfile"
 	"github.com/seed-e7a9fb3b/upshift/internal/human"
@@ -49,8 +51,12 @@ func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) 
 		return nil, err
 	}
 	rep := s.Det.Report
-	path, err := releases.PlanPath(s.Det.Profile, notes, from, to, releases.DBFacts{Engine: rep.DB.Engine, ServerVersion: rep.DB.ServerVersion})
-	if err != nil {
+	var path releases.Path
+	if sameVersion(from, to) {
+		// Already there: nothing to do, which is not an error (a fleet run
+		// twice reports "ok").
+		path = releases.Path{From: from, To: to}
+	} else if path, err = releases.PlanPath(s.Det.Profile, notes, from, to, releases.DBFacts{Engine: rep.DB.Engine, ServerVersion: rep.DB.ServerVersion}); err != nil {
 		return nil, err
 	}
 	if synthetic {
@@ -212,4 +218,14 @@ func words(s string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// sameVersion compares versions by meaning ("v1.2.0" is "1.2.0").
+func sameVersion(a, b string) bool {
+	va, errA := semver.Parse(a)
+	vb, errB := semver.Parse(b)
+	if errA != nil || errB != nil {
+		return strings.TrimPrefix(a, "v") == strings.TrimPrefix(b, "v")
+	}
+	return va.Equal(vb)
 }

@@ -16,6 +16,10 @@ import (
 // steps, the backup and downtime estimate.
 func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 	p := pl.Path
+	if len(p.Hops) == 0 && !p.Blocked {
+		_, _ = fmt.Fprintf(w, "the stack already runs %s: nothing to do\n", p.From)
+		return
+	}
 	_, _ = fmt.Fprintf(w, "upgrade %s → %s\n", p.From, p.To)
 	for _, n := range pl.Notices {
 		_, _ = fmt.Fprintln(w, "note: "+n)

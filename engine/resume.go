@@ -199,7 +199,9 @@ func whereItStopped(st *steps.RunState) (lastGood string, changed bool) {
 // steps goes on after the last finished one, whatever the choice.
 func resumeIndex(p *steps.Plan, st *steps.RunState, choice Choice) int {
 	if i := p.IndexOf(st.Failed); st.Failed != "" && i >= 0 {
-		if choice == Continue {
+		// Going on past an interrupted backup would leave the hop without
+		// its restore point: a backup is always taken again.
+		if choice == Continue && !strings.HasSuffix(st.Failed, "/backup") && st.Failed != "backup" {
 			return i + 1
 		}
 		return i

@@ -88,14 +88,15 @@ func chaosTrial(t *testing.T, seed int64) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done: // finished before the fault
+	case err := <-done: // finished before the fault
+		t.Logf("the run ended before the fault: %v", err)
 	case <-time.After(fault.after):
 		target := cmd.Process.Pid
 		if fault.signal == syscall.SIGHUP {
 			target = -target // a hang-up reaches the whole process group
 		}
 		_ = syscall.Kill(target, fault.signal)
-		<-done
+		t.Logf("the run after the fault: %v", <-done)
 	}
 	reports := out.String()
 	for round := 0; round < 3; round++ {

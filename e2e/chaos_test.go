@@ -24,7 +24,8 @@ import (
 // consistent and truthful and that no write the worker acknowledged was
 // lost without being reported. Every trial prints its seed; replay one
 // with UPSHIFT_CHAOS_SEED=N UPSHIFT_CHAOS_TRIALS=1. CI runs a few trials;
-// UPSHIFT_CHAOS_TRIALS=60 is a campaign.
+// UPSHIFT_CHAOS_TRIALS=60 is a campaign; UPSHIFT_CHAOS_FAILING=1 runs only
+// the failing upgrade (faults during the rollback).
 func TestChaos(t *testing.T) {
 	trials := 2
 	if n, err := strconv.Atoi(os.Getenv("UPSHIFT_CHAOS_TRIALS")); err == nil && n > 0 {
@@ -65,7 +66,7 @@ func chaosTrial(t *testing.T, seed int64) {
 		signal:  signals[rng.IntN(len(signals))],
 		after:   time.Duration(500+rng.IntN(14_000)) * time.Millisecond,
 		resume:  modes[rng.IntN(len(modes))],
-		failing: rng.IntN(3) == 0,
+		failing: rng.IntN(3) == 0 || os.Getenv("UPSHIFT_CHAOS_FAILING") == "1",
 	}
 	t.Logf("seed %d: %s", seed, fault)
 

@@ -75,6 +75,8 @@ type Runner struct {
 	// LogPath is where every event of the run is written in full (a
 	// failed result points at it).
 	LogPath string
+
+	touched bool // a step that is not ReadOnly has started
 }
 
 // Doubt is a step's outcome that is not plainly a failure: the app logged
@@ -140,7 +142,6 @@ type sink struct {
 	r    *Runner
 	step string
 	mu   sync.Mutex
-	tail []string
 	// firstErr is the step's first log line that reads like an error: the
 	// app's own account of what went wrong, where later lines are effects.
 	firstErr string
@@ -151,10 +152,6 @@ func (s *sink) Log(line string) {
 	s.mu.Lock()
 	if s.firstErr == "" && errorLine.MatchString(line) {
 		s.firstErr = line
-	}
-	s.tail = append(s.tail, line)
-	if len(s.tail) > 20 {
-		s.tail = s.tail[len(s.tail)-20:]
 	}
 	s.mu.Unlock()
 	s.r.emit(Event{Kind: EventLog, Step: s.step, Line: line})
@@ -171,12 +168,6 @@ func (s *sink) cause() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.firstErr
-}
-
-func (s *sink) lastLines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.tail...)
 }
 
 // Run executes the plan from step index start. On a failure after the
@@ -237,6 +228,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 			}
 		}
 		r.emit(Event{Kind: EventStepStarted, Step: info.ID})
+		if !info.ReadOnly {
+			r.touched = true
+		}
 		t0 := r.now()
 		sk := &sink{r: r, step: info.ID}
 		err := st.Run(ctx, sk)
@@ -300,7 +294,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 	if p.Backup != nil {
 		res.Backup = p.Backup()
 	}
-	if rollback == nil && p.Restoring {
+	if rollback == nil && p.Restoring && r.touched {
 		res.Outcome = OutcomeFailed
 		res.Message = fmt.Sprintf("%q failed: %s. The stack may be half-restored; backup %s itself is unchanged. Fix the cause, then run `upshift restore %s` again.", info.Name, cause, res.Backup, res.Backup)
 		return r.done(res)

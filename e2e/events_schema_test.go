@@ -86,7 +86,8 @@ func checkJournal(t *testing.T, v *docs.EventValidator, s *testenv.Stack) {
 // docs/events.schema.json: a run killed (-9) mid-migration (its lines up to
 // the kill), `upshift status` during it (exit 5, the step it is in) and
 // after it (exit 1, interrupted), the resume that rolls it back, then a
-// successful 1.0.0 → 1.1.0, then an upgrade refused before it starts.
+// successful 1.0.0 → 1.1.0, an upgrade with nothing to do, and one refused
+// before it starts.
 func TestEventsSchemaKillResumeSuccess(t *testing.T) {
 	v := eventValidator(t)
 	s := testenv.StartDemo(t, "1.0.0")
@@ -178,10 +179,17 @@ func TestEventsSchemaKillResumeSuccess(t *testing.T) {
 		t.Errorf("success stream %+v", sum)
 	}
 
-	// Refused before any run (the target is not newer): stdout stays
-	// empty, stderr says why, exit 1 (docs/events.md).
+	// Nothing to do (the stack runs the target): exit 0, the stream is
+	// the result line alone.
 	out, serr, code = runStdout(t, s, "upgrade", "--to", "1.1.0", "--yes", "--json")
-	if code != 1 || len(bytes.TrimSpace(out)) != 0 || !strings.Contains(serr, "not newer") {
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	if code != 0 || len(lines) != 1 || v.Line(lines[0]) != nil || !bytes.HasPrefix(lines[0], []byte(`{"result":"success"`)) || !bytes.Contains(lines[0], []byte(`"unchanged":true`)) {
+		t.Errorf("nothing to do: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, serr)
+	}
+	// Refused before any run (a target older than what runs): stdout
+	// stays empty, stderr says why, exit 1 (docs/events.md).
+	out, serr, code = runStdout(t, s, "upgrade", "--to", "1.0.0", "--yes", "--json")
+	if code != 1 || len(bytes.TrimSpace(out)) != 0 || serr == "" {
 		t.Errorf("refused upgrade: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, serr)
 	}
 	checkJournal(t, v, s)

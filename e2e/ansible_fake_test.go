@@ -29,7 +29,8 @@ esac
 // TestAnsibleStopsEarly: with a stand-in upshift (no Docker), a blocked
 // path fails the host before any upgrade, with the blockers in the message;
 // an upgrade upshift refuses before it starts (stdout empty) fails with
-// upshift's stderr; extra flags reach upshift upgrade.
+// upshift's stderr; extra flags reach upshift upgrade; --check says what
+// would change and upgrades nothing.
 func TestAnsibleStopsEarly(t *testing.T) {
 	bin := requireAnsible(t)
 	tmp := t.TempDir()
@@ -53,7 +54,7 @@ func TestAnsibleStopsEarly(t *testing.T) {
 		}
 		return d
 	}
-	okPlan := `{"from": "1.0.0", "to": "2.0.0", "blocked": false, "blockers": []}`
+	okPlan := `{"from": "1.0.0", "to": "2.0.0", "hops": [{"version": "1.1.0"}, {"version": "2.0.0"}], "blocked": false, "blockers": []}`
 	good := mk("good", okPlan, "")
 	blocked := mk("blocked", `{"from": "1.0.0", "to": "2.0.0", "blocked": true, "blockers": ["2.0.0 needs PostgreSQL 16 or newer (runs 15.8)"]}`, "")
 	locked := mk("locked", okPlan, "upshift: another upshift is running on this project (pid 42). Nothing was changed.")
@@ -76,8 +77,18 @@ func TestAnsibleStopsEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// --check: detect and plan run, the upgrade does not; the host would
+	// change.
+	out, code := runPlaybook(t, bin, inv, "--check", "--limit", "good")
+	if r := parseRecap(out)["good"]; code != 0 || r.changed != 1 || r.failed != 0 || !strings.Contains(out, "would upgrade 1.0.0 → 2.0.0 through 1.1.0, 2.0.0") {
+		t.Errorf("check mode: exit %d recap %+v\n%s", code, r, out)
+	}
+	if _, err := os.Stat(filepath.Join(good, "upgrades")); err == nil {
+		t.Error("--check ran the upgrade")
+	}
+
 	// One host per run: max_fail_percentage 0 would stop at the first.
-	out, code := runPlaybook(t, bin, inv, "--limit", "good")
+	out, code = runPlaybook(t, bin, inv, "--limit", "good")
 	if r := parseRecap(out)["good"]; code != 0 || r.changed != 1 || r.failed != 0 {
 		t.Errorf("good host: exit %d recap %+v\n%s", code, r, out)
 	}

@@ -91,7 +91,8 @@ func checkJournal(t *testing.T, v *docs.EventValidator, s *testenv.Stack) {
 func TestEventsSchemaKillResumeSuccess(t *testing.T) {
 	v := eventValidator(t)
 	s := testenv.StartDemo(t, "1.0.0")
-	s.SetEnv("DEMO_MIGRATION_DELAY", "4s")
+	// Long enough that status (a detect) surely lands inside the migration.
+	s.SetEnv("DEMO_MIGRATION_DELAY", "8s")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

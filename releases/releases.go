@@ -47,8 +47,10 @@ type Note struct {
 	Version string `json:"version"`
 	Title   string `json:"title,omitempty"`
 	Date    string `json:"date,omitempty"`
-	Body    string `json:"body"` // Markdown
+	Body    string `json:"body"` // Markdown, or reStructuredText when Format says so
 	URL     string `json:"url,omitempty"`
+	// Format is FormatMarkdown, FormatRST or empty (guessed from Body).
+	Format string `json:"format,omitempty"`
 }
 
 // Source yields release notes.

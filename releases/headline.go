@@ -1,0 +1,186 @@
+package releases
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// HeadlineMax is the longest headline, in characters.
+const HeadlineMax = 120
+
+var (
+	leadMarkRe = regexp.MustCompile(`(?i)^(?:[\s⚠️🚨❗‼️*_>\-]|\[!\w+\])+|^(?:breaking(?: changes?)?|important|attention|warning|caution|heads[- ]up|note|notice|action required|注意|警告|重要)\s*[:：!\-–—]\s*`)
+	ccRe       = regexp.MustCompile(`^([a-z]+)(?:\(([^)]*)\))?!?:\s*`)
+	prRefRe    = regexp.MustCompile(`(?i)\s+by @[\w-]+(?:\s+in\s+\S+)?|\s+in https?://\S+|\s*\(\[?#\d+\]?(?:\([^)]*\))?\)|\s+\[?#\d+\]?$|\s*\(https?://\S+\)$`)
+	subjectRe  = regexp.MustCompile("[`/_.()]|[a-z][A-Z]")
+)
+
+// makeHeadline gives one line that stands alone: the block's first
+// sentence without markers and PR links, prefixed with the heading it sits
+// under when that heading names its subject (an endpoint, a setting).
+func makeHeadline(b Block) string {
+	p := b.Plain
+	if !hasLetters(p) {
+		p = firstLine(strings.TrimSpace(b.Code))
+	}
+	p = cleanLead(p)
+	s := leadSentence(p)
+	if subj := subjectHeading(b); subj != "" && !strings.Contains(strings.ToLower(s), strings.ToLower(stripInlineMarkup(subj))) {
+		if runeLen(subj) <= 60 && (runeLen(s)+runeLen(subj)+2 <= HeadlineMax || len(strings.Fields(s)) < 10) {
+			s = subj + ": " + s
+		}
+	}
+	return truncateRunes(s, HeadlineMax)
+}
+
+func cleanLead(p string) string {
+	p = strings.TrimSpace(p)
+	for range 3 {
+		q := strings.TrimSpace(leadMarkRe.ReplaceAllString(p, ""))
+		if q == p {
+			break
+		}
+		p = q
+	}
+	if m := ccRe.FindStringSubmatch(p); m != nil && ccType(m[1]) {
+		p = p[len(m[0]):]
+		if m[2] != "" && !strings.Contains(strings.ToLower(p), strings.ToLower(m[2])) {
+			p = m[2] + ": " + p
+		}
+	}
+	p = prRefRe.ReplaceAllString(p, "")
+	p = strings.TrimSpace(p)
+	if r := []rune(p); len(r) > 0 && unicode.IsLower(r[0]) {
+		p = string(unicode.ToUpper(r[0])) + string(r[1:])
+	}
+	return p
+}
+
+func ccType(t string) bool {
+	switch t {
+	case "feat", "fix", "chore", "refactor", "perf", "build", "ci", "docs", "style", "test", "revert", "deps", "security":
+		return true
+	}
+	return false
+}
+
+// leadSentence is the first sentence, or two when the first is short.
+func leadSentence(p string) string {
+	first, rest := cutSentence(p)
+	if runeLen(first) < 30 && rest != "" {
+		second, _ := cutSentence(rest)
+		if runeLen(first)+runeLen(second)+1 <= HeadlineMax {
+			return first + " " + second
+		}
+	}
+	return first
+}
+
+var abbrevRe = regexp.MustCompile(`(?i)(?:e\.g|i\.e|etc|vs|incl|approx|v\d+|\d)$`)
+
+func cutSentence(p string) (string, string) {
+	for i, r := range p {
+		switch r {
+		case '。', '！', '；':
+			return strings.TrimSpace(p[:i+len(string(r))]), strings.TrimSpace(p[i+len(string(r)):])
+		case '.', '!', '?', ';':
+			if i+1 < len(p) && p[i+1] != ' ' {
+				continue
+			}
+			if r == '.' && abbrevRe.MatchString(p[:i]) {
+				continue
+			}
+			return strings.TrimSpace(p[:i+1]), strings.TrimSpace(p[i+1:])
+		}
+	}
+	return strings.TrimSpace(p), ""
+}
+
+// subjectHeading is the heading under the nearest class heading (or the
+// deepest when none is classified) that names a thing: an endpoint, a
+// setting, a component.
+func subjectHeading(b Block) string {
+	for i := len(b.headings) - 1; i >= 0; i-- {
+		h := b.headings[i].text
+		if classifyHeading(h) != secNone {
+			return ""
+		}
+		if _, _, _, ok := headingVersion(h); ok {
+			return ""
+		}
+		if subjectRe.MatchString(h) || len(strings.Fields(h)) <= 4 {
+			if b.Kind == BlockRow || i == len(b.headings)-1 {
+				return h
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+func truncateRunes(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	cut := n - 1
+	for i := cut; i > n/2; i-- {
+		if r[i] == ' ' {
+			cut = i
+			break
+		}
+	}
+	return strings.TrimRight(string(r[:cut]), " ,;:") + "…"
+}
+
+// words of a text for near-duplicate tests.
+func wordSet(s string) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' }) {
+		out[f] = true
+	}
+	return out
+}
+
+func similar(a, b string) bool {
+	wa, wb := wordSet(a), wordSet(b)
+	if len(wa) == 0 || len(wb) == 0 {
+		return false
+	}
+	inter := 0
+	for w := range wa {
+		if wb[w] {
+			inter++
+		}
+	}
+	union := len(wa) + len(wb) - inter
+	small := min(len(wa), len(wb))
+	return float64(inter)/float64(union) >= 0.7 || small >= 6 && float64(inter)/float64(small) >= 0.9
+}
+
+// mergeInto folds w into a near-duplicate warning of out (same version,
+// same words); it returns the index merged into, or -1.
+func mergeInto(out []Warning, w Warning) int {
+	for i := range out {
+		o := &out[i]
+		if o.Version != w.Version || !similar(o.Text, w.Text) && !similar(o.Headline, w.Headline) {
+			continue
+		}
+		if len(w.Text) > len(o.Text) && o.Kind == w.Kind {
+			o.Text = w.Text
+		}
+		if w.Kind == KindRequiredStop {
+			o.Kind = KindRequiredStop
+		}
+		o.Renames = appendNew(o.Renames, w.Renames...)
+		o.Requires = appendNew(o.Requires, w.Requires...)
+		o.Stops = appendNew(o.Stops, w.Stops...)
+		if w.Confidence == ConfidenceHigh {
+			o.Confidence = ConfidenceHigh
+		}
+		return i
+	}
+	return -1
+}

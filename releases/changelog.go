@@ -17,6 +17,7 @@ var (
 	// A version heading: "[1.2.0] - 2024-01-01", "v1.2.0", "1.2.0",
 	// "Release 1.2.0", "[1.2.1] - 学习更新 - 2026-8-19".
 	versionHeadRe = regexp.MustCompile(`^(?i:(?:release|version)[ \t]+)?(\[)?(v?\d+(?:\.\d+)*(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)(\])?(.*)$`)
+	namedVersionHeadRe = regexp.MustCompile(`^[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2}[ \t]+(v?\d+\.\d+(?:\.\d+)*(?:-?[0-9A-Za-z.-]+)?)((?:[ \t]*(?:\(.*\)|[-–—:][ \t].*))?)[ \t]*$`)
 	dateRe        = regexp.MustCompile(`\d{4}-\d{1,2}-\d{1,2}`)
 	linkRefRe     = regexp.MustCompile(`^ {0,3}\[([^\]]+)\]:[ \t]*(\S+)`)
 	fenceRe       = regexp.MustCompile("^ {0,3}(`{3,}|~{3,})")
@@ -27,7 +28,13 @@ func headingVersion(text string) (ver, title, date string, ok bool) {
 	text = strings.TrimSpace(text)
 	m := versionHeadRe.FindStringSubmatch(text)
 	if m == nil {
-		return "", "", "", false
+		// "Synapse 1.2.0 (2024-01-01)", "Mattermost v9.0": a name, then
+		// the version and nothing but a date or a title after a dash.
+		n := namedVersionHeadRe.FindStringSubmatch(text)
+		if n == nil {
+			return "", "", "", false
+		}
+		m = []string{n[0], "", n[1], "", n[2]}
 	}
 	open, ver, closeB, rest := m[1] != "", m[2], m[3] != "", m[4]
 	if open != closeB {
@@ -60,7 +67,9 @@ func headingVersion(text string) (ver, title, date string, ok bool) {
 // heading and "[Unreleased]" sections are dropped; link definitions such as
 // "[1.2.0]: https://..." become the note's URL. Notes keep file order.
 func ParseChangelog(data []byte) ([]Note, error) {
-	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	format := SniffFormat(text)
+	lines := strings.Split(text, "\n")
 	var notes []Note
 	var body []string
 	cur := -1 // index in notes, -1 before the first version or in Unreleased
@@ -71,8 +80,24 @@ func ParseChangelog(data []byte) ([]Note, error) {
 		}
 		body = body[:0]
 	}
+	// heading handles a heading text; true when it opened or closed a note.
+	heading := func(h string) bool {
+		if ver, title, date, ok := headingVersion(h); ok {
+			flush()
+			notes = append(notes, Note{Version: ver, Title: title, Date: date, Format: format})
+			cur = len(notes) - 1
+			return true
+		}
+		if t := strings.ToLower(strings.Trim(strings.TrimSpace(h), "[]")); strings.HasPrefix(t, "unreleased") {
+			flush()
+			cur = -1
+			return true
+		}
+		return false
+	}
 	fence := ""
-	for _, line := range lines {
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
 		if fence != "" {
 			if strings.HasPrefix(strings.TrimSpace(line), fence) {
 				fence = ""
@@ -80,23 +105,19 @@ func ParseChangelog(data []byte) ([]Note, error) {
 			body = append(body, line)
 			continue
 		}
-		if m := fenceRe.FindStringSubmatch(line); m != nil {
+		if h, n, ok := adornedHeading(lines, i, format); ok {
+			if heading(h) {
+				i += n - 1
+				continue
+			}
+		}
+		if m := fenceRe.FindStringSubmatch(line); m != nil && format == FormatMarkdown {
 			fence = m[1][:3]
 			body = append(body, line)
 			continue
 		}
-		if m := atxHeadingRe.FindStringSubmatch(line); m != nil {
-			if ver, title, date, ok := headingVersion(m[2]); ok {
-				flush()
-				notes = append(notes, Note{Version: ver, Title: title, Date: date})
-				cur = len(notes) - 1
-				continue
-			}
-			if t := strings.ToLower(strings.Trim(strings.TrimSpace(m[2]), "[]")); strings.HasPrefix(t, "unreleased") {
-				flush()
-				cur = -1
-				continue
-			}
+		if m := atxHeadingRe.FindStringSubmatch(line); m != nil && format == FormatMarkdown && heading(m[2]) {
+			continue
 		}
 		if m := linkRefRe.FindStringSubmatch(line); m != nil {
 			if _, err := version.Parse(m[1]); err == nil || strings.EqualFold(m[1], "unreleased") {
@@ -108,7 +129,7 @@ func ParseChangelog(data []byte) ([]Note, error) {
 	}
 	flush()
 	if len(notes) == 0 {
-		return nil, errors.New("no version headings found (expected headings such as \"## [1.2.0] - 2024-01-01\", \"# v1.2.0\" or \"## 1.2.0\")")
+		return nil, errors.New("no version headings found (expected headings such as \"## [1.2.0] - 2024-01-01\", \"# v1.2.0\", \"## 1.2.0\" or \"Version 1.2.0\" over a \"-----\" line)")
 	}
 	for i := range notes {
 		key := strings.TrimPrefix(strings.TrimPrefix(notes[i].Version, "v"), "V")
@@ -118,6 +139,31 @@ func ParseChangelog(data []byte) ([]Note, error) {
 	}
 	return notes, nil
 }
+
+// adornedHeading reads a setext (Markdown) or over/underlined (RST)
+// heading at lines[i]: its text and how many lines it takes.
+func adornedHeading(lines []string, i int, format string) (string, int, bool) {
+	l := lines[i]
+	if format == FormatRST && adornment(l) && i+2 < len(lines) && !blank(lines[i+1]) && strings.TrimSpace(lines[i+2]) == strings.TrimSpace(l) {
+		return strings.TrimSpace(lines[i+1]), 3, true
+	}
+	if blank(l) || adornment(l) || indentOf(l) > 3 || i+1 >= len(lines) || !adornment(lines[i+1]) || indentOf(lines[i+1]) > 3 {
+		return "", 0, false
+	}
+	if i > 0 && !blank(lines[i-1]) && !adornment(lines[i-1]) {
+		return "", 0, false
+	}
+	u := strings.TrimSpace(lines[i+1])
+	if format == FormatMarkdown && u[0] != '=' && u[0] != '-' {
+		return "", 0, false
+	}
+	if t := strings.TrimSpace(l); listItemLineRe.MatchString(t) || runeLen(u)*10 < runeLen(t)*7 && format == FormatRST {
+		return "", 0, false
+	}
+	return strings.TrimSpace(l), 2, true
+}
+
+var listItemLineRe = regexp.MustCompile(`^(?:[-*+]|\d{1,3}[.)])\s`)
 
 // splitTitle takes a leading "# Title" line off a single note's body.
 func splitTitle(body string) (title, rest string) {
@@ -165,7 +211,7 @@ func (s DirSource) Notes(ctx context.Context) ([]Note, error) {
 			return nil, err
 		}
 		ext := strings.ToLower(filepath.Ext(e.Name()))
-		if e.IsDir() || (ext != ".md" && ext != ".markdown") {
+		if e.IsDir() || !noteExt(ext) {
 			continue
 		}
 		p := filepath.Join(s.Dir, e.Name())
@@ -176,7 +222,7 @@ func (s DirSource) Notes(ctx context.Context) ([]Note, error) {
 		stem := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
 		if _, err := version.Parse(stem); err == nil {
 			title, body := splitTitle(string(data))
-			notes = append(notes, Note{Version: stem, Title: title, Body: body})
+			notes = append(notes, Note{Version: stem, Title: title, Body: body, Format: formatOfExt(ext)})
 			continue
 		}
 		if more, err := ParseChangelog(data); err == nil {

@@ -156,9 +156,9 @@ func blockText(b Block) string {
 }
 
 var (
-	bumpRe     = regexp.MustCompile(`(?i)\b(?:bump(?:s|ed)?|chore|deps|dependabot|renovate|update (?:dependency|module)|upgrade (?:\S+ ){0,2}(?:to|from))\b`)
+	bumpRe        = regexp.MustCompile(`(?i)\b(?:bump(?:s|ed)?|chore|deps|dependabot|renovate|update (?:dependency|module)|upgrade (?:\S+ ){0,2}(?:to|from))\b`)
 	requireWordRe = regexp.MustCompile(`(?i)requir|minimum|at least|最低|至少`)
-	adminObjRe = regexp.MustCompile("(?i)config|setting|\\.env|environment|variable|database|migration|docker|compose|volume|`[A-Z][A-Z0-9_]{3,}`|\\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\\b")
+	adminObjRe    = regexp.MustCompile("(?i)config|setting|\\.env|environment|variable|database|migration|docker|compose|volume|`[A-Z][A-Z0-9_]{3,}`|\\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\\b")
 )
 
 func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
@@ -189,6 +189,9 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 		reqs = nil
 	}
 	strong := len(renames) > 0 || len(reqs) > 0 || len(stops) > 0 || forbidden || sqlLines
+	if sec == secInternal && len(renames) == 0 && len(stops) == 0 && !forbidden {
+		return Warning{}, false
+	}
 	if negationRe.MatchString(plain) && !strong {
 		return Warning{}, false
 	}

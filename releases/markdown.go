@@ -3,6 +3,7 @@ package releases
 import (
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -179,7 +180,14 @@ func (w *mdWalker) blocks(parent ast.Node, admon string, depth, parentItem int) 
 				w.last = -1
 				continue
 			}
-			w.last = w.b.add(Block{Kind: BlockParagraph, Text: w.raw(n), Plain: w.inline(n), Admonition: admon, Depth: depth, Parent: parentItem})
+			raw := w.raw(n)
+			if lines := lineList(raw); lines != nil {
+				for _, l := range lines {
+					w.last = w.b.add(Block{Kind: BlockItem, Text: l, Plain: mdLinkRe.ReplaceAllString(l, "$1"), Admonition: admon, Depth: depth + 1, Parent: parentItem})
+				}
+				continue
+			}
+			w.last = w.b.add(Block{Kind: BlockParagraph, Text: raw, Plain: w.inline(n), Admonition: admon, Depth: depth, Parent: parentItem})
 		case *ast.List:
 			start := len(w.b.blocks)
 			w.list(n, admon, depth+1, parentItem)
@@ -443,4 +451,38 @@ func (w *mdWalker) inlineOf(n ast.Node) string {
 		sb.WriteString(w.inlineOf(c))
 	}
 	return sb.String()
+}
+
+var mdLinkRe = regexp.MustCompile(`!?\[([^\]]*)\]\([^)]*\)`)
+
+// lineList splits a paragraph whose lines are entries of their own (a
+// changelog written one change a line, no list markers); nil for prose.
+func lineList(raw string) []string {
+	lines := strings.Split(raw, "\n")
+	if len(lines) < 3 {
+		return nil
+	}
+	dots, punct, lower := 0, 0, 0
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if runeLen(l) > 110 || l == "" {
+			return nil
+		}
+		if r := []rune(l)[0]; unicode.IsLower(r) {
+			lower++
+		}
+		if strings.HasSuffix(l, ".") {
+			dots++
+		}
+		if strings.ContainsAny(l[len(l)-1:], ".,;:!?") {
+			punct++
+		}
+	}
+	if (punct == 0 || dots == len(lines)) && lower*2 < len(lines) {
+		for i := range lines {
+			lines[i] = strings.TrimSpace(lines[i])
+		}
+		return lines
+	}
+	return nil
 }

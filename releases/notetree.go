@@ -35,7 +35,7 @@ type Block struct {
 	// Parent is the index of the list item this one is nested in, or -1.
 	Parent int `json:"parent"`
 	// Header holds the header cells of a table row's table.
-	Header []string `json:"header,omitempty"`
+	Header   []string `json:"header,omitempty"`
 	headings []heading
 	// admonHeads is how many of headings sit outside the admonition.
 	admonHeads int
@@ -163,7 +163,7 @@ func (b *treeBuilder) add(bl Block) int {
 }
 
 // adornment: a line of one repeated punctuation character ("=====",
-// "-----", "`````"), as RST headings and Markdown setext headings use.
+// "-----", "```“"), as RST headings and Markdown setext headings use.
 func adornment(l string) bool {
 	t := strings.TrimRight(l, " ")
 	if len(t) < 3 || !strings.ContainsRune("=-~^\"'`*+#:.<>_", rune(t[0])) {

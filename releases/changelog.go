@@ -16,11 +16,11 @@ var (
 	atxHeadingRe = regexp.MustCompile(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$`)
 	// A version heading: "[1.2.0] - 2024-01-01", "v1.2.0", "1.2.0",
 	// "Release 1.2.0", "[1.2.1] - 学习更新 - 2026-8-19".
-	versionHeadRe = regexp.MustCompile(`^(?i:(?:release|version)[ \t]+)?(\[)?(v?\d+(?:\.\d+)*(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)(\])?(.*)$`)
+	versionHeadRe      = regexp.MustCompile(`^(?i:(?:release|version)[ \t]+)?(\[)?(v?\d+(?:\.\d+)*(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)(\])?(.*)$`)
 	namedVersionHeadRe = regexp.MustCompile(`^[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2}[ \t]+(v?\d+\.\d+(?:\.\d+)*(?:-?[0-9A-Za-z.-]+)?)((?:[ \t]*(?:\(.*\)|[-–—:][ \t].*))?)[ \t]*$`)
-	dateRe        = regexp.MustCompile(`\d{4}-\d{1,2}-\d{1,2}`)
-	linkRefRe     = regexp.MustCompile(`^ {0,3}\[([^\]]+)\]:[ \t]*(\S+)`)
-	fenceRe       = regexp.MustCompile("^ {0,3}(`{3,}|~{3,})")
+	dateRe             = regexp.MustCompile(`\d{4}-\d{1,2}-\d{1,2}`)
+	linkRefRe          = regexp.MustCompile(`^ {0,3}\[([^\]]+)\]:[ \t]*(\S+)`)
+	fenceRe            = regexp.MustCompile("^ {0,3}(`{3,}|~{3,})")
 )
 
 // headingVersion reads a version heading; ok is false for other headings.

@@ -114,6 +114,17 @@ func extractDoc(doc Doc, ver string) []Warning {
 		if !ok {
 			continue
 		}
+		// The steps of one numbered procedure are one warning.
+		if prev := i - 1; b.Ordered && b.Kind == BlockItem && prev >= 0 && owner[prev] >= 0 && bs[prev].Ordered &&
+			bs[prev].Parent == b.Parent && bs[prev].Depth == b.Depth && sameSection(bs[prev], b) && out[owner[prev]].Kind == KindManualAction {
+			o := &out[owner[prev]]
+			o.Text += "\n" + blockText(b)
+			o.Renames = appendNew(o.Renames, w.Renames...)
+			o.Requires = appendNew(o.Requires, w.Requires...)
+			o.Stops = appendNew(o.Stops, w.Stops...)
+			owner[i] = owner[prev]
+			continue
+		}
 		if k := mergeInto(out, w); k >= 0 {
 			owner[i] = k
 			continue
@@ -199,6 +210,11 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 		return Warning{}, false
 	}
 	if !flagged && !strong && !depr && !admin {
+		return Warning{}, false
+	}
+	// A table row needs words of its own: the section alone does not
+	// make every row of an upgrade-path table a warning.
+	if b.Kind == BlockRow && !marker && !strong && !depr && !admin {
 		return Warning{}, false
 	}
 	shellOrSQL := code != "" && (isCommandLang(b.Lang) || sqlLineRe.MatchString(firstLine(code)))

@@ -50,6 +50,7 @@ func cleanLead(p string) string {
 		}
 	}
 	p = prRefRe.ReplaceAllString(p, "")
+	p = strings.ReplaceAll(p, "::", ":")
 	p = strings.TrimSpace(p)
 	if r := []rune(p); len(r) > 0 && unicode.IsLower(r[0]) {
 		p = string(unicode.ToUpper(r[0])) + string(r[1:])
@@ -109,8 +110,13 @@ func subjectHeading(b Block) string {
 		if _, _, _, ok := headingVersion(h); ok {
 			return ""
 		}
-		if subjectRe.MatchString(h) || len(strings.Fields(h)) <= 4 {
-			if b.Kind == BlockRow || i == len(b.headings)-1 {
+		if subjectRe.MatchString(h) {
+			return h
+		}
+		// A plain heading names the subject when a flagged heading is
+		// above it ("Breaking changes" › "Search index").
+		for k := i - 1; k >= 0; k-- {
+			if classifyHeading(b.headings[k].text).flagged() {
 				return h
 			}
 		}

@@ -213,7 +213,10 @@ func (w *mdWalker) blocks(parent ast.Node, admon string, depth, parentItem int) 
 			} else if a == "" {
 				a = "quote"
 			}
+			base := w.b.admonBase
+			w.b.admonBase = len(w.b.heads)
 			w.blocks(n, a, depth, parentItem)
+			w.b.admonBase = base
 			w.last = -1
 		case *extast.Table:
 			w.table(n, admon, depth, parentItem)

@@ -17,7 +17,8 @@ var (
 	// A version heading: "[1.2.0] - 2024-01-01", "v1.2.0", "1.2.0",
 	// "Release 1.2.0", "[1.2.1] - 学习更新 - 2026-8-19".
 	versionHeadRe      = regexp.MustCompile(`^(?i:(?:release|version)[ \t]+)?(\[)?(v?\d+(?:\.\d+)*(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)(\])?(.*)$`)
-	namedVersionHeadRe = regexp.MustCompile(`^[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2}[ \t]+(v?\d+\.\d+(?:\.\d+)*(?:-?[0-9A-Za-z.-]+)?)((?:[ \t]*(?:\(.*\)|[-–—:][ \t].*))?)[ \t]*$`)
+	namedVersionHeadRe = regexp.MustCompile(`^((?:\d{4}-[\dX]{1,2}-[\dX]{1,2}[ \t]+)?)([A-Za-z][\w.-]*(?: [A-Za-z][\w.-]*){0,2})[ \t]+(v?\d+\.\d+(?:\.\d+)*(?:-?[0-9A-Za-z.-]+)?)((?:[ \t]*(?:\(.*\)|[-–—:][ \t].*))?)[ \t]*$`)
+	notNameRe          = regexp.MustCompile(`(?i)\b(?:to|from|for|and|with|since|before|after|in|on|at|of|upgrade|upgrading|update|requires?|support|drop|dropped|remove|removed|than|is|are|was)\b`)
 	dateRe             = regexp.MustCompile(`\d{4}-\d{1,2}-\d{1,2}`)
 	linkRefRe          = regexp.MustCompile(`^ {0,3}\[([^\]]+)\]:[ \t]*(\S+)`)
 	fenceRe            = regexp.MustCompile("^ {0,3}(`{3,}|~{3,})")
@@ -26,17 +27,21 @@ var (
 // headingVersion reads a version heading; ok is false for other headings.
 func headingVersion(text string) (ver, title, date string, ok bool) {
 	text = strings.TrimSpace(text)
-	m := versionHeadRe.FindStringSubmatch(text)
-	if m == nil {
-		// "Synapse 1.2.0 (2024-01-01)", "Mattermost v9.0": a name, then
-		// the version and nothing but a date or a title after a dash.
-		n := namedVersionHeadRe.FindStringSubmatch(text)
-		if n == nil {
-			return "", "", "", false
+	if m := versionHeadRe.FindStringSubmatch(text); m != nil {
+		if ver, title, date, ok = versionParts(m[1] != "", m[2], m[3] != "", m[4]); ok {
+			return ver, title, date, ok
 		}
-		m = []string{n[0], "", n[1], "", n[2]}
 	}
-	open, ver, closeB, rest := m[1] != "", m[2], m[3] != "", m[4]
+	// "Synapse 1.2.0 (2024-01-01)", "2024-09-06 FreshRSS 1.24.3": a name,
+	// then the version and nothing but a date or a title after a dash.
+	n := namedVersionHeadRe.FindStringSubmatch(text)
+	if n == nil || notNameRe.MatchString(n[2]) {
+		return "", "", "", false
+	}
+	return versionParts(false, n[3], false, " "+n[1]+n[4])
+}
+
+func versionParts(open bool, ver string, closeB bool, rest string) (string, string, string, bool) {
 	if open != closeB {
 		return "", "", "", false
 	}
@@ -52,11 +57,12 @@ func headingVersion(text string) (ver, title, date string, ok bool) {
 			return "", "", "", false
 		}
 	}
+	date := ""
 	if d := dateRe.FindString(rest); d != "" {
 		date = d
 		rest = strings.Replace(rest, d, "", 1)
 	}
-	title = strings.Trim(rest, " \t-–—():|[]")
+	title := strings.Trim(rest, " \t-–—():|[]")
 	title = strings.TrimSpace(strings.ReplaceAll(title, " - ", " "))
 	return ver, title, date, true
 }
@@ -67,7 +73,7 @@ func headingVersion(text string) (ver, title, date string, ok bool) {
 // heading and "[Unreleased]" sections are dropped; link definitions such as
 // "[1.2.0]: https://..." become the note's URL. Notes keep file order.
 func ParseChangelog(data []byte) ([]Note, error) {
-	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	text := strings.TrimPrefix(strings.ReplaceAll(string(data), "\r\n", "\n"), "\ufeff")
 	format := SniffFormat(text)
 	lines := strings.Split(text, "\n")
 	var notes []Note

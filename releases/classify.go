@@ -27,7 +27,7 @@ func (s section) flagged() bool { return s >= secBreaking }
 
 var (
 	negHeadRe         = regexp.MustCompile(`(?i)^no (breaking|incompatible)|non-?breaking|without breaking|无破坏性|无不兼容`)
-	audienceHeadRe    = regexp.MustCompile(`(?i)developer|plugin (api|sdk|authors?)|\bsdk\b|internal|contributors?|for (plugin|integration) authors|^refactor|^tests?$|^testing$|^ci$|^build|^chores?$|^dependenc|^deps$|^docs$|^documentation$|^improved documentation$|^translations?$|^localization$|^development$|^maintenance$|开发者|插件开发`)
+	audienceHeadRe    = regexp.MustCompile(`(?i)developer|plugin (api|sdk|authors?)|\bsdk\b|internal|contributors?|for (plugin|integration) authors|^refactor|^tests?$|^testing$|^ci$|^build|^chores?$|^dependenc|^deps$|^docs$|^documentation$|^improved documentation$|^translations?$|^localization$|^development$|^maintenance$|^technical|^meta$|^under the hood|^code quality|开发者|插件开发`)
 	neutralHeadRe     = regexp.MustCompile(`(?i)^(new )?features?$|^(bug ?)?fix(es|ed)?$|^bugfixes$|^critical fixes$|^improvements?$|^enhancements?$|^changes$|^changed$|^added$|^security$|^performance$|^chores?$|^docs$|^documentation$|^improved documentation$|^what'?s changed$|^what'?s new$|^other changes$|^misc$|^miscellaneous$|^dependenc|^uncategori[sz]ed$|^thanks|^contributors|^new contributors|^highlights$|^refactor|^tests?$|^ci$|^build$|^maintenance$|^translations?$|^localization$|^新增|^修复|^优化|功能|^改进|^其他|^更新内容$|^full changelog`)
 	breakingHeadRe    = regexp.MustCompile(`(?i)breaking|incompatib|不兼容|破坏性`)
 	deprecationHeadRe = regexp.MustCompile(`(?i)deprecat|^removed?$|^removals?$|removed features|removal|^breaking$|弃用|废弃|移除`)

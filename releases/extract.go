@@ -168,7 +168,8 @@ func blockText(b Block) string {
 
 var (
 	bumpRe        = regexp.MustCompile(`(?i)\b(?:bump(?:s|ed)?|chore|deps|dependabot|renovate|update (?:dependency|module)|upgrade (?:\S+ ){0,2}(?:to|from))\b`)
-	requireWordRe = regexp.MustCompile(`(?i)requir|minimum|at least|最低|至少`)
+	ciRe          = regexp.MustCompile(`(?i)continuous integration|\bCI\b|\btests?\b|github actions?|workflow`)
+	requireWordRe = regexp.MustCompile(`(?i)requir|minimum|at least|\\bneeds?\\b|needed|\\bdrop|no longer|or (?:newer|later|higher|above)|and (?:later|newer|above)|最低|至少|需要|要求`)
 	adminObjRe    = regexp.MustCompile("(?i)config|setting|\\.env|environment|variable|database|migration|docker|compose|volume|`[A-Z][A-Z0-9_]{3,}`|\\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\\b")
 )
 
@@ -193,17 +194,19 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 		}
 	}
 	flagged := sec.flagged() || marker
-	if !flagged && removalRe.MatchString(plain) {
+	if !flagged && (removalRe.MatchString(plain) || removedParamRe.MatchString(plain)) && !ciRe.MatchString(plain) && !uiRe.MatchString(plain) {
 		depr = true
 	}
-	if !flagged && len(reqs) > 0 && bumpRe.MatchString(plain) && !requireWordRe.MatchString(plain) {
+	// Outside a flagged section a version needs wording that makes it a
+	// minimum: "Require PHP 8.1+" is one, "Fix PHP 8.2+ compatibility" not.
+	if !flagged && len(reqs) > 0 && (bumpRe.MatchString(plain) || !requireWordRe.MatchString(plain)) && !requireWordRe.MatchString(plain) {
 		reqs = nil
 	}
 	strong := len(renames) > 0 || len(reqs) > 0 || len(stops) > 0 || forbidden || sqlLines
-	if sec == secInternal && len(renames) == 0 && len(stops) == 0 && !forbidden {
+	if sec == secInternal && len(renames) == 0 && len(stops) == 0 && !forbidden && !removedParamRe.MatchString(plain) {
 		return Warning{}, false
 	}
-	if negationRe.MatchString(plain) && !strong {
+	if (negationRe.MatchString(plain) || nagRe.MatchString(plain) && !adminRe.MatchString(plain)) && !strong {
 		return Warning{}, false
 	}
 	if audienceRe.MatchString(plain) && !strong && !marker && !adminObjRe.MatchString(plain) {

@@ -92,6 +92,15 @@ func readNotesFile(path, ver string) ([]Note, error) {
 	if _, err := version.Parse(stem); err == nil && ver == "" {
 		ver = stem
 	}
+	fm, rest := splitFrontMatter(strings.ReplaceAll(string(data), "\r\n", "\n"))
+	if fm != nil {
+		data = []byte(rest)
+		if t := fm["title"]; ver == "" && t != "" {
+			if v, _, _, ok := headingVersion(t); ok {
+				ver = v
+			}
+		}
+	}
 	if notes, err := ParseChangelog(data); err == nil {
 		if len(notes) == 1 && ver != "" && !strings.EqualFold(strings.TrimPrefix(notes[0].Version, "v"), strings.TrimPrefix(ver, "v")) {
 			// One stray version-like heading in a note of another version.

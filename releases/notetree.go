@@ -66,6 +66,7 @@ const (
 func ParseNote(body, format string) Doc {
 	body = strings.ReplaceAll(body, "\r\n", "\n")
 	body = strings.ReplaceAll(body, "\t", "    ")
+	_, body = splitFrontMatter(body)
 	if format == "" {
 		format = SniffFormat(body)
 	}
@@ -170,4 +171,28 @@ func adornment(l string) bool {
 		return false
 	}
 	return strings.Trim(t, t[:1]) == ""
+}
+
+// splitFrontMatter takes YAML front matter ("---" lines around "key:
+// value" lines, as static-site release pages have) off a body.
+func splitFrontMatter(body string) (fields map[string]string, rest string) {
+	if !strings.HasPrefix(body, "---\n") {
+		return nil, body
+	}
+	end := strings.Index(body[4:], "\n---")
+	if end < 0 {
+		return nil, body
+	}
+	head := body[4 : 4+end]
+	fields = map[string]string{}
+	for _, l := range strings.Split(head, "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && !strings.HasPrefix(l, " ") && !strings.HasPrefix(l, "-") {
+			fields[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+		} else if !ok && strings.TrimSpace(l) != "" && !strings.HasPrefix(strings.TrimSpace(l), "-") {
+			return nil, body
+		}
+	}
+	rest = body[4+end+4:]
+	rest = strings.TrimPrefix(rest, "-")
+	return fields, strings.TrimLeft(rest, "\n")
 }

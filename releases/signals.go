@@ -28,11 +28,13 @@ var (
 		regexp.MustCompile(`(?i:requires?|required|needs?|minimum|at least|upgrade to|drop(?:s|ped)? support for|最低|至少|要求|需要|升级到)[^.\n。;；]{0,40}?\b` + depNames + depVer),
 		regexp.MustCompile(`\b` + depNames + depVer + `\s*(?:\+|(?i:or (?:newer|later|higher|above|greater)|and (?:later|newer|above|up)|(?:is|are) (?:now )?(?:required|needed|the minimum))|及以上|以上|或更高)`),
 		regexp.MustCompile(`\b` + depNames + `\s*(?:版本|version)?\s*(?:需要|要求|必须)?\s*(?:最低|至少|不低于)\s*(?:为|是)?\s*v?(\d+(?:\.\d+)*)`),
+		regexp.MustCompile(`(?i:drop(?:s|ped|ping)?|remove[sd]?|end(?:s|ed)?)\s+(?:(?i:support\s+for)\s+)?` + depNames + `\s+(?i:versions?\s+)?(?i:prior to|before|older than|earlier than|below|<)\s*v?(\d+(?:\.\d+)*)`),
+		regexp.MustCompile(`\b` + depNames + `\s+(?i:versions?\s+)?(?i:prior to|before|older than|earlier than|below|<)\s*v?(\d+(?:\.\d+)*)\s+(?i:(?:is|are)\s+no\s+longer\s+supported|(?:is|are|was|were)\s+dropped)`),
 		regexp.MustCompile(`(?i)\bminimum (?:supported |required )?` + depNames + `\s+version\s+(?:is\s+)?(?:now\s+)?v?(\d+(?:\.\d+)*)`),
 	}
 	markerRes = []*regexp.Regexp{
 		regexp.MustCompile(`⚠|🚨|❗|‼`),
-		regexp.MustCompile(`\bBREAKING\b|(?i:breaking[ -]changes?)|(?i:\bbreaking\b:)`),
+		regexp.MustCompile(`\bBREAKING\b|(?i:breaking[ -]changes?)|(?i:\bbreaking\b:)|(?i:backwards?[- ]incompatible|not backwards?[- ]compatible|incompatible change)`),
 		regexp.MustCompile(`(?:^|\s)!!+(?:\s|$)|!!!`),
 		regexp.MustCompile(`(?i)very important|^\W*(?:important|attention|warning|caution|heads[- ]up)\s*[:：!]|\*\*(?:important|attention|warning|caution)\b`),
 		regexp.MustCompile(`注意[^力事]|注意$|警告|不兼容|破坏性|升级前|务必|必须|需要(?:重新|手动|手工|先|执行|迁移|修改|删除)|请先|请手动|手工|无法直接升级|不支持直接升级`),
@@ -41,14 +43,21 @@ var (
 	}
 	// adminRe: wording that asks something of the admin even outside a
 	// flagged section.
-	adminRe = regexp.MustCompile(`(?i)\byou(?:'ll| will)? (?:need|have) to (?:update|change|set|add|remove|rename|run|migrate|re-?create|re-?index|edit|adjust|configure|move|delete|re-?generate|reconfigure|manually)|\b(?:need|needs|have|has) to be (?:updated|changed|set|migrated|re-?created|removed|renamed|done) manually|\bupdate (?:it|them|this|these|your \S+) manually|\bmanual (?:intervention|migration|steps?) (?:is |are )?(?:required|needed)|\bconfiguration changes? (?:is |are )?(?:needed|required)|\baction (?:is )?required\b|\bnow requires? (?:the |a |an )?\S+ (?:param|parameter|option|setting|variable|flag|key)|\bmust (?:now )?(?:be )?(?:set|add|update|change|configure|migrate|re-?create|rename|remove|run)|\bno longer (?:reads?|accepts?|supports?|uses?) (?:the )?` + "`?" + `[A-Z][A-Z0-9_]{3,}|\bmigration (?:that )?(?:drops?|deletes?|removes?)|\bdrop(?:s|ped)? (?:the )?(?:\w+ )?(?:\w+ )?columns?\b|\bdata (?:will be |is )?(?:lost|deleted)\b|\b(?:delete|remove) (?:it|them) from (?:your|the) (?:config|\.env|configuration|settings)`)
+	adminRe = regexp.MustCompile(`(?i)\byou(?:'ll| will)? (?:need|have) to (?:update|change|set|add|remove|rename|run|migrate|re-?create|re-?index|edit|adjust|configure|move|delete|re-?generate|reconfigure|manually)|\b(?:need|needs|have|has) to be (?:updated|changed|set|migrated|re-?created|removed|renamed|done) manually|\bupdate (?:it|them|this|these|your \S+) manually|\bmanual (?:intervention|migration|steps?) (?:is |are )?(?:required|needed)|\bconfiguration changes? (?:is |are )?(?:needed|required)|\baction (?:is )?required\b|\bnow requires? (?:the |a |an )?\S+ (?:param|parameter|option|setting|variable|flag|key)|\bmust (?:now )?(?:be )?(?:set|add|update|change|configure|migrate|re-?create|rename|remove|run)|\bno longer (?:reads?|accepts?|supports?|uses?) (?:the )?` + "`?" + `[A-Z][A-Z0-9_]{3,}|\bmigration (?:that )?(?:drops?|deletes?|removes?)|\bdrop(?:s|ped)? (?:the )?(?:\w+ )?(?:\w+ )?columns?\b|\bdata (?:will be |is )?(?:lost|deleted)\b|\bno longer (?:runs?|works?|starts?) (?:as|under|with|on)\b|\b(?:delete|remove) (?:it|them) from (?:your|the) (?:config|\.env|configuration|settings)`)
 	// removalRe: a generated list item that removes config or support.
-	removalRe     = regexp.MustCompile(`(?i)\b(?:remove[sd]?|removing|drop(?:s|ped)?)\b[^.\n]{0,60}?\b(?:deprecated (?:config|option|setting|env|flag|variable|parameter|endpoint)|config(?:uration)?\b|env(?:ironment)?\s+var|settings?\b|support for\b|endpoints?\b|integration\b|options?\b|flags?\b|parameters?\b|variables?\b)`)
+	removalRe     = regexp.MustCompile(`(?i)\b(?:remove[sd]?|removing|drop(?:s|ped)?)\b[^.\n]{0,60}?\b(?:deprecated (?:config|option|setting|env|flag|variable|parameter|endpoint)|config(?:uration)?\s+(?:like|such as|options?|keys?|settings?|parameters?|files?|variables?|values?)\b|(?:config(?:uration)?|env(?:ironment)?) var|settings?\b|support for\b|endpoints?\b|integration\b|options?\b|flags?\b)`)
 	deprecationRe = regexp.MustCompile(`(?i)\b(?:is|are|has been|have been|will be|now)\s+deprecated\b|\bdeprecated\s+(?:in favou?r|and will)|will be removed|no longer (?:be )?supported|support for .{1,40}(?:has|have|is) (?:ended|been removed|been dropped|removed)|弃用|废弃|不再支持`)
 	manualRe      = regexp.MustCompile(`(?i)\b(?:run|execute|by hand|manually|back ?up|make sure|plan a maintenance|you (?:must|need to|have to|should|will need)|before (?:upgrading|starting|moving|you upgrade))\b|\bupgrade to \S+ first|手动|手工|执行|需要重新|请先|备份`)
 	sqlLineRe     = regexp.MustCompile(`(?i)^\s*(?:alter\s+table|create\s+(?:unique\s+)?(?:table|index)|drop\s+(?:table|index|column)|update\s+\S+\s+set|insert\s+into|delete\s+from)\b.*;\s*$`)
 	// negationRe: wording that takes the alarm back.
 	negationRe = regexp.MustCompile(`(?i)\bno (?:known )?(?:breaking|incompatible) changes?\b|\bnon-?breaking\b|\bnot (?:a )?breaking\b|\brevert(?:s|ed|ing)? (?:a |the |an )?(?:\S+ )?breaking|\bno (?:manual )?(?:action|migration|steps?|changes?) (?:is |are )?(?:required|needed)|\bnothing to do\b|\bno need to\b|无需(?:任何)?(?:操作|迁移|修改)|不需要(?:任何)?(?:操作|迁移|修改)|无破坏性`)
+	// nagRe: a security release asking everyone to upgrade soon; nothing
+	// to do during the upgrade.
+	nagRe = regexp.MustCompile(`(?i)(?:encouraged|recommended|advised|urged) to (?:upgrade|update)|(?:upgrade|update) (?:to the latest version )?(?:as soon as possible|immediately|asap)|upgrading is (?:highly |strongly )?recommended|resolves a security vulnerability|security (?:fix|release|advisory)`)
+	// removedParamRe: "Remove twofactor_auth parameter".
+	removedParamRe = regexp.MustCompile("(?i)\\b(?:remove[sd]?|drop(?:s|ped)?|delete[sd]?)\\s+(?:the\\s+)?`?[a-z][a-z0-9]*(?:_[a-z0-9]+)+`?\\s+(?:parameter|option|setting|config|key|variable|flag)s?\\b")
+	// uiRe: a removal from the user interface, not from the config.
+	uiRe = regexp.MustCompile(`(?i)\b(?:page|screen|dialog|menu|button|view|ui|tab|sidebar|modal|form)\b`)
 	// audienceRe: text for developers of plugins or the API, not admins.
 	audienceRe = regexp.MustCompile(`(?i)\bfor (?:plugin|integration|app|theme|sdk|extension)? ?(?:developers|authors|devs)\b|\bplugin developers\b|\bdeprecated (?:internal|private) (?:api|function|method|class)|\binternal (?:api|function|method|class)|\b(?:plugin|js|python|go) sdk\b|开发者`)
 	// stopRes find required stops; group 1 is the version to install.
@@ -81,8 +90,11 @@ func findRenames(text, ver string) []Rename {
 	}
 	for _, re := range removedKeyRes {
 		for _, m := range re.FindAllStringSubmatch(text, -1) {
+			// A key needs an underscore ("HTTP" is a word), unless it is
+			// listed with one that has ("remove SENDER, SENDER_DIR").
+			listed := re == removedKeyRes[len(removedKeyRes)-1] && strings.Contains(m[2], "_")
 			for _, k := range m[1:] {
-				if strings.Contains(k, "_") || len(k) >= 4 && strings.ToUpper(k) == k && re == removedKeyRes[len(removedKeyRes)-1] {
+				if strings.Contains(k, "_") || listed && len(k) >= 4 {
 					add(k, "")
 				}
 			}

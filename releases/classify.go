@@ -34,7 +34,7 @@ var (
 	requirementHeadRe = regexp.MustCompile(`(?i)requirements?$|prerequisites?|系统要求|环境要求|依赖要求`)
 	impactHeadRe      = regexp.MustCompile(`(?i)upgrade impact`)
 	upgradeHeadRe     = regexp.MustCompile(`(?i)upgrad|migrat|action(s)? (is )?required|actions? needed|before you|how to|manual steps|升级(说明|指南|注意|步骤|须知|前|方法|方式|教程|提示|必读)|如何升级|迁移(指南|说明|步骤|须知|注意|教程)|必读`)
-	importantHeadRe   = regexp.MustCompile(`(?i)important|attention|warning|caution|danger|注意|警告|重要`)
+	importantHeadRe   = regexp.MustCompile(`(?i)important|attention|warning|caution|danger|^please note|^notice$|^heads[- ]up|^read (?:this|me) first|注意|警告|重要`)
 	featureCNRe       = regexp.MustCompile(`功能|体验|界面|性能|全面|能力|模型|优化|新增`)
 )
 

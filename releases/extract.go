@@ -168,8 +168,9 @@ func blockText(b Block) string {
 
 var (
 	bumpRe        = regexp.MustCompile(`(?i)\b(?:bump(?:s|ed)?|chore|deps|dependabot|renovate|update (?:dependency|module)|upgrade (?:\S+ ){0,2}(?:to|from))\b`)
+	attributionRe = regexp.MustCompile(`(?i)^\W*(?:by|thanks(?: to)?|credits?|contributed by|reported by|authored by)\s*:?\s*(?:@[\w-]+[\s,&and]*)+(?:\(#?\d+\))?\W*$`)
 	ciRe          = regexp.MustCompile(`(?i)continuous integration|\bCI\b|\btests?\b|github actions?|workflow`)
-	requireWordRe = regexp.MustCompile(`(?i)requir|minimum|at least|\\bneeds?\\b|needed|\\bdrop|no longer|or (?:newer|later|higher|above)|and (?:later|newer|above)|最低|至少|需要|要求`)
+	requireWordRe = regexp.MustCompile(`(?i)requir|minimum|at least|\bneeds?\b|needed|\bdrop|no longer|or (?:newer|later|higher|above)|and (?:later|newer|above)|最低|至少|需要|要求`)
 	adminObjRe    = regexp.MustCompile("(?i)config|setting|\\.env|environment|variable|database|migration|docker|compose|volume|`[A-Z][A-Z0-9_]{3,}`|\\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\\b")
 )
 
@@ -177,7 +178,7 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	text := strings.TrimSpace(b.Text)
 	code := strings.TrimSpace(b.Code)
 	plain := stripInlineMarkup(b.Plain)
-	if !hasLetters(plain) && code == "" {
+	if !hasLetters(plain) && code == "" || attributionRe.MatchString(plain) && code == "" {
 		return Warning{}, false
 	}
 	renames := findRenames(plain, ver)

@@ -10,9 +10,10 @@ import (
 const HeadlineMax = 120
 
 var (
-	leadMarkRe = regexp.MustCompile(`(?i)^(?:[\s⚠️🚨❗‼️*_>\-]|\[!\w+\])+|^(?:breaking(?: changes?)?|important|attention|warning|caution|heads[- ]up|note|notice|action required|注意|警告|重要)\s*[:：!\-–—]\s*`)
+	leadMarkRe = regexp.MustCompile(`(?i)^(?:[\s⚠️🚨❗‼️*_>\-]|\[!\w+\]|\[(?:breaking|important|warning|attention|removed|deprecated)\])+|^(?:breaking(?: changes?)?|important|attention|warning|caution|heads[- ]up|note|notice|action required|注意|警告|重要)\s*[:：!\-–—]\s*`)
 	ccRe       = regexp.MustCompile(`^([a-z]+)(?:\(([^)]*)\))?!?:\s*`)
-	prRefRe    = regexp.MustCompile(`(?i)\s+by @[\w-]+(?:\s+in\s+\S+)?|\s+in https?://\S+|\s*\(\[?#\d+\]?(?:\([^)]*\))?\)|\s+\[?#\d+\]?$|\s*\(https?://\S+\)$`)
+	prRefRe    = regexp.MustCompile(`(?i)(?:\s+@[\w-]+)+\s*$|\s+by @[\w-]+(?:\s+(?:and|&) @[\w-]+)*(?:\s+in\s+\S+)?|\s+in https?://\S+|\s*\(\[?#\d+\]?(?:\([^)]*\))?\)|\s+\[?#\d+\]?$|\s*\(https?://\S+\)$`)
+	mdEscapeRe = regexp.MustCompile("\\\\([\\\\`*_{}\\[\\]()#+\\-.!<>&|])")
 	subjectRe  = regexp.MustCompile("[`/_.()]|[a-z][A-Z]")
 )
 
@@ -51,6 +52,7 @@ func cleanLead(p string) string {
 	}
 	p = prRefRe.ReplaceAllString(p, "")
 	p = strings.ReplaceAll(p, "::", ":")
+	p = mdEscapeRe.ReplaceAllString(p, "$1")
 	p = strings.TrimSpace(p)
 	if r := []rune(p); len(r) > 0 && unicode.IsLower(r[0]) {
 		p = string(unicode.ToUpper(r[0])) + string(r[1:])

@@ -169,6 +169,12 @@ func blockText(b Block) string {
 var (
 	bumpRe        = regexp.MustCompile(`(?i)\b(?:bump(?:s|ed)?|chore|deps|dependabot|renovate|update (?:dependency|module)|upgrade (?:\S+ ){0,2}(?:to|from))\b`)
 	attributionRe = regexp.MustCompile(`(?i)^\W*(?:by|thanks(?: to)?|credits?|contributed by|reported by|authored by)\s*:?\s*(?:@[\w-]+[\s,&and]*)+(?:\(#?\d+\))?\W*$`)
+	// devItemRe: a commit-style item about tooling, tests or docs.
+	devItemRe     = regexp.MustCompile(`(?i)^\W{0,3}(?:\((?:pnpm|npm|yarn|vscode|ide|lint|linter|eslint|prettier|ci|cd|tests?|e2e|unit|deps|dev|devcontainer|build|docs?|storybook|typescript|renovate|github|actions|i18n|release|tooling|makefile|readme)\)|(?:ci|test|tests|build|docs|style)(?:\([^)]*\))?:)`)
+	fixItemRe     = regexp.MustCompile(`(?i)^\W{0,3}(?:(?:fix(?:ed|es)?|bugfix|hotfix)\b|修复|修正)`)
+	// cnRemovalRe: "移除情绪功能" (removed a feature or setting).
+	cnRemovalRe   = regexp.MustCompile(`^\W{0,3}(?:移除|删除|去除|下线)了?(?:[^，。；]{1,20}(?:功能|配置|设置|选项|容器|支持|模型|接口|参数)|[^，。；a-zA-Z]{2,12}$)`)
+	cnAdminRe     = regexp.MustCompile(`(?:需要|必须|请)(?:重新|手动|手工)?(?:配置|设置|修改|迁移|备份|删除|下载)|需要重新`)
 	ciRe          = regexp.MustCompile(`(?i)continuous integration|\bCI\b|\btests?\b|github actions?|workflow`)
 	requireWordRe = regexp.MustCompile(`(?i)requir|minimum|at least|\bneeds?\b|needed|\bdrop|no longer|or (?:newer|later|higher|above)|and (?:later|newer|above)|最低|至少|需要|要求`)
 	adminObjRe    = regexp.MustCompile("(?i)config|setting|\\.env|environment|variable|database|migration|docker|compose|volume|`[A-Z][A-Z0-9_]{3,}`|\\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\\b")
@@ -186,8 +192,12 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	stops := findStops(plain, ver)
 	forbidden := forbiddenRe.MatchString(plain)
 	marker := anyMatch(markerRes, text) || anyMatch(markerRes, plain)
+	// "Fix ... warning banner", "修复…需要手动…": a fix is no alarm.
+	if fixItemRe.MatchString(plain) {
+		marker = false
+	}
 	depr := deprecationRe.MatchString(plain)
-	admin := adminRe.MatchString(plain)
+	admin := adminRe.MatchString(plain) || cnAdminRe.MatchString(plain) && !fixItemRe.MatchString(plain)
 	sqlLines := false
 	for _, l := range strings.Split(text, "\n") {
 		if sqlLineRe.MatchString(l) {
@@ -195,7 +205,7 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 		}
 	}
 	flagged := sec.flagged() || marker
-	if !flagged && (removalRe.MatchString(plain) || removedParamRe.MatchString(plain)) && !ciRe.MatchString(plain) && !uiRe.MatchString(plain) {
+	if !flagged && (removalRe.MatchString(plain) || removedParamRe.MatchString(plain) || cnRemovalRe.MatchString(plain)) && !ciRe.MatchString(plain) && !uiRe.MatchString(plain) {
 		depr = true
 	}
 	// Outside a flagged section a version needs wording that makes it a
@@ -204,6 +214,9 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 		reqs = nil
 	}
 	strong := len(renames) > 0 || len(reqs) > 0 || len(stops) > 0 || forbidden || sqlLines
+	if devItemRe.MatchString(plain) && !strings.Contains(firstLine(plain), "!:") {
+		sec = secInternal
+	}
 	if sec == secInternal && len(renames) == 0 && len(stops) == 0 && !forbidden && !removedParamRe.MatchString(plain) {
 		return Warning{}, false
 	}

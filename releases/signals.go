@@ -8,10 +8,10 @@ import (
 )
 
 var (
-	envKey    = "`?([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z][A-Z0-9]{2,})`?"
+	envKey    = "`?([A-Z][A-Z0-9]*(?:(?:_[A-Z0-9]+)+(?:_\\*)?|_\\*)|[A-Z][A-Z0-9]{2,})`?"
 	renameRes = []*regexp.Regexp{
 		regexp.MustCompile(envKey + `\s+(?:(?i:setting|option|variable|env(?:ironment)? variable|key|parameter|flag)\s+)?(?:has\s+been|have\s+been|was|is|are|were|got)\s+(?:now\s+)?renamed\s+(?:to|as|into)\s+` + envKey),
-		regexp.MustCompile(`(?i:renam(?:e|ed|ing))\s+(?:the\s+)?(?:(?i:env(?:ironment)?\s+(?:variable|key))\s+)?` + envKey + `\s+(?:to|as|into|→|->|=>)\s+` + envKey),
+		regexp.MustCompile(`(?i:renam(?:e|ed|ing))\s+(?:the\s+)?(?:(?i:env(?:ironment)?\s+(?:variable|key))\s+)?` + envKey + `\s+(?:(?i:options?|settings?|variables?|keys?)\s+)?(?:to|as|into|→|->|=>)\s+` + envKey),
 		regexp.MustCompile(envKey + `\s*(?:→|->|=>|⇒)\s*` + envKey),
 		regexp.MustCompile(envKey + `\s*(?:已)?(?:被)?(?:重命名为|更名为|改名为|重命名成|改为)\s*` + envKey),
 		regexp.MustCompile(envKey + `\s+(?:has\s+been|was|is)\s+replaced\s+(?:by|with)\s+` + envKey),

@@ -173,8 +173,8 @@ var (
 	devItemRe = regexp.MustCompile(`(?i)^\W{0,3}(?:\((?:pnpm|npm|yarn|vscode|ide|lint|linter|eslint|prettier|ci|cd|tests?|e2e|unit|deps|dev|devcontainer|build|docs?|storybook|typescript|renovate|github|actions|i18n|release|tooling|makefile|readme)\)|(?:ci|test|tests|build|docs|style)(?:\([^)]*\))?:)`)
 	fixItemRe = regexp.MustCompile(`(?i)^\W{0,3}(?:(?:fix(?:ed|es)?|bugfix|hotfix)\b|修复|修正)`)
 	// cnRemovalRe: "移除情绪功能" (removed a feature or setting).
-	cnRemovalRe   = regexp.MustCompile(`^\W{0,3}(?:移除|删除|去除|下线)了?(?:[^，。；]{1,20}(?:功能|配置|设置|选项|容器|支持|模型|接口|参数)|[^，。；a-zA-Z]{2,12}$)`)
-	cnAdminRe     = regexp.MustCompile(`(?:需要|必须|请)(?:重新|手动|手工)?(?:配置|设置|修改|迁移|备份|删除|下载)|需要重新`)
+	cnRemovalRe = regexp.MustCompile(`^\W{0,3}(?:移除|删除|去除|下线)了?(?:[^，。；]{1,20}(?:功能|配置|设置|选项|容器|支持|模型|接口|参数)|[^，。；a-zA-Z]{2,12}$)`)
+	cnAdminRe   = regexp.MustCompile(`(?:需要|必须|请)(?:重新|手动|手工)?(?:配置|设置|修改|迁移|备份|删除|下载)|需要重新`)
 	// behaviourRe: wording of a change that breaks existing setups.
 	behaviourRe   = regexp.MustCompile(`(?i)\b(?:can|could|may) no longer be (?:used|set|configured|enabled)\b|\b(?:is|are) no longer (?:supported|available|allowed|possible|accepted)\b|\bonly (?:\S+ ){1,4}(?:are|is) (?:now )?supported\b|\bno longer (?:reads?|honou?rs?|accepts?) (?:the )?\S+ (?:option|setting|variable|flag|parameter)`)
 	ciRe          = regexp.MustCompile(`(?i)continuous integration|\bCI\b|\btests?\b|github actions?|workflow`)

@@ -176,10 +176,11 @@ var (
 	cnRemovalRe = regexp.MustCompile(`^\W{0,3}(?:移除|删除|去除|下线)了?(?:[^，。；]{1,20}(?:功能|配置|设置|选项|容器|支持|模型|接口|参数)|[^，。；a-zA-Z]{2,12}$)`)
 	cnAdminRe   = regexp.MustCompile(`(?:需要|必须|请)(?:重新|手动|手工)?(?:配置|设置|修改|迁移|备份|删除|下载)|需要重新`)
 	// behaviourRe: wording of a change that breaks existing setups.
-	behaviourRe   = regexp.MustCompile(`(?i)\b(?:can|could|may) no longer be (?:used|set|configured|enabled)\b|\b(?:is|are) no longer (?:supported|available|allowed|possible|accepted)\b|\bonly (?:\S+ ){1,4}(?:are|is) (?:now )?supported\b|\bno longer (?:reads?|honou?rs?|accepts?) (?:the )?\S+ (?:option|setting|variable|flag|parameter)`)
-	ciRe          = regexp.MustCompile(`(?i)continuous integration|\bCI\b|\btests?\b|github actions?|workflow`)
-	requireWordRe = regexp.MustCompile(`(?i)requir|minimum|at least|\bneeds?\b|needed|\bdrop|no longer|or (?:newer|later|higher|above)|and (?:later|newer|above)|最低|至少|需要|要求`)
-	adminObjRe    = regexp.MustCompile("(?i)config|setting|\\.env|environment|variable|database|migration|docker|compose|volume|`[A-Z][A-Z0-9_]{3,}`|\\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\\b")
+	behaviourRe     = regexp.MustCompile(`(?i)\b(?:can|could|may) no longer be (?:used|set|configured|enabled)\b|\b(?:is|are) no longer (?:supported|available|allowed|possible|accepted)\b|\bonly (?:\S+ ){1,4}(?:are|is) (?:now )?supported\b|\bno longer (?:reads?|honou?rs?|accepts?) (?:the )?\S+ (?:option|setting|variable|flag|parameter)`)
+	defaultChangeRe = regexp.MustCompile(`(?i)\bchang(?:e|ed|es|ing) (?:the )?default (?:value |setting )?(?:for|of)\b|\bnow defaults? to\b|\bdefault (?:value )?(?:is|has) (?:now|changed)\b|\bdefaults? (?:has been |was )?changed\b`)
+	ciRe            = regexp.MustCompile(`(?i)continuous integration|\bCI\b|\btests?\b|github actions?|workflow`)
+	requireWordRe   = regexp.MustCompile(`(?i)requir|minimum|at least|\bneeds?\b|needed|\bdrop|no longer|or (?:newer|later|higher|above)|and (?:later|newer|above)|最低|至少|需要|要求`)
+	adminObjRe      = regexp.MustCompile("(?i)config|setting|\\.env|environment|variable|database|migration|docker|compose|volume|`[A-Z][A-Z0-9_]{3,}`|\\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\\b")
 )
 
 func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
@@ -194,7 +195,7 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	stops := findStops(plain, ver)
 	forbidden := forbiddenRe.MatchString(plain)
 	marker := anyMatch(markerRes, text) || anyMatch(markerRes, plain)
-	if behaviourRe.MatchString(plain) {
+	if behaviourRe.MatchString(plain) || defaultChangeRe.MatchString(plain) && adminObjRe.MatchString(plain) {
 		marker = true
 	}
 	// "Fix ... warning banner", "修复…需要手动…": a fix is no alarm.

@@ -2,6 +2,7 @@ package releases
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -68,16 +69,17 @@ func ccType(t string) bool {
 	return false
 }
 
-// leadSentence is the first sentence, or two when the first is short.
+// leadSentence is the first sentence, and the next ones while they fit.
 func leadSentence(p string) string {
-	first, rest := cutSentence(p)
-	if runeLen(first) < 30 && rest != "" {
-		second, _ := cutSentence(rest)
-		if runeLen(first)+runeLen(second)+1 <= HeadlineMax {
-			return first + " " + second
+	out, rest := cutSentence(p)
+	for rest != "" {
+		next, after := cutSentence(rest)
+		if runeLen(out)+runeLen(next)+1 > HeadlineMax {
+			break
 		}
+		out, rest = out+" "+next, after
 	}
-	return first
+	return out
 }
 
 var abbrevRe = regexp.MustCompile(`(?i)(?:e\.g|i\.e|etc|vs|incl|approx|v\d+|\d)$`)
@@ -152,7 +154,7 @@ func wordSet(s string) map[string]bool {
 	return out
 }
 
-func similar(a, b string) bool {
+func similar(a, b string, threshold float64) bool {
 	wa, wb := wordSet(a), wordSet(b)
 	if len(wa) == 0 || len(wb) == 0 {
 		return false
@@ -165,7 +167,7 @@ func similar(a, b string) bool {
 	}
 	union := len(wa) + len(wb) - inter
 	small := min(len(wa), len(wb))
-	return float64(inter)/float64(union) >= 0.7 || small >= 6 && float64(inter)/float64(small) >= 0.9
+	return float64(inter)/float64(union) >= threshold || small >= 6 && float64(inter)/float64(small) >= 0.95
 }
 
 // mergeInto folds w into a near-duplicate warning of out (same version,
@@ -173,7 +175,13 @@ func similar(a, b string) bool {
 func mergeInto(out []Warning, w Warning) int {
 	for i := range out {
 		o := &out[i]
-		if o.Version != w.Version || !similar(o.Text, w.Text) && !similar(o.Headline, w.Headline) {
+		// Parallel items of one list differ in a word or two; the same
+		// item in a summary and in the details is a near copy.
+		threshold := 0.7
+		if slices.Equal(o.Section, w.Section) {
+			threshold = 0.9
+		}
+		if o.Version != w.Version || !similar(o.Text, w.Text, threshold) && !similar(o.Headline, w.Headline, threshold) {
 			continue
 		}
 		if len(w.Text) > len(o.Text) && o.Kind == w.Kind {

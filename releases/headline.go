@@ -181,7 +181,7 @@ func mergeInto(out []Warning, w Warning) int {
 		if slices.Equal(o.Section, w.Section) {
 			threshold = 0.9
 		}
-		if o.Version != w.Version || !similar(o.Text, w.Text, threshold) && !similar(o.Headline, w.Headline, threshold) {
+		if o.Version != w.Version || !similar(o.Text, w.Text, threshold) && !similar(o.Headline, w.Headline, threshold) && !sameRequirement(*o, w) {
 			continue
 		}
 		if len(w.Text) > len(o.Text) && o.Kind == w.Kind {
@@ -199,4 +199,29 @@ func mergeInto(out []Warning, w Warning) int {
 		return i
 	}
 	return -1
+}
+
+// sameRequirement: "requires PHP 8.4" and "removed support for PHP 8.3"
+// of one release are one thing to know.
+func sameRequirement(a, b Warning) bool {
+	if a.Kind != KindRequirement && b.Kind != KindRequirement {
+		return false
+	}
+	names := func(w Warning) []string {
+		var out []string
+		for _, r := range w.Requires {
+			out = append(out, strings.ToLower(r.Name))
+		}
+		return out
+	}
+	mentions := func(w Warning, names []string) bool {
+		t := strings.ToLower(w.Text)
+		for _, n := range names {
+			if strings.Contains(t, "support for "+n) || strings.Contains(t, "supports "+n) || slices.Contains(names, n) && len(w.Requires) > 0 && slices.Contains(names, strings.ToLower(w.Requires[0].Name)) {
+				return true
+			}
+		}
+		return false
+	}
+	return mentions(b, names(a)) || mentions(a, names(b))
 }

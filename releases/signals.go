@@ -25,7 +25,7 @@ var (
 	depNames = `(PostgreSQL|Postgres|PG|MySQL|MariaDB|Redis|Valkey|Weaviate|Docker Compose|docker compose|docker-compose|Docker Engine|Docker|Compose|Python|Node\.js|NodeJS|Node|Go|Golang|PHP|Git|Ruby|Rust|Java|JDK|Erlang|Elixir|Elasticsearch|OpenSearch|SQLite|Kubernetes|Helm|Qdrant|Milvus|MongoDB|Mongo|ClickHouse|RabbitMQ|Kafka|Meilisearch|Typesense|MinIO|Nginx|Traefik|Caddy|OpenSSL|glibc|Debian|Ubuntu|Alpine|ImageMagick|FFmpeg|libvips|npm|pnpm|Yarn|Bun|Deno|\.NET|Memcached|InfluxDB|Prometheus|Grafana|VictoriaMetrics|Nextcloud|Keycloak)`
 	depVer   = `\s*(?:(?:server\s+)?(?i:version|v)\s*)?(?:(?:is|must be|should be)\s+)?(?:now\s+)?(?:of\s+|to\s+|>=\s*|≥\s*|版本\s*)?v?(\d+(?:\.\d+)*)`
 	reqRes   = []*regexp.Regexp{
-		regexp.MustCompile(`(?i:requires?|required|needs?|minimum|\bmin\b\.?|at least|upgrade to|drop(?:s|ped)? support for|最低|至少|要求|需要|升级到)[^.\n。;；]{0,40}?\b` + depNames + depVer),
+		regexp.MustCompile(`(?i:requires?|required|needs?|minimum|\bmin\b\.?|at least|must (?:use|run|have)|upgrade to|drop(?:s|ped)? support for|最低|至少|要求|需要|升级到)[^.\n。;；]{0,40}?\b` + depNames + depVer),
 		regexp.MustCompile(`\b` + depNames + depVer + `\s*(?:\+|(?i:or (?:newer|later|higher|above|greater)|and (?:later|newer|above|up)|(?:is|are) (?:now )?(?:required|needed|the minimum))|及以上|以上|或更高)`),
 		regexp.MustCompile(`\b` + depNames + `\s*(?:版本|version)?\s*(?:需要|要求|必须)?\s*(?:最低|至少|不低于)\s*(?:为|是)?\s*v?(\d+(?:\.\d+)*)`),
 		regexp.MustCompile(`(?i:drop(?:s|ped|ping)?|remove[sd]?|end(?:s|ed)?)\s+(?:(?i:support\s+for)\s+)?` + depNames + `\s+(?i:versions?\s+)?(?i:prior to|before|older than|earlier than|below|<)\s*v?(\d+(?:\.\d+)*)`),

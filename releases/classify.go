@@ -31,7 +31,7 @@ var (
 	neutralHeadRe     = regexp.MustCompile(`(?i)^(new )?features?$|^(bug ?)?fix(es|ed)?$|^bugfixes$|^critical fixes$|^improvements?$|^enhancements?$|^changes$|^changed$|^added$|^security$|^performance$|^chores?$|^docs$|^documentation$|^improved documentation$|^what'?s changed$|^what'?s new$|^other changes$|^misc$|^miscellaneous$|^dependenc|^uncategori[sz]ed$|^thanks|^contributors|^new contributors|^highlights$|^refactor|^tests?$|^ci$|^build$|^maintenance$|^translations?$|^localization$|^新增|^修复|^优化|功能|^改进|^其他|^更新内容$|^full changelog`)
 	breakingHeadRe    = regexp.MustCompile(`(?i)breaking|incompatib|不兼容|破坏性`)
 	deprecationHeadRe = regexp.MustCompile(`(?i)deprecat|^removed?$|^removals?$|removed features|removal|^breaking$|弃用|废弃|移除`)
-	requirementHeadRe = regexp.MustCompile(`(?i)requirements?$|prerequisites?|系统要求|环境要求|依赖要求`)
+	requirementHeadRe = regexp.MustCompile(`(?i)requirements?$|prerequisites?|\bis now required$|\bnow requires?\b|^minimum (?:supported )?\S+ version|^(?:dropped|dropping|drop|removed|ending) support for|系统要求|环境要求|依赖要求`)
 	impactHeadRe      = regexp.MustCompile(`(?i)upgrade impact`)
 	upgradeHeadRe     = regexp.MustCompile(`(?i)upgrad|migrat|action(s)? (is )?required|actions? needed|before you|how to|manual steps|升级(说明|指南|注意|步骤|须知|前|方法|方式|教程|提示|必读)|如何升级|迁移(指南|说明|步骤|须知|注意|教程)|必读`)
 	importantHeadRe   = regexp.MustCompile(`(?i)important|attention|warning|caution|danger|^please note|^notice$|^heads[- ]up|^read (?:this|me) first|注意|警告|重要`)

@@ -177,7 +177,7 @@ var (
 	cnAdminRe   = regexp.MustCompile(`(?:需要|必须|请)(?:重新|手动|手工)?(?:配置|设置|修改|迁移|备份|删除|下载)|需要重新`)
 	// behaviourRe: wording of a change that breaks existing setups.
 	behaviourRe     = regexp.MustCompile(`(?i)\b(?:can|could|may) no longer be (?:used|set|configured|enabled)\b|\b(?:is|are) no longer (?:supported|available|allowed|possible|accepted)\b|\bonly (?:\S+ ){1,4}(?:are|is) (?:now )?supported\b|\bno longer (?:reads?|honou?rs?|accepts?) (?:the )?\S+ (?:option|setting|variable|flag|parameter)`)
-	defaultChangeRe = regexp.MustCompile(`(?i)\bchang(?:e|ed|es|ing) (?:the )?default (?:value |setting )?(?:for|of)\b|\bnow defaults? to\b|\bdefault (?:value )?(?:is|has) (?:now|changed)\b|\bdefaults? (?:has been |was )?changed\b`)
+	defaultChangeRe = regexp.MustCompile(`(?i)\b(?:enable|disable)[sd]? \S+ by default\b|\bchang(?:e|ed|es|ing) (?:the )?default (?:value |setting )?(?:for|of)\b|\bnow defaults? to\b|\bdefault (?:value )?(?:is|has) (?:now|changed)\b|\bdefaults? (?:has been |was )?changed\b`)
 	ciRe            = regexp.MustCompile(`(?i)continuous integration|\bCI\b|\btests?\b|github actions?|workflow`)
 	requireWordRe   = regexp.MustCompile(`(?i)requir|minimum|at least|\bneeds?\b|needed|\bdrop|no longer|or (?:newer|later|higher|above)|and (?:later|newer|above)|最低|至少|需要|要求`)
 	adminObjRe      = regexp.MustCompile("(?i)config|setting|\\.env|environment|variable|database|migration|docker|compose|volume|`[A-Z][A-Z0-9_]{3,}`|\\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\\b")

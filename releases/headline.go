@@ -24,7 +24,7 @@ var (
 func makeHeadline(b Block) string {
 	p := b.Plain
 	if !hasLetters(p) {
-		p = firstLine(strings.TrimSpace(b.Code))
+		p = codeHeadline(b)
 	}
 	p = cleanLead(p)
 	s := leadSentence(p)
@@ -224,4 +224,25 @@ func sameRequirement(a, b Warning) bool {
 		return false
 	}
 	return mentions(b, names(a)) || mentions(a, names(b))
+}
+
+// codeHeadline names a lone code block by the heading above it and its
+// first command ("Upgrade to 3.4.0: docker pull simplelogin/app:3.4.0").
+func codeHeadline(b Block) string {
+	cmd := ""
+	for _, l := range strings.Split(b.Code, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "//") || strings.HasPrefix(l, "--") {
+			continue
+		}
+		cmd = strings.TrimPrefix(l, "$ ")
+		break
+	}
+	if cmd == "" {
+		cmd = strings.TrimSpace(strings.TrimLeft(firstLine(strings.TrimSpace(b.Code)), "#/- "))
+	}
+	if n := len(b.headings); n > 0 {
+		return b.headings[n-1].text + ": run `" + cmd + "`"
+	}
+	return "Run `" + cmd + "`"
 }

@@ -30,6 +30,7 @@ var (
 		regexp.MustCompile(`\b` + depNames + `\s*(?:版本|version)?\s*(?:需要|要求|必须)?\s*(?:最低|至少|不低于)\s*(?:为|是)?\s*v?(\d+(?:\.\d+)*)`),
 		regexp.MustCompile(`(?i:drop(?:s|ped|ping)?|remove[sd]?|end(?:s|ed)?)\s+(?:(?i:support\s+for)\s+)?` + depNames + `\s+(?i:versions?\s+)?(?i:prior to|before|older than|earlier than|below|<)\s*v?(\d+(?:\.\d+)*)`),
 		regexp.MustCompile(`\b` + depNames + `\s+(?i:versions?\s+)?(?i:prior to|before|older than|earlier than|below|<)\s*v?(\d+(?:\.\d+)*)\s+(?i:(?:is|are)\s+no\s+longer\s+supported|(?:is|are|was|were)\s+dropped)`),
+		regexp.MustCompile(`(?i)\bminimum (?:supported |required )?` + depNames + `\s+version\s+(?:has\s+been\s+|was\s+|is\s+)?(?:increased|raised|bumped|changed)\s+(?:from\s+\S+\s+)?to\s+v?(\d+(?:\.\d+)*)`),
 		regexp.MustCompile(`(?i)\bminimum (?:supported |required )?` + depNames + `\s+version\s+(?:is\s+)?(?:now\s+)?v?(\d+(?:\.\d+)*)`),
 	}
 	markerRes = []*regexp.Regexp{
@@ -50,7 +51,7 @@ var (
 	manualRe      = regexp.MustCompile(`(?i)\b(?:run|execute|by hand|manually|back ?up|make sure|plan a maintenance|you (?:must|need to|have to|should|will need)|before (?:upgrading|starting|moving|you upgrade))\b|\bupgrade to \S+ first|手动|手工|执行|需要重新|请先|备份`)
 	sqlLineRe     = regexp.MustCompile(`(?i)^\s*(?:alter\s+table|create\s+(?:unique\s+)?(?:table|index)|drop\s+(?:table|index|column)|update\s+\S+\s+set|insert\s+into|delete\s+from)\b.*;\s*$`)
 	// negationRe: wording that takes the alarm back.
-	negationRe = regexp.MustCompile(`(?i)^(?:fix(?:ed|es)?|bugfix|hotfix)\b[^.]*\bbreak(?:s|ing)\b|\bno (?:known )?(?:breaking|incompatible) changes?\b|\bnon-?breaking\b|\bnot (?:a )?breaking\b|\brevert(?:s|ed|ing)? (?:a |the |an )?(?:\S+ )?breaking|\bno (?:manual )?(?:action|migration|steps?|changes?) (?:is |are )?(?:required|needed)|\bnothing to do\b|\bno need to\b|无需(?:任何)?(?:操作|迁移|修改)|不需要(?:任何)?(?:操作|迁移|修改)|无破坏性`)
+	negationRe = regexp.MustCompile(`(?i)^(?:fix(?:ed|es)?|bugfix|hotfix)\b[^.]*\bbreak(?:s|ing)\b|\bno\b[^.]{0,30}\b(?:is|are|will be|gets?) (?:lost|deleted|removed)\b|\bno (?:known )?(?:breaking|incompatible) changes?\b|\bnon-?breaking\b|\bnot (?:a )?breaking\b|\brevert(?:s|ed|ing)? (?:a |the |an )?(?:\S+ )?breaking|\bno (?:manual )?(?:action|migration|steps?|changes?) (?:is |are )?(?:required|needed)|\bnothing to do\b|\bno need to\b|无需(?:任何)?(?:操作|迁移|修改)|不需要(?:任何)?(?:操作|迁移|修改)|无破坏性`)
 	// nagRe: a security release asking everyone to upgrade soon; nothing
 	// to do during the upgrade.
 	nagRe = regexp.MustCompile(`(?i)(?:encouraged|recommended|advised|urged) to (?:upgrade|update)|(?:upgrade|update) (?:to the latest version )?(?:as soon as possible|immediately|asap)|upgrading is (?:highly |strongly )?recommended|resolves a security vulnerability|security (?:fix|release|advisory)`)
@@ -69,6 +70,8 @@ var (
 		regexp.MustCompile(`(?i)\bv?(\d+\.\d+(?:\.\d+)*) is a (?:required|mandatory) (?:upgrade )?stop`),
 		regexp.MustCompile(`(?i)\brequired (?:upgrade )?stop(?: at| is)? v?(\d+\.\d+(?:\.\d+)*)`),
 		regexp.MustCompile(`(?i)\bvia (?:version )?v?(\d+\.\d+(?:\.\d+)*) first\b|\bgo through (?:version )?v?(\d+\.\d+(?:\.\d+)*)`),
+		regexp.MustCompile(`(?i)\b(?:make sure|be sure|ensure) (?:to|that you) (?:first )?(?:upgrade|update) to (?:version |release )?v?(\d+\.\d+(?:\.\d+)*)`),
+		regexp.MustCompile(`(?i)\bv?(\d+\.\d+(?:\.\d+)*),? (?:which is |is )?the (?:latest|last) (?:version|release) before\b`),
 		regexp.MustCompile(`先(?:升级|更新)(?:到|至)\s*v?(\d+\.\d+(?:\.\d+)*)`),
 	}
 	// forbiddenRe: a path the note forbids, without naming the stop.

@@ -105,7 +105,8 @@ func ParseChangelog(data []byte) ([]Note, error) {
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
 		if fence != "" {
-			if strings.HasPrefix(strings.TrimSpace(line), fence) {
+			// Only a line of fence characters closes ("```{include}" does not).
+			if t := strings.TrimSpace(line); strings.HasPrefix(t, fence) && strings.Trim(t, fence[:1]) == "" {
 				fence = ""
 			}
 			body = append(body, line)
@@ -118,7 +119,7 @@ func ParseChangelog(data []byte) ([]Note, error) {
 			}
 		}
 		if m := fenceRe.FindStringSubmatch(line); m != nil && format == FormatMarkdown {
-			fence = m[1][:3]
+			fence = m[1]
 			body = append(body, line)
 			continue
 		}

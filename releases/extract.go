@@ -58,6 +58,15 @@ func leadIn(bs []Block, i int) section {
 	return secNone
 }
 
+// containerItem: an item ending in a colon whose sub-items carry the
+// content.
+func containerItem(bs []Block, i int) bool {
+	b := bs[i]
+	t := strings.TrimRight(strings.TrimSpace(b.Plain), "*_ ")
+	return b.Kind == BlockItem && i+1 < len(bs) && bs[i+1].Parent == i && runeLen(t) <= 80 &&
+		(strings.HasSuffix(t, ":") || strings.HasSuffix(t, "："))
+}
+
 func extractDoc(doc Doc, ver string) []Warning {
 	bs := doc.Blocks
 	scope := make([]section, len(bs))
@@ -65,6 +74,10 @@ func extractDoc(doc Doc, ver string) []Warning {
 	for i := range bs {
 		s := leadIn(bs, i)
 		if s == secNone {
+			// "- **Changes to All plans:**" over sub-items only groups them.
+			if containerItem(bs, i) {
+				isLead[i] = true
+			}
 			continue
 		}
 		isLead[i] = true
@@ -216,7 +229,7 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	}
 	// Outside a flagged section a version needs wording that makes it a
 	// minimum: "Require PHP 8.1+" is one, "Fix PHP 8.2+ compatibility" not.
-	if !flagged && len(reqs) > 0 && (bumpRe.MatchString(plain) || !requireWordRe.MatchString(plain)) && !requireWordRe.MatchString(plain) {
+	if len(reqs) > 0 && !requireWordRe.MatchString(plain) && (!flagged || sec != secRequirement && sec != secBreaking) {
 		reqs = nil
 	}
 	strong := len(renames) > 0 || len(reqs) > 0 || len(stops) > 0 || forbidden || sqlLines
@@ -233,6 +246,12 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 		return Warning{}, false
 	}
 	if !flagged && !strong && !depr && !admin {
+		return Warning{}, false
+	}
+	// In an upgrade-impact section, "Added column X; no downtime" and
+	// "New settings were added" are news, not something to act on.
+	if (sec == secImportant || sec == secUpgrade) && !marker && !strong && !admin && !depr && b.Admonition == "" &&
+		(additionRe.MatchString(plain) || noImpactRe.MatchString(plain)) && !hasImpact(plain) {
 		return Warning{}, false
 	}
 	// A table row needs words of its own: the section alone does not
@@ -281,3 +300,23 @@ func appendNew[T comparable](dst []T, src ...T) []T {
 	}
 	return dst
 }
+
+// hasImpact: the text warns of slow, locking or irreversible work ("No
+// downtime is expected" does not count).
+func hasImpact(plain string) bool {
+	calm := noImpactRe.MatchString(plain)
+	for _, m := range impactRe.FindAllStringIndex(plain, -1) {
+		before := strings.ToLower(plain[max(0, m[0]-12):m[0]])
+		if strings.Contains(plain[m[0]:m[1]], "downtime") && (calm || strings.Contains(before, "no ") || strings.Contains(before, "zero ")) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+var (
+	additionRe = regexp.MustCompile(`(?i)^\W{0,3}(?:under \S+(?: in \S+)?, )?(?:added|adds|adding|new|introduced?|introduces)\b`)
+	noImpactRe = regexp.MustCompile(`(?i)\bno (?:database )?downtime\b|\bno (?:\S+ ){0,2}impact\b|\bnegligible\b|\bbackwards?[- ]compatible\b|\bcatalog-only\b|\bmetadata-only\b`)
+	impactRe   = regexp.MustCompile(`(?i)\b(?:may|can|might|will) (?:take|run) (?:a (?:few|long)|several|some|long|slowly|a while|minutes|hours)|\btakes? (?:a few|several|some) (?:minutes|hours)|\blong[- ]running\b|\birreversible\b|\bcannot be (?:undone|reverted)\b|\bplan (?:for|a) (?:maintenance|downtime)\b|\bexclusive lock\b|\btable (?:rewrite|lock)\b|\bdowntime\b`)
+)

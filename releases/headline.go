@@ -106,7 +106,12 @@ func cutSentence(p string) (string, string) {
 // deepest when none is classified) that names a thing: an endpoint, a
 // setting, a component.
 func subjectHeading(b Block) string {
-	for i := len(b.headings) - 1; i >= 0; i-- {
+	// Inside an admonition only its own headings name the subject.
+	from := 0
+	if b.Admonition != "" && b.Admonition != "quote" {
+		from = b.admonHeads
+	}
+	for i := len(b.headings) - 1; i >= from; i-- {
 		h := b.headings[i].text
 		if classifyHeading(h) != secNone {
 			return ""

@@ -73,10 +73,19 @@ func extractDoc(doc Doc, ver string) []Warning {
 	isLead := make([]bool, len(bs))
 	for i := range bs {
 		s := leadIn(bs, i)
+		// "Removed deprecated mmctl commands:" is a change with details,
+		// not a heading.
+		if s != secNone && bs[i].Kind == BlockItem && changeVerbRe.MatchString(bs[i].Plain) {
+			continue
+		}
 		if s == secNone {
 			// "- **Changes to All plans:**" over sub-items only groups them.
+			// Unless the item says something itself ("Removed deprecated
+			// mmctl commands:"): then it is the warning, its sub-items the detail.
 			if containerItem(bs, i) {
-				isLead[i] = true
+				if _, own := classifyBlock(bs[i], secNone, ver); !own {
+					isLead[i] = true
+				}
 			}
 			continue
 		}
@@ -189,7 +198,7 @@ var (
 	cnRemovalRe = regexp.MustCompile(`^\W{0,3}(?:移除|删除|去除|下线)了?(?:[^，。；]{1,20}(?:功能|配置|设置|选项|容器|支持|模型|接口|参数)|[^，。；a-zA-Z]{2,12}$)`)
 	cnAdminRe   = regexp.MustCompile(`(?:需要|必须|请)(?:重新|手动|手工)?(?:配置|设置|修改|迁移|备份|删除|下载)|需要重新`)
 	// behaviourRe: wording of a change that breaks existing setups.
-	behaviourRe     = regexp.MustCompile(`(?i)\b(?:can|could|may) no longer be (?:used|set|configured|enabled)\b|\b(?:is|are) no longer (?:supported|available|allowed|possible|accepted)\b|\bonly (?:\S+ ){1,4}(?:are|is) (?:now )?supported\b|\bno longer (?:reads?|honou?rs?|accepts?) (?:the )?\S+ (?:option|setting|variable|flag|parameter)`)
+	behaviourRe     = regexp.MustCompile(`(?i)\b(?:can|could|may) no longer be (?:used|set|configured|enabled|modified|changed|edited|disabled)\b|\bmust now (?:be|use|have|contain|match|include)\b|\b(?:is|are) no longer (?:supported|available|allowed|possible|accepted)\b|\bonly (?:\S+ ){1,4}(?:are|is) (?:now )?supported\b|\bno longer (?:reads?|honou?rs?|accepts?) (?:the )?\S+ (?:option|setting|variable|flag|parameter)`)
 	defaultChangeRe = regexp.MustCompile(`(?i)\b(?:enable|disable)[sd]? \S+ by default\b|\bchang(?:e|ed|es|ing) (?:the )?default (?:value |setting )?(?:for|of)\b|\bnow defaults? to\b|\bdefault (?:value )?(?:is|has) (?:now|changed)\b|\bdefaults? (?:has been |was )?changed\b`)
 	ciRe            = regexp.MustCompile(`(?i)continuous integration|\bCI\b|\btests?\b|github actions?|workflow`)
 	requireWordRe   = regexp.MustCompile(`(?i)requir|minimum|at least|\bneeds?\b|needed|\bdrop|no longer|or (?:newer|later|higher|above)|and (?:later|newer|above)|最低|至少|需要|要求`)
@@ -316,7 +325,8 @@ func hasImpact(plain string) bool {
 }
 
 var (
-	additionRe = regexp.MustCompile(`(?i)^\W{0,3}(?:under \S+(?: in \S+)?, )?(?:added|adds|adding|new|introduced?|introduces)\b`)
-	noImpactRe = regexp.MustCompile(`(?i)\bno (?:database )?downtime\b|\bno (?:\S+ ){0,2}impact\b|\bnegligible\b|\bbackwards?[- ]compatible\b|\bcatalog-only\b|\bmetadata-only\b`)
-	impactRe   = regexp.MustCompile(`(?i)\b(?:may|can|might|will) (?:take|run) (?:a (?:few|long)|several|some|long|slowly|a while|minutes|hours)|\btakes? (?:a few|several|some) (?:minutes|hours)|\blong[- ]running\b|\birreversible\b|\bcannot be (?:undone|reverted)\b|\bplan (?:for|a) (?:maintenance|downtime)\b|\bexclusive lock\b|\btable (?:rewrite|lock)\b|\bdowntime\b`)
+	changeVerbRe = regexp.MustCompile(`(?i)^\W{0,3}(?:removed|added|changed|renamed|deprecated|dropped|replaced|moved|updated|migrated)\b`)
+	additionRe   = regexp.MustCompile(`(?i)^\W{0,3}(?:under \S+(?: in \S+)?, )?(?:added|adds|adding|new|introduced?|introduces)\b`)
+	noImpactRe   = regexp.MustCompile(`(?i)\bno (?:database )?downtime\b|\bno (?:\S+ ){0,2}impact\b|\bnegligible\b|\bbackwards?[- ]compatible\b|\bcatalog-only\b|\bmetadata-only\b`)
+	impactRe     = regexp.MustCompile(`(?i)\b(?:may|can|might|will) (?:take|run) (?:a (?:few|long)|several|some|long|slowly|a while|minutes|hours)|\btakes? (?:a few|several|some) (?:minutes|hours)|\blong[- ]running\b|\birreversible\b|\bcannot be (?:undone|reverted)\b|\bplan (?:for|a) (?:maintenance|downtime)\b|\bexclusive lock\b|\btable (?:rewrite|lock)\b|\bdowntime\b`)
 )

@@ -18,7 +18,7 @@ import (
 // flagged; neither is text that takes the alarm back ("no breaking
 // changes") or speaks to plugin developers. Near-duplicates are merged.
 func Extract(n Note) []Warning {
-	return extractDoc(ParseNote(n.Body, n.Format), n.Version)
+	return extractDoc(ParseNote(n.Body, n.Format), n.Version, classifyHeading(n.Title))
 }
 
 // ExtractAll extracts the warnings of every note, in note order.
@@ -67,7 +67,9 @@ func containerItem(bs []Block, i int) bool {
 		(strings.HasSuffix(t, ":") || strings.HasSuffix(t, "："))
 }
 
-func extractDoc(doc Doc, ver string) []Warning {
+// extractDoc extracts the warnings of a parsed note; title is the class of
+// the note's title ("v5 升级 v6 手册" makes the whole note an upgrade guide).
+func extractDoc(doc Doc, ver string, title section) []Warning {
 	bs := doc.Blocks
 	scope := make([]section, len(bs))
 	isLead := make([]bool, len(bs))
@@ -132,19 +134,11 @@ func extractDoc(doc Doc, ver string) []Warning {
 		if sec == secNone {
 			sec = headingClass(b, 0)
 		}
+		if sec == secNone {
+			sec = title
+		}
 		w, ok := classifyBlock(b, sec, ver)
 		if !ok {
-			continue
-		}
-		// The steps of one numbered procedure are one warning.
-		if prev := i - 1; b.Ordered && b.Kind == BlockItem && prev >= 0 && owner[prev] >= 0 && bs[prev].Ordered &&
-			bs[prev].Parent == b.Parent && bs[prev].Depth == b.Depth && sameSection(bs[prev], b) && out[owner[prev]].Kind == KindManualAction {
-			o := &out[owner[prev]]
-			o.Text += "\n" + blockText(b)
-			o.Renames = appendNew(o.Renames, w.Renames...)
-			o.Requires = appendNew(o.Requires, w.Requires...)
-			o.Stops = appendNew(o.Stops, w.Stops...)
-			owner[i] = owner[prev]
 			continue
 		}
 		if k := mergeInto(out, w); k >= 0 {

@@ -42,6 +42,7 @@ func TestStyles(t *testing.T) {
 			{KindBreaking, "`/api/v1/export` endpoint has been removed"},
 			{KindManualAction, "Back up the `data` volume"},
 			{KindManualAction, "Stop the stack"},
+			{KindManualAction, "Pull the new images"},
 		}, []string{"Faster search", "icon set", "typo"}},
 		{"conventional.md", "2.2.10", []want{
 			{KindBreaking, "Remove Pocket integration"},

@@ -118,15 +118,21 @@ func ParseChangelog(data []byte) ([]Note, error) {
 				continue
 			}
 		}
-		if m := fenceRe.FindStringSubmatch(line); m != nil && format == FormatMarkdown {
+		if !strings.Contains(line, "```") && !strings.Contains(line, "~~~") {
+			// no fence: skip the expression
+		} else if m := fenceRe.FindStringSubmatch(line); m != nil && format == FormatMarkdown {
 			fence = m[1]
 			body = append(body, line)
 			continue
 		}
-		if m := atxHeadingRe.FindStringSubmatch(line); m != nil && format == FormatMarkdown && heading(m[2]) {
-			continue
+		if t := strings.TrimLeft(line, " "); strings.HasPrefix(t, "#") {
+			if m := atxHeadingRe.FindStringSubmatch(line); m != nil && format == FormatMarkdown && heading(m[2]) {
+				continue
+			}
 		}
-		if m := linkRefRe.FindStringSubmatch(line); m != nil {
+		if !strings.HasPrefix(strings.TrimLeft(line, " "), "[") {
+			// not a link definition
+		} else if m := linkRefRe.FindStringSubmatch(line); m != nil {
 			if _, err := version.Parse(m[1]); err == nil || strings.EqualFold(m[1], "unreleased") {
 				urls[strings.TrimPrefix(strings.TrimPrefix(m[1], "v"), "V")] = m[2]
 				continue

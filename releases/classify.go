@@ -3,6 +3,7 @@ package releases
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -49,8 +50,32 @@ func headingWords(text string) string {
 	return strings.Join(strings.Fields(t), " ")
 }
 
+// headingCache remembers heading classes: the same few headings ("Bug
+// Fixes", "Features") come back in every version of a changelog.
+var headingCache = struct {
+	sync.Mutex
+	m map[string]section
+}{m: map[string]section{}}
+
 // classifyHeading returns the class of a heading; secNone means "inherit".
 func classifyHeading(text string) section {
+	headingCache.Lock()
+	s, ok := headingCache.m[text]
+	headingCache.Unlock()
+	if ok {
+		return s
+	}
+	s = classifyHeadingText(text)
+	headingCache.Lock()
+	if len(headingCache.m) > 4096 {
+		headingCache.m = map[string]section{}
+	}
+	headingCache.m[text] = s
+	headingCache.Unlock()
+	return s
+}
+
+func classifyHeadingText(text string) section {
 	t := headingWords(text)
 	switch {
 	case t == "":

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Extract returns what the admin must know from one note. The note is read
@@ -206,28 +207,50 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	if !hasLetters(plain) && code == "" || attributionRe.MatchString(plain) && code == "" {
 		return Warning{}, false
 	}
-	renames := findRenames(plain, ver)
-	reqs := findRequirements(plain)
-	stops := findStops(plain, ver)
-	forbidden := forbiddenRe.MatchString(plain)
-	marker := anyMatch(markerRes, text) || anyMatch(markerRes, plain)
-	if behaviourRe.MatchString(plain) || defaultChangeRe.MatchString(plain) && adminObjRe.MatchString(plain) {
+	// Cheap word checks first: most items of a changelog are features and
+	// fixes, and the regular expressions below are the cost of extraction.
+	lp := strings.ToLower(plain)
+	lt := strings.ToLower(text)
+	if !sec.flagged() && code == "" && !triggerIndex.in(lt) && !triggerIndex.in(lp) {
+		return Warning{}, false
+	}
+	digit := strings.ContainsAny(plain, "0123456789")
+	var renames []Rename
+	if anyOf(lp, renameWords) {
+		renames = findRenames(plain, ver)
+	}
+	var reqs []Requirement
+	if digit && mentionsDep(lp) {
+		reqs = findRequirements(plain)
+	}
+	var stops []NoteStop
+	if digit && anyOf(lp, stopWords) {
+		stops = findStops(plain, ver)
+	}
+	forbidden := anyOf(lp, forbiddenWords) && forbiddenRe.MatchString(plain)
+	marker := anyOf(lt, markerWords) && (anyMatch(markerRes, text) || anyMatch(markerRes, plain))
+	if anyOf(lp, behaviourWords) && behaviourRe.MatchString(plain) ||
+		strings.Contains(lp, "default") && defaultChangeRe.MatchString(plain) && adminObjRe.MatchString(plain) {
 		marker = true
 	}
 	// "Fix ... warning banner", "修复…需要手动…": a fix is no alarm.
-	if fixItemRe.MatchString(plain) {
+	fix := anyOf(lp, fixWords) && fixItemRe.MatchString(plain)
+	if fix {
 		marker = false
 	}
-	depr := deprecationRe.MatchString(plain)
-	admin := adminRe.MatchString(plain) || cnAdminRe.MatchString(plain) && !fixItemRe.MatchString(plain)
+	depr := anyOf(lp, deprWords) && deprecationRe.MatchString(plain)
+	admin := matchGated(lp, plain, adminChecks) || anyOf(lp, cnAdminWords) && cnAdminRe.MatchString(plain) && !fix
 	sqlLines := false
-	for _, l := range strings.Split(text, "\n") {
-		if sqlLineRe.MatchString(l) {
-			sqlLines = true
+	if strings.Contains(text, ";") && anyOf(lt, sqlWords) {
+		for _, l := range strings.Split(text, "\n") {
+			if sqlLineRe.MatchString(l) {
+				sqlLines = true
+			}
 		}
 	}
 	flagged := sec.flagged() || marker
-	if !flagged && (removalRe.MatchString(plain) || removedParamRe.MatchString(plain) || cnRemovalRe.MatchString(plain)) && !ciRe.MatchString(plain) && !uiRe.MatchString(plain) {
+	removedParam := anyOf(lp, removalWords) && removedParamRe.MatchString(plain)
+	if !flagged && anyOf(lp, removalWords) && (removalRe.MatchString(plain) || removedParam || cnRemovalRe.MatchString(plain)) && !ciRe.MatchString(plain) && !uiRe.MatchString(plain) {
 		depr = true
 	}
 	// Outside a flagged section a version needs wording that makes it a
@@ -236,16 +259,16 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 		reqs = nil
 	}
 	strong := len(renames) > 0 || len(reqs) > 0 || len(stops) > 0 || forbidden || sqlLines
-	if devItemRe.MatchString(plain) && !strings.Contains(firstLine(plain), "!:") {
+	if strings.ContainsAny(plain[:min(len(plain), 24)], "(:") && devItemRe.MatchString(plain) && !strings.Contains(firstLine(plain), "!:") {
 		sec = secInternal
 	}
-	if sec == secInternal && len(renames) == 0 && len(stops) == 0 && !forbidden && !removedParamRe.MatchString(plain) {
+	if sec == secInternal && len(renames) == 0 && len(stops) == 0 && !forbidden && !removedParam {
 		return Warning{}, false
 	}
-	if (negationRe.MatchString(plain) || nagRe.MatchString(plain) && !adminRe.MatchString(plain)) && !strong {
+	if !strong && (anyOf(lp, negationWords) && negationRe.MatchString(plain) || anyOf(lp, nagWords) && nagRe.MatchString(plain) && !admin) {
 		return Warning{}, false
 	}
-	if audienceRe.MatchString(plain) && !strong && !marker && !adminObjRe.MatchString(plain) {
+	if !strong && !marker && anyOf(lp, audienceWords) && audienceRe.MatchString(plain) && !adminObjRe.MatchString(plain) {
 		return Warning{}, false
 	}
 	if !flagged && !strong && !depr && !admin {
@@ -324,3 +347,98 @@ var (
 	noImpactRe   = regexp.MustCompile(`(?i)\bno (?:database )?downtime\b|\bno (?:\S+ ){0,2}impact\b|\bnegligible\b|\bbackwards?[- ]compatible\b|\bcatalog-only\b|\bmetadata-only\b`)
 	impactRe     = regexp.MustCompile(`(?i)\b(?:may|can|might|will) (?:take|run) (?:a (?:few|long)|several|some|long|slowly|a while|minutes|hours)|\btakes? (?:a few|several|some) (?:minutes|hours)|\blong[- ]running\b|\birreversible\b|\bcannot be (?:undone|reverted)\b|\bplan (?:for|a) (?:maintenance|downtime)\b|\bexclusive lock\b|\btable (?:rewrite|lock)\b|\bdowntime\b`)
 )
+
+// anyOf reports whether s contains one of words.
+func anyOf(s string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// Words that must be present before a family of expressions can match
+// (lower case).
+var (
+	renameWords    = []string{"renam", "→", "->", "=>", "⇒", "replaced", "重命名", "更名", "改名", "改为", "remov", "drop", "delet", "unset", "移除", "删除"}
+	stopWords      = []string{"upgrad", "updat", "migrat", "stop", "first", "before", "via", "through", "latest", "last", "升级", "更新"}
+	forbiddenWords = []string{"direct", "not supported", "cannot", "can't", "can not", "unable", "not possible", "skipping", "直接", "跨版本"}
+	markerWords    = []string{"⚠", "🚨", "❗", "‼", "breaking", "!!", "important", "attention", "warning", "caution", "heads", "incompatib", "compatible", "!:", "注意", "警告", "不兼容", "破坏", "升级前", "务必", "必须", "需要", "请先", "请手动", "手工", "直接升级"}
+	behaviourWords = []string{"no longer", "only ", "must now"}
+	fixWords       = []string{"fix", "修复", "修正"}
+	deprWords      = []string{"deprecat", "will be removed", "no longer", "support for", "弃用", "废弃", "不再支持"}
+	adminWords     = []string{"you", "need", "manual", "configuration change", "action", "requir", "must", "no longer", "migration", "drop", "column", "data ", "delete it", "remove it", "delete them", "remove them", "running"}
+	cnAdminWords   = []string{"需要", "必须", "请"}
+	sqlWords       = []string{"alter", "create", "drop", "update", "insert", "delete"}
+	removalWords   = []string{"remov", "drop", "delet", "移除", "删除", "去除", "下线"}
+	negationWords  = []string{"no ", "non", "not ", "revert", "nothing", "fix", "无需", "不需要", "无破坏"}
+	nagWords       = []string{"upgrad", "updat", "security"}
+	audienceWords  = []string{"develop", "plugin", "internal", "sdk", "author", "devs", "开发者"}
+	triggerWords   = slices.Concat(renameWords, stopWords, forbiddenWords, behaviourWords, deprWords, adminWords, cnAdminWords, removalWords,
+		[]string{"requir", "minimum", "at least", "default", "first", "最低", "至少"})
+)
+
+// depWordSet holds the dependency names of depNames, lower case, one word.
+var depWordSet = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Split(strings.Trim(depNames, "()"), "|") {
+		n = strings.ToLower(strings.ReplaceAll(n, `\.`, "."))
+		m[strings.Fields(n)[0]] = true
+	}
+	return m
+}()
+
+// mentionsDep reports whether a lower-case text names a dependency.
+func mentionsDep(lp string) bool {
+	for _, w := range strings.FieldsFunc(lp, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '.' && r != '-'
+	}) {
+		if depWordSet[strings.TrimRight(w, ".")] {
+			return true
+		}
+		// "php8.1", "node20", "v14+" glued to the name.
+		if i := strings.IndexFunc(w, unicode.IsDigit); i > 0 && depWordSet[w[:i]] {
+			return true
+		}
+	}
+	return false
+}
+
+// wordIndex finds any of many words in a text in one pass.
+type wordIndex struct {
+	short    []string
+	byPrefix map[string][]string
+}
+
+func newWordIndex(words ...[]string) *wordIndex {
+	x := &wordIndex{byPrefix: map[string][]string{}}
+	for _, ws := range words {
+		for _, w := range ws {
+			if len(w) < 4 {
+				x.short = append(x.short, w)
+				continue
+			}
+			x.byPrefix[w[:4]] = append(x.byPrefix[w[:4]], w)
+		}
+	}
+	return x
+}
+
+func (x *wordIndex) in(s string) bool {
+	for _, w := range x.short {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	for i := 0; i+4 <= len(s); i++ {
+		for _, w := range x.byPrefix[s[i:i+4]] {
+			if strings.HasPrefix(s[i:], w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var triggerIndex = newWordIndex(triggerWords, markerWords)

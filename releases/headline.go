@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // HeadlineMax is the longest headline, in characters.
@@ -14,6 +15,7 @@ var (
 	leadMarkRe = regexp.MustCompile(`(?i)^(?:[\s⚠️🚨❗‼️*_>\-]|\[!\w+\]|\[(?:breaking|important|warning|attention|removed|deprecated)\])+|^(?:breaking(?: changes?)?|important|attention|warning|caution|heads[- ]up|note|notice|action required|注意|警告|重要)\s*[:：!\-–—]\s*`)
 	ccRe       = regexp.MustCompile(`^([a-z]+)(?:\(([^)]*)\))?!?:\s*`)
 	prRefRe    = regexp.MustCompile(`(?i)(?:\s+@[\w-]+)+\s*$|\s+by @[\w-]+(?:\s+(?:and|&) @[\w-]+)*(?:\s+in\s+\S+)?|\s+in https?://\S+|\s*\(\[?#\d+\]?(?:\([^)]*\))?\)|\s+\[?#\d+\]?$|\s*\(https?://\S+\)$`)
+	leadWordRe = regexp.MustCompile(`(?i)^(?:breaking|important|attention|warning|caution|heads|note|notice|action|注意|警告|重要)`)
 	mdEscapeRe = regexp.MustCompile("\\\\([\\\\`*_{}\\[\\]()#+\\-.!<>&|])")
 	subjectRe  = regexp.MustCompile("[`/_.()]|[a-z][A-Z]")
 )
@@ -39,6 +41,9 @@ func makeHeadline(b Block) string {
 func cleanLead(p string) string {
 	p = strings.TrimSpace(p)
 	for range 3 {
+		if r, _ := utf8.DecodeRuneInString(p); unicode.IsLetter(r) && !leadWordRe.MatchString(p) {
+			break
+		}
 		q := strings.TrimSpace(leadMarkRe.ReplaceAllString(p, ""))
 		if q == p {
 			break
@@ -51,9 +56,13 @@ func cleanLead(p string) string {
 			p = m[2] + ": " + p
 		}
 	}
-	p = prRefRe.ReplaceAllString(p, "")
+	if strings.ContainsAny(p, "@#(") || strings.Contains(p, "http") {
+		p = prRefRe.ReplaceAllString(p, "")
+	}
 	p = strings.ReplaceAll(p, "::", ":")
-	p = mdEscapeRe.ReplaceAllString(p, "$1")
+	if strings.Contains(p, "\\") {
+		p = mdEscapeRe.ReplaceAllString(p, "$1")
+	}
 	p = strings.TrimSpace(p)
 	if r := []rune(p); len(r) > 0 && unicode.IsLower(r[0]) {
 		p = string(unicode.ToUpper(r[0])) + string(r[1:])
@@ -93,7 +102,7 @@ func cutSentence(p string) (string, string) {
 			if i+1 < len(p) && p[i+1] != ' ' {
 				continue
 			}
-			if r == '.' && abbrevRe.MatchString(p[:i]) {
+			if r == '.' && abbrevRe.MatchString(p[max(0, i-8):i]) {
 				continue
 			}
 			return strings.TrimSpace(p[:i+1]), strings.TrimSpace(p[i+1:])

@@ -103,13 +103,13 @@ func SniffFormat(body string) string {
 		if strings.HasPrefix(l, "#") && strings.HasPrefix(strings.TrimLeft(l, "#"), " ") {
 			atx++
 		}
-		if rstDirectiveRe.MatchString(l) {
+		if strings.Contains(l, ".. ") && rstDirectiveRe.MatchString(l) {
 			score += 2
 		}
-		if rstRoleRe.MatchString(l) {
+		if strings.Contains(l, ":`") && rstRoleRe.MatchString(l) {
 			score++
 		}
-		if i > 0 && adornment(l) && strings.TrimSpace(lines[i-1]) != "" {
+		if i > 0 && len(l) >= 3 && adornment(l) && strings.TrimSpace(lines[i-1]) != "" {
 			c := strings.TrimSpace(l)[0]
 			if !strings.ContainsRune("=-", rune(c)) && runeLen(strings.TrimSpace(l)) >= runeLen(strings.TrimSpace(lines[i-1])) {
 				score += 2

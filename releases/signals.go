@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 var (
@@ -108,12 +109,54 @@ func findRenames(text, ver string) []Rename {
 
 func findRequirements(text string) []Requirement {
 	var out []Requirement
-	for _, re := range reqRes {
-		for _, m := range re.FindAllStringSubmatch(text, -1) {
-			r := Requirement{Name: canonicalDep(m[1]), Version: m[2]}
-			if !slices.Contains(out, r) {
-				out = append(out, r)
+	// Run the expressions only around each dependency name: they are
+	// costly on long texts, and a requirement sits next to its name.
+	lt := strings.ToLower(text)
+	seen := map[[2]int]bool{}
+	for _, at := range depPositions(lt) {
+		lo, hi := max(0, at-80), min(len(text), at+60)
+		for lo > 0 && !utf8.RuneStart(text[lo]) {
+			lo--
+		}
+		for hi < len(text) && !utf8.RuneStart(text[hi]) {
+			hi++
+		}
+		if seen[[2]int{lo, hi}] {
+			continue
+		}
+		seen[[2]int{lo, hi}] = true
+		win := text[lo:hi]
+		for _, re := range reqRes {
+			for _, m := range re.FindAllStringSubmatch(win, -1) {
+				r := Requirement{Name: canonicalDep(m[1]), Version: m[2]}
+				if !slices.Contains(out, r) {
+					out = append(out, r)
+				}
 			}
+		}
+	}
+	return out
+}
+
+// depPositions returns the byte offsets of dependency names in a
+// lower-case text.
+func depPositions(lt string) []int {
+	var out []int
+	start := -1
+	for i, r := range lt + " " {
+		word := unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '-'
+		if word && start < 0 {
+			start = i
+		}
+		if !word && start >= 0 {
+			w := strings.TrimRight(lt[start:i], ".")
+			if k := strings.IndexFunc(w, unicode.IsDigit); k > 0 {
+				w = w[:k]
+			}
+			if depWordSet[w] {
+				out = append(out, start)
+			}
+			start = -1
 		}
 	}
 	return out
@@ -203,8 +246,47 @@ func firstLine(s string) string {
 	return l
 }
 
-var inlineMarkupRe = regexp.MustCompile("\\*\\*|__|`")
+var inlineMarkup = strings.NewReplacer("**", "", "__", "", "`", "")
 
 func stripInlineMarkup(s string) string {
-	return strings.Join(strings.Fields(inlineMarkupRe.ReplaceAllString(s, "")), " ")
+	return strings.Join(strings.Fields(inlineMarkup.Replace(s)), " ")
+}
+
+// gated is an expression that can only match a text containing gate
+// (lower case); checking the gate first keeps extraction fast.
+type gated struct {
+	gate string
+	re   *regexp.Regexp
+}
+
+// adminChecks are the parts of adminRe, each behind its gate.
+var adminChecks = []gated{
+	{"you", regexp.MustCompile(`(?i)\byou(?:'ll| will)? (?:need|have) to (?:update|change|set|add|remove|rename|run|migrate|re-?create|re-?index|edit|adjust|configure|move|delete|re-?generate|reconfigure|manually)`)},
+	{"to be", regexp.MustCompile(`(?i)\b(?:need|needs|have|has) to be (?:updated|changed|set|migrated|re-?created|removed|renamed|done) manually`)},
+	{"manually", regexp.MustCompile(`(?i)\bupdate (?:it|them|this|these|your \S+) manually`)},
+	{"manual", regexp.MustCompile(`(?i)\bmanual (?:intervention|migration|steps?) (?:is |are )?(?:required|needed)`)},
+	{"configuration change", regexp.MustCompile(`(?i)\bconfiguration changes? (?:is |are )?(?:needed|required)`)},
+	{"action", regexp.MustCompile(`(?i)\baction (?:is )?required\b`)},
+	{"requir", regexp.MustCompile(`(?i)\bnow requires? (?:the |a |an )?\S+ (?:param|parameter|option|setting|variable|flag|key)`)},
+	{"must", regexp.MustCompile(`(?i)\bmust (?:now )?(?:be )?(?:set|add|update|change|configure|migrate|re-?create|rename|remove|run)`)},
+	{"no longer", regexp.MustCompile(`(?i)\bno longer (?:reads?|accepts?|supports?|uses?) (?:the )?` + "`?" + `[A-Z][A-Z0-9_]{3,}`)},
+	{"migration", regexp.MustCompile(`(?i)\bmigration (?:that )?(?:drops?|deletes?|removes?)`)},
+	{"drop", regexp.MustCompile(`(?i)\bdrop(?:s|ped)? (?:the )?(?:\w+ )?(?:\w+ )?columns?\b`)},
+	{"data", regexp.MustCompile(`(?i)\bdata (?:will be |is )?(?:lost|deleted)\b`)},
+	{"no longer", regexp.MustCompile(`(?i)\bno longer (?:runs?|works?|starts?) (?:as|under|with|on)\b`)},
+	{"requir", regexp.MustCompile(`(?i)\brequires? running\b`)},
+	{"must be", regexp.MustCompile(`(?i)\bmust be (?:manually )?(?:added|run|created|executed|applied|rebuilt|re-?indexed)\b`)},
+	{"manually", regexp.MustCompile(`(?i)\bmanually (?:add|run|create|apply|rebuild)\b`)},
+	{"from", regexp.MustCompile(`(?i)\b(?:delete|remove) (?:it|them) from (?:your|the) (?:config|\.env|configuration|settings)`)},
+}
+
+// matchGated reports whether one of checks matches plain (lp is plain in
+// lower case).
+func matchGated(lp, plain string, checks []gated) bool {
+	for _, c := range checks {
+		if strings.Contains(lp, c.gate) && c.re.MatchString(plain) {
+			return true
+		}
+	}
+	return false
 }

@@ -59,6 +59,25 @@ func leadIn(bs []Block, i int) section {
 	return secNone
 }
 
+// introParagraph returns the paragraph ending in a colon that the list
+// holding item i follows directly, or -1.
+func introParagraph(bs []Block, i int) int {
+	if bs[i].Kind != BlockItem || bs[i].Ordered {
+		return -1
+	}
+	for j := i - 1; j >= 0; j-- {
+		switch {
+		case bs[j].Kind == BlockItem && bs[j].Depth >= bs[i].Depth && sameSection(bs[j], bs[i]):
+			continue
+		case bs[j].Kind == BlockParagraph && bs[j].Depth == bs[i].Depth-1 && bs[j].Parent == bs[i].Parent && sameSection(bs[j], bs[i]) &&
+			(strings.HasSuffix(strings.TrimSpace(bs[j].Plain), ":") || strings.HasSuffix(strings.TrimSpace(bs[j].Plain), "：")):
+			return j
+		}
+		return -1
+	}
+	return -1
+}
+
 // containerItem: an item ending in a colon whose sub-items carry the
 // content.
 func containerItem(bs []Block, i int) bool {
@@ -113,8 +132,13 @@ func extractDoc(doc Doc, ver string, title section) []Warning {
 	for i := range bs {
 		owner[i] = -1
 		b := bs[i]
-		// Absorbed into the warning of an enclosing item.
-		if p := b.Parent; p >= 0 && p < i && owner[p] >= 0 {
+		// Absorbed into the warning of an enclosing item, or of the
+		// paragraph that introduces this list ("add two entries:").
+		p := b.Parent
+		if intro := introParagraph(bs, i); intro >= 0 {
+			p = intro
+		}
+		if p >= 0 && p < i && owner[p] >= 0 {
 			w := &out[owner[p]]
 			w.Text += "\n" + indentText(blockText(b), b.Depth)
 			w.Renames = appendNew(w.Renames, findRenames(stripInlineMarkup(b.Plain), ver)...)
@@ -211,7 +235,7 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	// fixes, and the regular expressions below are the cost of extraction.
 	lp := strings.ToLower(plain)
 	lt := strings.ToLower(text)
-	if !sec.flagged() && code == "" && !triggerIndex.in(lt) && !triggerIndex.in(lp) {
+	if !sec.flagged() && code == "" && !triggerIndex.in(lt) && (lt == lp || !triggerIndex.in(lp)) {
 		return Warning{}, false
 	}
 	digit := strings.ContainsAny(plain, "0123456789")
@@ -276,7 +300,7 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	}
 	// In an upgrade-impact section, "Added column X; no downtime" and
 	// "New settings were added" are news, not something to act on.
-	if (sec == secImportant || sec == secUpgrade) && !marker && !strong && !admin && !depr && b.Admonition == "" &&
+	if (sec == secImportant || sec == secUpgrade) && !marker && !strong && !admin && !depr && (b.Admonition == "" || b.Kind == BlockRow || infoCodeRe.MatchString(plain)) &&
 		(additionRe.MatchString(plain) || noImpactRe.MatchString(plain)) && !hasImpact(plain) {
 		return Warning{}, false
 	}
@@ -285,7 +309,8 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	if b.Kind == BlockRow && !marker && !strong && !depr && !admin {
 		return Warning{}, false
 	}
-	shellOrSQL := code != "" && (isCommandLang(b.Lang) || sqlLineRe.MatchString(firstLine(code)))
+	// "The SQL queries included are:" documents the migration; nothing to run.
+	shellOrSQL := code != "" && (isCommandLang(b.Lang) || sqlLineRe.MatchString(firstLine(code))) && !infoCodeRe.MatchString(plain)
 	w := Warning{
 		Version: ver, Text: blockText(b), Section: b.Section, Confidence: ConfidenceHigh,
 		Renames: renames, Requires: reqs, Stops: stops,
@@ -333,7 +358,7 @@ func hasImpact(plain string) bool {
 	calm := noImpactRe.MatchString(plain)
 	for _, m := range impactRe.FindAllStringIndex(plain, -1) {
 		before := strings.ToLower(plain[max(0, m[0]-12):m[0]])
-		if strings.Contains(plain[m[0]:m[1]], "downtime") && (calm || strings.Contains(before, "no ") || strings.Contains(before, "zero ")) {
+		if strings.Contains(plain[m[0]:m[1]], "downtime") && calm || strings.Contains(before, "no ") || strings.Contains(before, "zero ") || strings.Contains(before, "without ") {
 			continue
 		}
 		return true
@@ -342,6 +367,7 @@ func hasImpact(plain string) bool {
 }
 
 var (
+	infoCodeRe   = regexp.MustCompile(`(?i)\b(?:the )?(?:sql )?(?:queries|statements) (?:included|run|executed) (?:are|is|in)\b|\bthis migration (?:adds|creates|runs|executes|removes|extends|updates)\b`)
 	changeVerbRe = regexp.MustCompile(`(?i)^\W{0,3}(?:removed|added|changed|renamed|deprecated|dropped|replaced|moved|updated|migrated)\b`)
 	additionRe   = regexp.MustCompile(`(?i)^\W{0,3}(?:under \S+(?: in \S+)?, )?(?:added|adds|adding|new|introduced?|introduces)\b`)
 	noImpactRe   = regexp.MustCompile(`(?i)\bno (?:database )?downtime\b|\bno (?:\S+ ){0,2}impact\b|\bnegligible\b|\bbackwards?[- ]compatible\b|\bcatalog-only\b|\bmetadata-only\b`)
@@ -431,7 +457,18 @@ func (x *wordIndex) in(s string) bool {
 			return true
 		}
 	}
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
 	for i := 0; i+4 <= len(s); i++ {
+		// In ASCII text the words start words (or are symbols).
+		if ascii && i > 0 && isWordByte(s[i-1]) && isWordByte(s[i]) {
+			continue
+		}
 		for _, w := range x.byPrefix[s[i:i+4]] {
 			if strings.HasPrefix(s[i:], w) {
 				return true
@@ -442,3 +479,7 @@ func (x *wordIndex) in(s string) bool {
 }
 
 var triggerIndex = newWordIndex(triggerWords, markerWords)
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}

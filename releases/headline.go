@@ -35,6 +35,16 @@ func makeHeadline(b Block) string {
 			s = subj + ": " + s
 		}
 	}
+	if strings.TrimSpace(s) == "" {
+		// Nothing left after the markers: fall back to the raw words.
+		s = stripInlineMarkup(b.Plain)
+		if strings.TrimSpace(s) == "" {
+			s = stripInlineMarkup(firstLine(strings.TrimSpace(b.Text + "\n" + b.Code)))
+		}
+		if strings.TrimSpace(s) == "" {
+			s = "(see the text)"
+		}
+	}
 	return truncateRunes(s, HeadlineMax)
 }
 
@@ -64,7 +74,7 @@ func cleanLead(p string) string {
 		p = mdEscapeRe.ReplaceAllString(p, "$1")
 	}
 	p = strings.TrimSpace(p)
-	if r := []rune(p); len(r) > 0 && unicode.IsLower(r[0]) {
+	if r := []rune(p); len(r) > 0 && unicode.IsLower(r[0]) && !strings.ContainsAny(strings.Fields(p)[0], "0123456789_./`") {
 		p = string(unicode.ToUpper(r[0])) + string(r[1:])
 	}
 	return p

@@ -131,6 +131,9 @@ func (r *rstReader) blocks(lines []string, admon string, depth, parent int) {
 				lang := strings.ToLower(strings.TrimSpace(m[2]))
 				if last >= 0 && r.b.blocks[last].Code == "" {
 					r.b.blocks[last].Code, r.b.blocks[last].Lang = code, lang
+				} else if last >= 0 {
+					// Code after code belongs to the same paragraph.
+					r.b.blocks[last].Code += "\n\n" + code
 				} else {
 					last = r.b.add(Block{Kind: BlockCode, Code: code, Lang: lang, Admonition: admon, Depth: depth, Parent: parent})
 				}
@@ -212,7 +215,10 @@ func (r *rstReader) blocks(lines []string, admon string, depth, parent int) {
 	}
 }
 
-// gridTable reads "+---+---+" tables, one block per row.
+// gridTable reads "+---+---+" tables. A two-column table is read as
+// key and content ("v11.10" | notes with lists and code): the content is
+// parsed as RST under the key, row spans ("|   +-----+") giving one key
+// several entries. Wider tables give one block per row.
 func (r *rstReader) gridTable(lines []string, admon string, depth, parent int) {
 	if len(lines) == 0 {
 		return
@@ -224,43 +230,75 @@ func (r *rstReader) gridTable(lines []string, admon string, depth, parent int) {
 			cols = append(cols, i)
 		}
 	}
+	n := max(len(cols)-1, 1)
 	var header []string
-	var cells []string
-	emit := func(isHeader bool) {
-		var parts []string
-		for _, c := range cells {
-			parts = append(parts, rstPlain(strings.Join(strings.Fields(c), " ")))
+	cells := make([][]string, n)
+	cell := func(l string, k int) string {
+		if len(cols) < 2 {
+			return strings.Trim(l, "| ")
 		}
-		if len(strings.TrimSpace(strings.Join(parts, ""))) > 0 {
-			if isHeader {
-				header = parts
-			} else {
-				r.b.add(tableRow(parts, header, admon, depth, parent))
+		lo, hi := cols[k]+1, cols[k+1]
+		if lo >= len(l) {
+			return ""
+		}
+		return strings.TrimRight(l[lo:min(hi, len(l))], " ")
+	}
+	joined := func(k int) string { return rstPlain(strings.Join(strings.Fields(strings.Join(cells[k], " ")), " ")) }
+	empty := func() bool {
+		for k := range cells {
+			if strings.TrimSpace(strings.Join(cells[k], "")) != "" {
+				return false
 			}
 		}
-		cells = nil
+		return true
+	}
+	// flush emits the current row; keepKey keeps a spanning first cell.
+	flush := func(isHeader, keepKey bool) {
+		if empty() {
+			return
+		}
+		switch {
+		case isHeader:
+			header = nil
+			for k := range cells {
+				header = append(header, joined(k))
+			}
+		case n == 2:
+			saved := append([]heading(nil), r.b.heads...)
+			if key := joined(0); key != "" {
+				r.b.pushHeading(key, r.b.pseudoLevel(), true)
+			}
+			r.blocks(dedent(cells[1]), admon, depth, parent)
+			r.b.heads = saved
+		default:
+			var parts []string
+			for k := range cells {
+				parts = append(parts, joined(k))
+			}
+			r.b.add(tableRow(parts, header, admon, depth, parent))
+		}
+		for k := range cells {
+			if !(keepKey && k == 0) {
+				cells[k] = nil
+			}
+		}
 	}
 	for _, l := range lines[1:] {
 		l = strings.TrimSpace(l)
 		if rstGridRe.MatchString(l) {
-			emit(strings.Contains(l, "="))
+			flush(strings.Contains(l, "="), false)
 			continue
 		}
-		if cells == nil {
-			cells = make([]string, max(len(cols)-1, 1))
+		// "|    +------+": the last column starts a new entry, the first spans.
+		if n == 2 && len(l) > cols[1]+1 && l[cols[1]] == '+' && strings.Trim(strings.TrimSpace(l[cols[1]:]), "+-=") == "" {
+			flush(false, true)
+			continue
 		}
-		for k := 0; k+1 < len(cols); k++ {
-			lo, hi := cols[k]+1, cols[k+1]
-			if lo >= len(l) {
-				break
-			}
-			cells[k] += " " + l[lo:min(hi, len(l))]
-		}
-		if len(cols) < 2 {
-			cells[0] += " " + strings.Trim(l, "| ")
+		for k := range n {
+			cells[k] = append(cells[k], cell(l, k))
 		}
 	}
-	emit(false)
+	flush(false, false)
 }
 
 // simpleTable reads "=== ===" tables from lines[i]; returns the index after.

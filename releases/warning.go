@@ -58,6 +58,9 @@ type NoteStop struct {
 	Before string `json:"before,omitempty"`
 	// Reason is the sentence of the note that says so.
 	Reason string `json:"reason"`
+	// Confirmed is set by the planner when a profile rule makes the same
+	// version a required stop of the path.
+	Confirmed bool `json:"confirmed,omitempty"`
 }
 
 // Warning is one thing from a release note the admin must know before

@@ -135,7 +135,9 @@ func subjectHeading(b Block) string {
 		if classifyHeading(h) != secNone {
 			return ""
 		}
-		if _, _, _, ok := headingVersion(h); ok {
+		// A version heading names the subject only as a table key ("v3.0"
+		// of an upgrade table); in a changelog it is the note itself.
+		if _, _, _, ok := headingVersion(h); ok && !b.headings[i].pseudo {
 			return ""
 		}
 		if subjectRe.MatchString(h) {

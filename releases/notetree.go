@@ -109,6 +109,10 @@ func SniffFormat(body string) string {
 		if strings.Contains(l, ":`") && rstRoleRe.MatchString(l) {
 			score++
 		}
+		// Grid tables are RST only.
+		if strings.HasPrefix(l, "+-") && rstGridRe.MatchString(strings.TrimSpace(l)) {
+			score += 2
+		}
 		if i > 0 && len(l) >= 3 && adornment(l) && strings.TrimSpace(lines[i-1]) != "" {
 			c := strings.TrimSpace(l)[0]
 			if !strings.ContainsRune("=-", rune(c)) && runeLen(strings.TrimSpace(l)) >= runeLen(strings.TrimSpace(lines[i-1])) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -50,8 +51,11 @@ one version out of a changelog).`,
 				}
 			}
 			notes, err := releases.ReadNotes(args[0], ver)
-			if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 				return fmt.Errorf("%w. Nothing was read; check the path", err)
+			}
+			if err != nil {
+				return err
 			}
 			out := notesJSON{Notes: []notesJSONNote{}}
 			for _, n := range notes {
@@ -64,6 +68,7 @@ one version out of a changelog).`,
 			if jsonOut {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false)
 				return wrapWrite(enc.Encode(out))
 			}
 			return wrapWrite(notesPrint(cmd.OutOrStdout(), out, full))
@@ -112,8 +117,5 @@ func notesPrint(w io.Writer, out notesJSON, full bool) error {
 		sb.WriteString("\n(--full prints the text of each warning)\n")
 	}
 	_, err := io.WriteString(w, sb.String())
-	if err != nil {
-		return errors.Join(err)
-	}
-	return nil
+	return err //nolint:wrapcheck // the caller wraps it with wrapWrite
 }

@@ -27,6 +27,9 @@ var (
 // headingVersion reads a version heading; ok is false for other headings.
 func headingVersion(text string) (ver, title, date string, ok bool) {
 	text = strings.TrimSpace(text)
+	if !strings.ContainsAny(text, "0123456789") {
+		return "", "", "", false
+	}
 	if m := versionHeadRe.FindStringSubmatch(text); m != nil {
 		if ver, title, date, ok = versionParts(m[1] != "", m[2], m[3] != "", m[4]); ok {
 			return ver, title, date, ok

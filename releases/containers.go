@@ -30,6 +30,12 @@ func (b *treeBuilder) markdownRegions(lines []string, admon string) {
 	}
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
+		// Only lines opening with one of these can start a container or
+		// a fence; the rest is plain Markdown.
+		if t := strings.TrimLeft(l, " "); t == "" || !strings.ContainsRune("`:~!?<", rune(t[0])) {
+			plain = append(plain, l)
+			continue
+		}
 		if m := mystOpenRe.FindStringSubmatch(l); m != nil || colonOpenRe.MatchString(l) {
 			marker, kind, title := "", "", ""
 			if m != nil {

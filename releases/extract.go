@@ -227,17 +227,17 @@ var (
 func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	text := strings.TrimSpace(b.Text)
 	code := strings.TrimSpace(b.Code)
+	// Cheap word checks first: most items of a changelog are features and
+	// fixes, and everything below is the cost of extraction.
+	if !sec.flagged() && code == "" && !triggerIndex.in(strings.ToLower(b.Plain)) && !triggerIndex.in(strings.ToLower(text)) {
+		return Warning{}, false
+	}
 	plain := stripInlineMarkup(b.Plain)
 	if !hasLetters(plain) && code == "" || attributionRe.MatchString(plain) && code == "" {
 		return Warning{}, false
 	}
-	// Cheap word checks first: most items of a changelog are features and
-	// fixes, and the regular expressions below are the cost of extraction.
 	lp := strings.ToLower(plain)
 	lt := strings.ToLower(text)
-	if !sec.flagged() && code == "" && !triggerIndex.in(lt) && (lt == lp || !triggerIndex.in(lp)) {
-		return Warning{}, false
-	}
 	digit := strings.ContainsAny(plain, "0123456789")
 	var renames []Rename
 	if anyOf(lp, renameWords) {

@@ -77,12 +77,18 @@ func ParseNote(body, format string) Doc {
 		format = FormatMarkdown
 		b.markdownRegions(strings.Split(body, "\n"), "")
 	}
+	// Blocks under the same headings share one section slice.
+	var last []heading
+	var sec []string
 	for i := range b.blocks {
 		bl := &b.blocks[i]
-		bl.Section = nil
-		for _, h := range bl.headings {
-			bl.Section = append(bl.Section, h.text)
+		if i == 0 || !sameHeadings(bl.headings, last) {
+			last, sec = bl.headings, nil
+			for _, h := range bl.headings {
+				sec = append(sec, h.text)
+			}
 		}
+		bl.Section = sec
 	}
 	return Doc{Format: format, Blocks: b.blocks}
 }
@@ -133,6 +139,7 @@ type treeBuilder struct {
 	blocks    []Block
 	heads     []heading
 	admonBase int // len(heads) when the current admonition opened
+	snap      []heading
 }
 
 func (b *treeBuilder) pushHeading(text string, level int, pseudo bool) {
@@ -160,8 +167,27 @@ func (b *treeBuilder) pseudoLevel() int {
 	return 5
 }
 
+func sameHeadings(a, b []heading) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
 func (b *treeBuilder) add(bl Block) int {
-	bl.headings = append([]heading(nil), b.heads...)
+	// Blocks share a copy of the headings until they change.
+	if !sameHeadings(b.snap, b.heads) {
+		b.snap = append([]heading(nil), b.heads...)
+	}
+	bl.headings = b.snap
 	bl.admonHeads = min(b.admonBase, len(b.heads))
 	b.blocks = append(b.blocks, bl)
 	return len(b.blocks) - 1

@@ -238,6 +238,11 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	}
 	lp := strings.ToLower(plain)
 	lt := strings.ToLower(text)
+	// "If you upgrade from before v11.8, please read the other Important
+	// Upgrade Notes": a pointer, with nothing to know in itself.
+	if code == "" && onlyPointers(plain) {
+		return Warning{}, false
+	}
 	digit := strings.ContainsAny(plain, "0123456789")
 	var renames []Rename
 	if anyOf(lp, renameWords) {
@@ -482,4 +487,28 @@ var triggerIndex = newWordIndex(triggerWords, markerWords)
 
 func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+var pointerRe = regexp.MustCompile(`(?i)\b(?:please |be sure to |make sure to )?(?:read|see|check|review|consult|refer to)\b.{0,40}\b(?:upgrade notes|upgrade guide|downgrade guide|release notes|changelog|upgrade instructions|documentation|docs|blog post|this post)\b`)
+
+// onlyPointers reports whether every sentence of a text only points to
+// other documents.
+func onlyPointers(plain string) bool {
+	if !strings.Contains(strings.ToLower(plain), "read") && !strings.Contains(strings.ToLower(plain), "see") && !strings.Contains(strings.ToLower(plain), "check") && !strings.Contains(strings.ToLower(plain), "review") {
+		return false
+	}
+	rest := plain
+	n := 0
+	for rest != "" {
+		var s string
+		s, rest = cutSentence(rest)
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		if !pointerRe.MatchString(s) {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }

@@ -28,8 +28,7 @@ func TestStyles(t *testing.T) {
 		}, []string{"direct upgrade", "dark theme", "empty PO files"}},
 		{"myst-attention.md", "11.0.0", []want{
 			{KindBreaking, "`FileSettings.MaxImageResolution` setting is removed"},
-			{KindBreaking, "earlier than v10.5"},
-		}, []string{"job scheduler", "websocket"}},
+		}, []string{"job scheduler", "websocket", "earlier than v10.5"}},
 		{"docusaurus.mdx", "3.0.0", []want{
 			{KindManualAction, "rewrites the `events` table"},
 			{KindManualAction, "`LEGACY_AUTH` environment variable is no longer read"},

@@ -489,6 +489,8 @@ func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
+var pointerLeftRe = regexp.MustCompile(`(?i)\bif you (?:are )?upgrad(?:e|ing) from (?:a )?(?:release|version)? ?(?:earlier|older) than \S+|\bfor (?:more |further )?(?:details|information)\b|\bthe other\b|\bin case of an upgrade failure\b|\bimportant\b|\bplease\b|\bof (?:every|each|all) (?:releases?|versions?)(?: in between)?|\bin between\b`)
+
 var pointerRe = regexp.MustCompile(`(?i)\b(?:please |be sure to |make sure to )?(?:read|see|check|review|consult|refer to)\b.{0,40}\b(?:upgrade notes|upgrade guide|downgrade guide|release notes|changelog|upgrade instructions|documentation|docs|blog post|this post)\b`)
 
 // onlyPointers reports whether every sentence of a text only points to
@@ -505,7 +507,19 @@ func onlyPointers(plain string) bool {
 		if strings.TrimSpace(s) == "" {
 			continue
 		}
-		if !pointerRe.MatchString(s) {
+		m := pointerRe.FindStringIndex(s)
+		if m == nil {
+			return false
+		}
+		// What is left besides the pointer must be a condition or filler.
+		left := pointerLeftRe.ReplaceAllString(s[:m[0]]+" "+s[m[1]:], " ")
+		letters := 0
+		for _, r := range left {
+			if unicode.IsLetter(r) {
+				letters++
+			}
+		}
+		if letters > 12 {
 			return false
 		}
 		n++

@@ -217,7 +217,7 @@ var (
 	cnRemovalRe = regexp.MustCompile(`^\W{0,3}(?:移除|删除|去除|下线)了?(?:[^，。；]{1,20}(?:功能|配置|设置|选项|容器|支持|模型|接口|参数)|[^，。；a-zA-Z]{2,12}$)`)
 	cnAdminRe   = regexp.MustCompile(`(?:需要|必须|请)(?:重新|手动|手工)?(?:配置|设置|修改|迁移|备份|删除|下载)|需要重新`)
 	// behaviourRe: wording of a change that breaks existing setups.
-	behaviourRe     = regexp.MustCompile(`(?i)\b(?:can|could|may) no longer be (?:used|set|configured|enabled|modified|changed|edited|disabled)\b|\bmust now (?:be|use|have|contain|match|include)\b|\b(?:is|are) no longer (?:supported|available|allowed|possible|accepted)\b|\bonly (?:\S+ ){1,4}(?:are|is) (?:now )?supported\b|\bno longer (?:reads?|honou?rs?|accepts?) (?:the )?\S+ (?:option|setting|variable|flag|parameter)`)
+	behaviourRe     = regexp.MustCompile(`(?i)^\W{0,3}(?:disallow|block|deny|forbid|restrict)s?\b.{0,160}\b(?:by default|is (?:now )?configurable|unless)\b|\b(?:can|could|may) no longer be (?:used|set|configured|enabled|modified|changed|edited|disabled)\b|\bmust now (?:be|use|have|contain|match|include)\b|\b(?:is|are) no longer (?:supported|available|allowed|possible|accepted)\b|\bonly (?:\S+ ){1,4}(?:are|is) (?:now )?supported\b|\bno longer (?:reads?|honou?rs?|accepts?) (?:the )?\S+ (?:option|setting|variable|flag|parameter)`)
 	defaultChangeRe = regexp.MustCompile(`(?i)\b(?:enable|disable)[sd]? \S+ by default\b|\bchang(?:e|ed|es|ing) (?:the )?default (?:value |setting )?(?:for|of)\b|\bnow defaults? to\b|\bdefault (?:value )?(?:is|has) (?:now|changed)\b|\bdefaults? (?:has been |was )?changed\b`)
 	ciRe            = regexp.MustCompile(`(?i)continuous integration|\bCI\b|\btests?\b|github actions?|workflow`)
 	requireWordRe   = regexp.MustCompile(`(?i)requir|minimum|at least|\bneeds?\b|needed|\bdrop|no longer|or (?:newer|later|higher|above)|and (?:later|newer|above)|最低|至少|需要|要求`)
@@ -396,7 +396,7 @@ var (
 	stopWords      = []string{"upgrad", "updat", "migrat", "stop", "first", "before", "via", "through", "latest", "last", "升级", "更新"}
 	forbiddenWords = []string{"direct", "not supported", "cannot", "can't", "can not", "unable", "not possible", "skipping", "直接", "跨版本"}
 	markerWords    = []string{"⚠", "🚨", "❗", "‼", "breaking", "!!", "important", "attention", "warning", "caution", "heads", "incompatib", "compatible", "!:", "注意", "警告", "不兼容", "破坏", "升级前", "务必", "必须", "需要", "请先", "请手动", "手工", "直接升级"}
-	behaviourWords = []string{"no longer", "only ", "must now"}
+	behaviourWords = []string{"no longer", "only ", "must now", "by default", "configurable", "unless"}
 	fixWords       = []string{"fix", "修复", "修正"}
 	deprWords      = []string{"deprecat", "will be removed", "no longer", "support for", "弃用", "废弃", "不再支持"}
 	adminWords     = []string{"you", "need", "manual", "configuration change", "action", "requir", "must", "no longer", "migration", "drop", "column", "data ", "delete it", "remove it", "delete them", "remove them", "running"}

@@ -399,7 +399,7 @@ var (
 	behaviourWords = []string{"no longer", "only ", "must now", "by default", "configurable", "unless"}
 	fixWords       = []string{"fix", "修复", "修正"}
 	deprWords      = []string{"deprecat", "will be removed", "no longer", "support for", "弃用", "废弃", "不再支持"}
-	adminWords     = []string{"you", "need", "manual", "configuration change", "action", "requir", "must", "no longer", "migration", "drop", "column", "data ", "delete it", "remove it", "delete them", "remove them", "running"}
+	adminWords     = []string{"to enable", "to keep", "to restore", "you", "need", "manual", "configuration change", "action", "requir", "must", "no longer", "migration", "drop", "column", "data ", "delete it", "remove it", "delete them", "remove them", "running"}
 	cnAdminWords   = []string{"需要", "必须", "请"}
 	sqlWords       = []string{"alter", "create", "drop", "update", "insert", "delete"}
 	removalWords   = []string{"remov", "drop", "delet", "移除", "删除", "去除", "下线"}

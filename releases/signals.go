@@ -261,6 +261,7 @@ type gated struct {
 
 // adminChecks are the parts of adminRe, each behind its gate.
 var adminChecks = []gated{
+	{"now require", regexp.MustCompile(`(?i)\bnow require[sd]? (?:that|the|you|your|users?|admins?|administrators?|operators?)\b`)},
 	{"to ", regexp.MustCompile(`(?i)\bto (?:enable|keep|restore|re-?enable|opt in)\b[^.]{0,30}\bset\b|\bset\b[^.]{0,40}\bto (?:keep|restore) the (?:old|previous) behaviou?r\b`)},
 	{"you", regexp.MustCompile(`(?i)\byou(?:'ll| will)? (?:need|have) to (?:update|change|set|add|remove|rename|run|migrate|re-?create|re-?index|edit|adjust|configure|move|delete|re-?generate|reconfigure|manually)`)},
 	{"to be", regexp.MustCompile(`(?i)\b(?:need|needs|have|has) to be (?:updated|changed|set|migrated|re-?created|removed|renamed|done) manually`)},

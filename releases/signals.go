@@ -36,7 +36,7 @@ var (
 	}
 	markerRes = []*regexp.Regexp{
 		regexp.MustCompile(`⚠|🚨|❗|‼`),
-		regexp.MustCompile(`\bBREAKING\b|(?i:breaking[ -]changes?)|(?i:\bbreaking\b:)|(?i:backwards?[- ]incompatible|not backwards?[- ]compatible|incompatible change)`),
+		regexp.MustCompile(`\bBREAKING\b|(?i:breaking[ -]changes?)|(?i:\bbreaking\b:)|(?i:backwards?[- ]incompatible|not backwards?[- ]compatible|incompatible change|\bbehaviou?r change\b)`),
 		regexp.MustCompile(`(?:^|\s)!!+(?:\s|$)|!!!`),
 		regexp.MustCompile(`(?i)very important|^\W*(?:important|attention|warning|caution|heads[- ]up)\s*[:：!]|\*\*(?:important|attention|warning|caution)\b`),
 		regexp.MustCompile(`注意[^力事]|注意$|警告|不兼容|破坏性|升级前|务必|必须|需要(?:重新|手动|手工|先|执行|迁移|修改|删除)|请先|请手动|手工|无法直接升级|不支持直接升级`),

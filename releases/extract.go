@@ -316,8 +316,12 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	}
 	// "The SQL queries included are:" documents the migration; nothing to run.
 	shellOrSQL := code != "" && (isCommandLang(b.Lang) || sqlLineRe.MatchString(firstLine(code))) && !infoCodeRe.MatchString(plain)
+	section := b.Section
+	if section == nil {
+		section = []string{}
+	}
 	w := Warning{
-		Version: ver, Text: blockText(b), Section: b.Section, Confidence: ConfidenceHigh,
+		Version: ver, Text: blockText(b), Section: section, Confidence: ConfidenceHigh,
 		Renames: renames, Requires: reqs, Stops: stops,
 	}
 	manual := sqlLines || (flagged || admin) && (shellOrSQL || manualRe.MatchString(plain))

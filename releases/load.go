@@ -66,6 +66,15 @@ func ReadNotes(path, ver string) ([]Note, error) {
 			v, err := version.Parse(n.Version)
 			return perr != nil || err != nil || !v.Equal(want)
 		})
+		if len(kept) == 0 && !st.IsDir() {
+			// Version-like headings that are not this release's ("## 1.x
+			// users"): the file is the note of the version asked for.
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("read release notes: %w", err)
+			}
+			return []Note{singleNote(data, ver, strings.ToLower(filepath.Ext(path)))}, nil
+		}
 		if len(kept) == 0 {
 			var have []string
 			for _, n := range notes {

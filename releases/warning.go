@@ -72,7 +72,7 @@ type Warning struct {
 	Version    string        `json:"version"`
 	Kind       Kind          `json:"kind"`
 	Headline   string        `json:"headline"`
-	Section    []string      `json:"section,omitempty"`
+	Section    []string      `json:"section"`
 	Text       string        `json:"text"`
 	Confidence Confidence    `json:"confidence"`
 	Renames    []Rename      `json:"renames,omitempty"`

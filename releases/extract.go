@@ -209,7 +209,7 @@ func blockText(b Block) string {
 
 var (
 	bumpRe        = regexp.MustCompile(`(?i)\b(?:bump(?:s|ed)?|chore|deps|dependabot|renovate|update (?:dependency|module)|upgrade (?:\S+ ){0,2}(?:to|from))\b`)
-	attributionRe = regexp.MustCompile(`(?i)^\W*(?:by|thanks(?: to)?|credits?|contributed by|reported by|authored by)\s*:?\s*(?:@[\w-]+[\s,&and]*)+(?:\(#?\d+\))?\W*$`)
+	attributionRe = regexp.MustCompile(`(?i)^\W*(?:(?:by|thanks(?: to)?|credits?|contributed by|reported by|authored by)\s*:?\s*(?:@[\w-]+[\s,&and]*)+(?:\(#?\d+\))?\W*$|(?:special |many |big )?thanks (?:to|go to)\b)`)
 	// devItemRe: a commit-style item about tooling, tests or docs.
 	devItemRe = regexp.MustCompile(`(?i)^\W{0,3}(?:\((?:pnpm|npm|yarn|vscode|ide|lint|linter|eslint|prettier|ci|cd|tests?|e2e|unit|deps|dev|devcontainer|build|docs?|storybook|typescript|renovate|github|actions|i18n|release|tooling|makefile|readme)\)|(?:ci|test|tests|build|docs|style)(?:\([^)]*\))?:|[a-z]+\((?:release|ci|cd|deps|dev|test|tests|build|docs|lint|actions|github|tooling|e2e|i18n)\):)`)
 	fixItemRe = regexp.MustCompile(`(?i)^\W{0,3}(?:(?:fix(?:ed|es)?|bugfix|hotfix)\b|修复|修正)`)
@@ -281,6 +281,11 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	removedParam := anyOf(lp, removalWords) && removedParamRe.MatchString(plain)
 	if !flagged && anyOf(lp, removalWords) && (removalRe.MatchString(plain) || removedParam || cnRemovalRe.MatchString(plain)) && !ciRe.MatchString(plain) && !uiRe.MatchString(plain) {
 		depr = true
+	}
+	// "Fixed an issue where SAML login failed …" and "Fix: remove owner
+	// details from the API" are fixes, not requirements or removals.
+	if fix && !sec.flagged() {
+		reqs, depr = nil, false
 	}
 	// Outside a flagged section a version needs wording that makes it a
 	// minimum: "Require PHP 8.1+" is one, "Fix PHP 8.2+ compatibility" not.
@@ -493,7 +498,11 @@ func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-var pointerLeftRe = regexp.MustCompile(`(?i)\bif you (?:are )?upgrad(?:e|ing) from (?:a )?(?:release|version)? ?(?:earlier|older) than \S+|\bfor (?:more |further )?(?:details|information)\b|\bthe other\b|\bin case of an upgrade failure\b|\bimportant\b|\bplease\b|\bof (?:every|each|all) (?:releases?|versions?)(?: in between)?|\bin between\b`)
+// failureRe: "In case of an upgrade failure, please check the Downgrade
+// Guide …" points to rollback documents.
+var failureRe = regexp.MustCompile(`(?i)^\W*in case of (?:an? )?(?:upgrade )?failure\b.{0,40}\b(?:check|see|read|follow|consult)\b`)
+
+var pointerLeftRe = regexp.MustCompile(`(?i)\band the (?:\w+ )?(?:upgrade notes|downgrade guide|release notes|documentation)\b|\bif you (?:are )?upgrad(?:e|ing) from (?:a )?(?:release|version)? ?(?:earlier|older) than \S+|\bfor (?:more |further )?(?:details|information)\b|\bthe other\b|\bin case of an upgrade failure\b|\bimportant\b|\bplease\b|\bof (?:every|each|all) (?:releases?|versions?)(?: in between)?|\bin between\b`)
 
 var pointerRe = regexp.MustCompile(`(?i)\b(?:please |be sure to |make sure to )?(?:read|see|check|review|consult|refer to)\b.{0,40}\b(?:upgrade notes|upgrade guide|downgrade guide|release notes|changelog|upgrade instructions|documentation|docs|blog post|this post)\b`)
 
@@ -509,6 +518,10 @@ func onlyPointers(plain string) bool {
 		var s string
 		s, rest = cutSentence(rest)
 		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		if failureRe.MatchString(s) {
+			n++
 			continue
 		}
 		m := pointerRe.FindStringIndex(s)

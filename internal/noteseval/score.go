@@ -108,6 +108,22 @@ func score(set *Labels, dir, only string) report {
 				c.kindsRight++
 			}
 		}
+		// Warnings that match no item: the noise an admin has to read.
+		if len(s.Items) > 0 {
+			for _, w := range ws {
+				hit := false
+				for _, it := range s.Items {
+					for _, a := range it.Anchors {
+						if strings.Contains(norm(w.Text), norm(a)) || strings.Contains(norm(w.Headline), norm(a)) {
+							hit = true
+						}
+					}
+				}
+				if !hit {
+					rep.notes = append(rep.notes, fmt.Sprintf("EXTRA %s: %s %q", id, w.Kind, w.Headline))
+				}
+			}
+		}
 		for _, d := range s.Decoys {
 			c.decoys++
 			for _, w := range ws {

@@ -403,7 +403,7 @@ func anyOf(s string, words []string) bool {
 var (
 	renameWords    = []string{"renam", "→", "->", "=>", "⇒", "replaced", "重命名", "更名", "改名", "改为", "remov", "drop", "delet", "unset", "移除", "删除"}
 	stopWords      = []string{"upgrad", "updat", "migrat", "stop", "first", "before", "via", "through", "latest", "last", "升级", "更新"}
-	forbiddenWords = []string{"direct", "not supported", "cannot", "can't", "can not", "unable", "not possible", "skipping", "直接", "跨版本"}
+	forbiddenWords = []string{"should not", "must not", "do not", "avoid upgrading", "instead", "direct", "not supported", "cannot", "can't", "can not", "unable", "not possible", "skipping", "直接", "跨版本"}
 	markerWords    = []string{"behavior change", "behaviour change", "⚠", "🚨", "❗", "‼", "breaking", "!!", "important", "attention", "warning", "caution", "heads", "incompatib", "compatible", "!:", "注意", "警告", "不兼容", "破坏", "升级前", "务必", "必须", "需要", "请先", "请手动", "手工", "直接升级"}
 	behaviourWords = []string{"no longer", "only ", "must now", "by default", "configurable", "unless"}
 	fixWords       = []string{"fix", "修复", "修正"}

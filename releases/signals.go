@@ -76,7 +76,7 @@ var (
 		regexp.MustCompile(`先(?:升级|更新)(?:到|至)\s*v?(\d+\.\d+(?:\.\d+)*)`),
 	}
 	// forbiddenRe: a path the note forbids, without naming the stop.
-	forbiddenRe = regexp.MustCompile(`(?i)\b(?:cannot|can't|can ?not|unable to|not possible to) (?:be )?(?:upgrade|update|migrate)d? (?:directly )?from\b|\b(?:direct )?(?:upgrad|updat)(?:e|es|ing) (?:directly )?from (?:version )?v?\S+ (?:\S+ ){0,4}(?:directly )?(?:is|are) not supported|\bskipping (?:major )?(?:versions?|releases?) is not supported|\bdirect upgrades? (?:from \S+ )?(?:to \S+ )?(?:is|are) not (?:supported|possible)|无法直接升级|不支持(?:从\S{0,12})?直接升级|不支持跨版本升级`)
+	forbiddenRe = regexp.MustCompile(`(?i)\b(?:cannot|can't|can ?not|unable to|not possible to) (?:be )?(?:upgrade|update|migrate)d? (?:directly )?from\b|\b(?:direct )?(?:upgrad|updat)(?:e|es|ing) (?:directly )?from (?:version )?v?\S+ (?:\S+ ){0,4}(?:directly )?(?:is|are) not supported|\bskipping (?:major )?(?:versions?|releases?) is not supported|\bdirect upgrades? (?:from \S+ )?(?:to \S+ )?(?:is|are) not (?:supported|possible)|\b(?:should|must) not (?:upgrade|update) (?:directly )?(?:from|to)\b|\bdo not (?:upgrade|update) (?:directly )?(?:from|to)\b|\bavoid upgrading (?:to|from)\b|\b(?:please )?(?:use|upgrade to) (?:release |version )?v?\d+\.\d+(?:\.\d+)* instead\b|无法直接升级|不支持(?:从\S{0,12})?直接升级|不支持跨版本升级`)
 )
 
 func findRenames(text, ver string) []Rename {

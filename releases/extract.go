@@ -448,18 +448,24 @@ func mentionsDep(lp string) bool {
 // wordIndex finds any of many words in a text in one pass.
 type wordIndex struct {
 	short    []string
-	byPrefix map[string][]string
+	first    [256]bool
+	byPrefix map[uint32][]string
+}
+
+func key4(s string) uint32 {
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 func newWordIndex(words ...[]string) *wordIndex {
-	x := &wordIndex{byPrefix: map[string][]string{}}
+	x := &wordIndex{byPrefix: map[uint32][]string{}}
 	for _, ws := range words {
 		for _, w := range ws {
 			if len(w) < 4 {
 				x.short = append(x.short, w)
 				continue
 			}
-			x.byPrefix[w[:4]] = append(x.byPrefix[w[:4]], w)
+			x.first[w[0]] = true
+			x.byPrefix[key4(w)] = append(x.byPrefix[key4(w)], w)
 		}
 	}
 	return x
@@ -479,11 +485,14 @@ func (x *wordIndex) in(s string) bool {
 		}
 	}
 	for i := 0; i+4 <= len(s); i++ {
+		if !x.first[s[i]] {
+			continue
+		}
 		// In ASCII text the words start words (or are symbols).
 		if ascii && i > 0 && isWordByte(s[i-1]) && isWordByte(s[i]) {
 			continue
 		}
-		for _, w := range x.byPrefix[s[i:i+4]] {
+		for _, w := range x.byPrefix[key4(s[i:])] {
 			if strings.HasPrefix(s[i:], w) {
 				return true
 			}

@@ -19,8 +19,23 @@ import (
 // flagged; neither is text that takes the alarm back ("no breaking
 // changes") or speaks to plugin developers. Near-duplicates are merged.
 func Extract(n Note) []Warning {
+	// Most versions of a changelog are features and fixes: when no word
+	// that could make a warning occurs, skip parsing altogether.
+	if !mayWarnIndex.in(strings.ToLower(n.Body)) && !mayWarnIndex.in(strings.ToLower(n.Title)) {
+		return nil
+	}
 	return extractDoc(ParseNote(n.Body, n.Format), n.Version, classifyHeading(n.Title))
 }
+
+// mayWarnIndex holds every word a warning needs one of: the signal and
+// marker words, the words of flagged headings and lead-ins, SQL and the
+// admonition markers.
+var mayWarnIndex = newWordIndex(triggerWords, markerWords, sqlWords, []string{
+	"breaking", "incompatib", "deprecat", "remov", "requir", "prerequisit", "upgrad", "migrat", "action",
+	"before you", "how to", "manual", "important", "attention", "warning", "caution", "danger", "please note",
+	"notice", "heads", "read this", "read me", "impact", "!!", "[!", ":::", "{", "<", "..",
+	"不兼容", "破坏", "弃用", "废弃", "移除", "要求", "升级", "迁移", "必读", "注意", "警告", "重要", "系统要求", "环境要求",
+})
 
 // ExtractAll extracts the warnings of every note, in note order.
 func ExtractAll(notes []Note) []Warning {

@@ -71,6 +71,11 @@ func TestStyles(t *testing.T) {
 			{KindDeprecation, "`legacy-ui` option"},
 			{KindDeprecation, "Support for SQLite databases"},
 		}, []string{"CSV", "Time zones"}},
+		{"subject-headings.md", "4.0.0", []want{
+			{KindBreaking, "`GET /api/v4/users/search`: Now returns at most 100 results"},
+			{KindBreaking, "`ServiceSettings.SiteURL`: Is now required"},
+			{KindDeprecation, "`POST /api/v4/hooks/incoming`: Removed the deprecated `channel_name` field"},
+		}, []string{"pinned posts"}},
 		{"towncrier", "1.9.0", []want{
 			{KindDeprecation, "`federation_domain_whitelist` option is removed"},
 			{KindDeprecation, "`--config-path` flag"},

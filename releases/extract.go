@@ -2,9 +2,7 @@ package releases
 
 import (
 	"regexp"
-	"slices"
 	"strings"
-	"unicode"
 )
 
 // Extract returns what the admin must know from one note. The note is read
@@ -27,16 +25,6 @@ func Extract(n Note) []Warning {
 	return extractDoc(ParseNote(n.Body, n.Format), n.Version, classifyHeading(n.Title))
 }
 
-// mayWarnIndex holds every word a warning needs one of: the signal and
-// marker words, the words of flagged headings and lead-ins, SQL and the
-// admonition markers.
-var mayWarnIndex = newWordIndex(triggerWords, markerWords, sqlWords, []string{
-	"breaking", "incompatib", "deprecat", "remov", "requir", "prerequisit", "upgrad", "migrat", "action",
-	"before you", "how to", "manual", "important", "attention", "warning", "caution", "danger", "please note",
-	"notice", "heads", "read this", "read me", "impact", "!!", "[!", ":::", "{", "<", "..",
-	"不兼容", "破坏", "弃用", "废弃", "移除", "要求", "升级", "迁移", "必读", "注意", "警告", "重要", "系统要求", "环境要求",
-})
-
 // ExtractAll extracts the warnings of every note, in note order.
 func ExtractAll(notes []Note) []Warning {
 	var out []Warning
@@ -44,62 +32,6 @@ func ExtractAll(notes []Note) []Warning {
 		out = append(out, Extract(n)...)
 	}
 	return out
-}
-
-// descends reports whether block j is nested (at any depth) in item i.
-func descends(bs []Block, j, i int) bool {
-	for p := bs[j].Parent; p >= 0; p = bs[p].Parent {
-		if p == i {
-			return true
-		}
-		if p >= j {
-			return false
-		}
-	}
-	return false
-}
-
-func sameSection(a, b Block) bool { return slices.Equal(a.Section, b.Section) }
-
-// leadIn returns the class a block opens for the blocks after it.
-func leadIn(bs []Block, i int) section {
-	b := bs[i]
-	if s := leadInSection(b.Plain); s != secNone {
-		return s
-	}
-	// "- Upgrade notes" with sub-items acts like a heading.
-	if b.Kind == BlockItem && i+1 < len(bs) && bs[i+1].Parent == i && runeLen(b.Plain) <= 40 && !strings.ContainsAny(b.Plain, ".。,，") {
-		return classifyHeading(b.Plain)
-	}
-	return secNone
-}
-
-// introParagraph returns the paragraph ending in a colon that the list
-// holding item i follows directly, or -1.
-func introParagraph(bs []Block, i int) int {
-	if bs[i].Kind != BlockItem || bs[i].Ordered {
-		return -1
-	}
-	for j := i - 1; j >= 0; j-- {
-		switch {
-		case bs[j].Kind == BlockItem && bs[j].Depth >= bs[i].Depth && sameSection(bs[j], bs[i]):
-			continue
-		case bs[j].Kind == BlockParagraph && bs[j].Depth == bs[i].Depth-1 && bs[j].Parent == bs[i].Parent && sameSection(bs[j], bs[i]) &&
-			(strings.HasSuffix(strings.TrimSpace(bs[j].Plain), ":") || strings.HasSuffix(strings.TrimSpace(bs[j].Plain), "：")):
-			return j
-		}
-		return -1
-	}
-	return -1
-}
-
-// containerItem: an item ending in a colon whose sub-items carry the
-// content.
-func containerItem(bs []Block, i int) bool {
-	b := bs[i]
-	t := strings.TrimRight(strings.TrimSpace(b.Plain), "*_ ")
-	return b.Kind == BlockItem && i+1 < len(bs) && bs[i+1].Parent == i && runeLen(t) <= 80 &&
-		(strings.HasSuffix(t, ":") || strings.HasSuffix(t, "："))
 }
 
 // extractDoc extracts the warnings of a parsed note; title is the class of
@@ -189,37 +121,6 @@ func extractDoc(doc Doc, ver string, title section) []Warning {
 		owner[i] = len(out) - 1
 	}
 	return out
-}
-
-// headingClass is the class of the nearest classified heading above b,
-// looking at headings[from:] only.
-func headingClass(b Block, from int) section {
-	for i := len(b.headings) - 1; i >= from; i-- {
-		if s := classifyHeading(b.headings[i].text); s != secNone {
-			return s
-		}
-	}
-	return secNone
-}
-
-func indentText(s string, depth int) string {
-	pad := strings.Repeat("  ", max(depth-1, 0))
-	lines := strings.Split(s, "\n")
-	for i := range lines {
-		lines[i] = pad + lines[i]
-	}
-	lines[0] = pad + "- " + strings.TrimLeft(lines[0], " ")
-	return strings.Join(lines, "\n")
-}
-
-// blockText is the block's source text plus its code in a fence.
-func blockText(b Block) string {
-	text := strings.TrimSpace(b.Text)
-	code := strings.TrimSpace(b.Code)
-	if code == "" {
-		return text
-	}
-	return strings.TrimSpace(text + "\n```" + b.Lang + "\n" + code + "\n```")
 }
 
 var (
@@ -370,200 +271,4 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 		w.Text = text
 	}
 	return w, true
-}
-
-func appendNew[T comparable](dst []T, src ...T) []T {
-	for _, x := range src {
-		if !slices.Contains(dst, x) {
-			dst = append(dst, x)
-		}
-	}
-	return dst
-}
-
-// hasImpact: the text warns of slow, locking or irreversible work ("No
-// downtime is expected" does not count).
-func hasImpact(plain string) bool {
-	calm := noImpactRe.MatchString(plain)
-	for _, m := range impactRe.FindAllStringIndex(plain, -1) {
-		before := strings.ToLower(plain[max(0, m[0]-12):m[0]])
-		if strings.Contains(plain[m[0]:m[1]], "downtime") && calm || strings.Contains(before, "no ") || strings.Contains(before, "zero ") || strings.Contains(before, "without ") {
-			continue
-		}
-		return true
-	}
-	return false
-}
-
-var (
-	infoCodeRe   = regexp.MustCompile(`(?i)\b(?:the )?(?:sql )?(?:queries|statements) (?:included|run|executed) (?:are|is|in)\b|\bthis migration (?:adds|creates|runs|executes|removes|extends|updates)\b`)
-	changeVerbRe = regexp.MustCompile(`(?i)^\W{0,3}(?:removed|added|changed|renamed|deprecated|dropped|replaced|moved|updated|migrated)\b`)
-	additionRe   = regexp.MustCompile(`(?i)^\W{0,3}(?:under \S+(?: in \S+)?, )?(?:added|adds|adding|new|introduced?|introduces)\b`)
-	noImpactRe   = regexp.MustCompile(`(?i)\bno (?:database )?downtime\b|\bno (?:\S+ ){0,2}impact\b|\bnegligible\b|\bbackwards?[- ]compatible\b|\bcatalog-only\b|\bmetadata-only\b`)
-	impactRe     = regexp.MustCompile(`(?i)\b(?:may|can|might|will) (?:take|run) (?:a (?:few|long)|several|some|long|slowly|a while|minutes|hours)|\btakes? (?:a few|several|some) (?:minutes|hours)|\blong[- ]running\b|\birreversible\b|\bcannot be (?:undone|reverted)\b|\bplan (?:for|a) (?:maintenance|downtime)\b|\bexclusive lock\b|\btable (?:rewrite|lock)\b|\bdowntime\b`)
-)
-
-// anyOf reports whether s contains one of words.
-func anyOf(s string, words []string) bool {
-	for _, w := range words {
-		if strings.Contains(s, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// Words that must be present before a family of expressions can match
-// (lower case).
-var (
-	renameWords    = []string{"renam", "→", "->", "=>", "⇒", "replaced", "重命名", "更名", "改名", "改为", "remov", "drop", "delet", "unset", "移除", "删除"}
-	stopWords      = []string{"upgrad", "updat", "migrat", "stop", "first", "before", "via", "through", "latest", "last", "升级", "更新"}
-	forbiddenWords = []string{"should not", "must not", "do not", "avoid upgrading", "instead", "direct", "not supported", "cannot", "can't", "can not", "unable", "not possible", "skipping", "直接", "跨版本"}
-	markerWords    = []string{"behavior change", "behaviour change", "⚠", "🚨", "❗", "‼", "breaking", "!!", "important", "attention", "warning", "caution", "heads", "incompatib", "compatible", "!:", "注意", "警告", "不兼容", "破坏", "升级前", "务必", "必须", "需要", "请先", "请手动", "手工", "直接升级"}
-	behaviourWords = []string{"no longer", "only ", "must now", "by default", "configurable", "unless"}
-	fixWords       = []string{"fix", "修复", "修正"}
-	deprWords      = []string{"deprecat", "will be removed", "no longer", "support for", "弃用", "废弃", "不再支持"}
-	adminWords     = []string{"to enable", "to keep", "to restore", "you", "need", "manual", "configuration change", "action", "requir", "must", "no longer", "migration", "drop", "column", "data ", "delete it", "remove it", "delete them", "remove them", "running"}
-	cnAdminWords   = []string{"需要", "必须", "请"}
-	sqlWords       = []string{"alter", "create", "drop", "update", "insert", "delete"}
-	removalWords   = []string{"remov", "drop", "delet", "移除", "删除", "去除", "下线"}
-	negationWords  = []string{"no ", "non", "not ", "revert", "nothing", "fix", "无需", "不需要", "无破坏"}
-	nagWords       = []string{"upgrad", "updat", "security"}
-	audienceWords  = []string{"develop", "plugin", "internal", "sdk", "author", "devs", "开发者"}
-	triggerWords   = slices.Concat(renameWords, stopWords, forbiddenWords, behaviourWords, deprWords, adminWords, cnAdminWords, removalWords,
-		[]string{"requir", "minimum", "at least", "default", "first", "最低", "至少"})
-)
-
-// depWordSet holds the dependency names of depNames, lower case, one word.
-var depWordSet = func() map[string]bool {
-	m := map[string]bool{}
-	for _, n := range strings.Split(strings.Trim(depNames, "()"), "|") {
-		n = strings.ToLower(strings.ReplaceAll(n, `\.`, "."))
-		m[strings.Fields(n)[0]] = true
-	}
-	return m
-}()
-
-// mentionsDep reports whether a lower-case text names a dependency.
-func mentionsDep(lp string) bool {
-	for _, w := range strings.FieldsFunc(lp, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '.' && r != '-'
-	}) {
-		if depWordSet[strings.TrimRight(w, ".")] {
-			return true
-		}
-		// "php8.1", "node20", "v14+" glued to the name.
-		if i := strings.IndexFunc(w, unicode.IsDigit); i > 0 && depWordSet[w[:i]] {
-			return true
-		}
-	}
-	return false
-}
-
-// wordIndex finds any of many words in a text in one pass.
-type wordIndex struct {
-	short    []string
-	first    [256]bool
-	byPrefix map[uint32][]string
-}
-
-func key4(s string) uint32 {
-	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
-}
-
-func newWordIndex(words ...[]string) *wordIndex {
-	x := &wordIndex{byPrefix: map[uint32][]string{}}
-	for _, ws := range words {
-		for _, w := range ws {
-			if len(w) < 4 {
-				x.short = append(x.short, w)
-				continue
-			}
-			x.first[w[0]] = true
-			x.byPrefix[key4(w)] = append(x.byPrefix[key4(w)], w)
-		}
-	}
-	return x
-}
-
-func (x *wordIndex) in(s string) bool {
-	for _, w := range x.short {
-		if strings.Contains(s, w) {
-			return true
-		}
-	}
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	for i := 0; i+4 <= len(s); i++ {
-		if !x.first[s[i]] {
-			continue
-		}
-		// In ASCII text the words start words (or are symbols).
-		if ascii && i > 0 && isWordByte(s[i-1]) && isWordByte(s[i]) {
-			continue
-		}
-		for _, w := range x.byPrefix[key4(s[i:])] {
-			if strings.HasPrefix(s[i:], w) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-var triggerIndex = newWordIndex(triggerWords, markerWords)
-
-func isWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-// failureRe: "In case of an upgrade failure, please check the Downgrade
-// Guide …" points to rollback documents.
-var failureRe = regexp.MustCompile(`(?i)^\W*in case of (?:an? )?(?:upgrade )?failure\b.{0,40}\b(?:check|see|read|follow|consult)\b`)
-
-var pointerLeftRe = regexp.MustCompile(`(?i)\band the (?:\w+ )?(?:upgrade notes|downgrade guide|release notes|documentation)\b|\bif you (?:are )?upgrad(?:e|ing) from (?:a )?(?:release|version)? ?(?:earlier|older) than \S+|\bfor (?:more |further )?(?:details|information)\b|\bthe other\b|\bin case of an upgrade failure\b|\bimportant\b|\bplease\b|\bof (?:every|each|all) (?:releases?|versions?)(?: in between)?|\bin between\b`)
-
-var pointerRe = regexp.MustCompile(`(?i)\b(?:please |be sure to |make sure to )?(?:read|see|check|review|consult|refer to)\b.{0,40}\b(?:upgrade notes|upgrade guide|downgrade guide|release notes|changelog|upgrade instructions|documentation|docs|blog post|this post)\b`)
-
-// onlyPointers reports whether every sentence of a text only points to
-// other documents.
-func onlyPointers(plain string) bool {
-	if !strings.Contains(strings.ToLower(plain), "read") && !strings.Contains(strings.ToLower(plain), "see") && !strings.Contains(strings.ToLower(plain), "check") && !strings.Contains(strings.ToLower(plain), "review") {
-		return false
-	}
-	rest := plain
-	n := 0
-	for rest != "" {
-		var s string
-		s, rest = cutSentence(rest)
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		if failureRe.MatchString(s) {
-			n++
-			continue
-		}
-		m := pointerRe.FindStringIndex(s)
-		if m == nil {
-			return false
-		}
-		// What is left besides the pointer must be a condition or filler.
-		left := pointerLeftRe.ReplaceAllString(s[:m[0]]+" "+s[m[1]:], " ")
-		letters := 0
-		for _, r := range left {
-			if unicode.IsLetter(r) {
-				letters++
-			}
-		}
-		if letters > 12 {
-			return false
-		}
-		n++
-	}
-	return n > 0
 }

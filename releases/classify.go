@@ -89,7 +89,7 @@ func classifyHeadingText(text string) section {
 		return secBreaking
 	case audienceHeadRe.MatchString(t):
 		return secInternal
-	case neutralHeadRe.MatchString(t) && !(strings.Contains(t, "升级") && !featureCNRe.MatchString(t)):
+	case neutralHeadRe.MatchString(t) && (!strings.Contains(t, "升级") || featureCNRe.MatchString(t)):
 		return secNeutral
 	case impactHeadRe.MatchString(t):
 		return secImportant

@@ -124,7 +124,6 @@ func extractDoc(doc Doc, ver string, title section) []Warning {
 }
 
 var (
-	bumpRe        = regexp.MustCompile(`(?i)\b(?:bump(?:s|ed)?|chore|deps|dependabot|renovate|update (?:dependency|module)|upgrade (?:\S+ ){0,2}(?:to|from))\b`)
 	attributionRe = regexp.MustCompile(`(?i)^\W*(?:(?:by|thanks(?: to)?|credits?|contributed by|reported by|authored by)\s*:?\s*(?:@[\w-]+[\s,&and]*)+(?:\(#?\d+\))?\W*$|(?:special |many |big )?thanks (?:to|go to)\b)`)
 	// devItemRe: a commit-style item about tooling, tests or docs.
 	devItemRe = regexp.MustCompile(`(?i)^\W{0,3}(?:\((?:pnpm|npm|yarn|vscode|ide|lint|linter|eslint|prettier|ci|cd|tests?|e2e|unit|deps|dev|devcontainer|build|docs?|storybook|typescript|renovate|github|actions|i18n|release|tooling|makefile|readme)\)|(?:ci|test|tests|build|docs|style)(?:\([^)]*\))?:|[a-z]+\((?:release|ci|cd|deps|dev|test|tests|build|docs|lint|actions|github|tooling|e2e|i18n)\):)`)

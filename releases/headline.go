@@ -130,27 +130,28 @@ func subjectHeading(b Block) string {
 	if b.Admonition != "" && b.Admonition != "quote" {
 		from = b.admonHeads
 	}
-	for i := len(b.headings) - 1; i >= from; i-- {
-		h := b.headings[i].text
-		if classifyHeading(h) != secNone {
-			return ""
-		}
-		// A version heading names the subject only as a table key ("v3.0"
-		// of an upgrade table); in a changelog it is the note itself.
-		if _, _, _, ok := headingVersion(h); ok && !b.headings[i].pseudo {
-			return ""
-		}
-		if subjectRe.MatchString(h) {
+	i := len(b.headings) - 1
+	if i < from || i < 0 {
+		return ""
+	}
+	h := b.headings[i].text
+	if classifyHeading(h) != secNone {
+		return ""
+	}
+	// A version heading names the subject only as a table key ("v3.0"
+	// of an upgrade table); in a changelog it is the note itself.
+	if _, _, _, ok := headingVersion(h); ok && !b.headings[i].pseudo {
+		return ""
+	}
+	if subjectRe.MatchString(h) {
+		return h
+	}
+	// A plain heading names the subject when a flagged heading is above it
+	// ("Breaking changes" › "Search index").
+	for k := i - 1; k >= 0; k-- {
+		if classifyHeading(b.headings[k].text).flagged() {
 			return h
 		}
-		// A plain heading names the subject when a flagged heading is
-		// above it ("Breaking changes" › "Search index").
-		for k := i - 1; k >= 0; k-- {
-			if classifyHeading(b.headings[k].text).flagged() {
-				return h
-			}
-		}
-		return ""
 	}
 	return ""
 }

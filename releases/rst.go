@@ -278,7 +278,7 @@ func (r *rstReader) gridTable(lines []string, admon string, depth, parent int) {
 			r.b.add(tableRow(parts, header, admon, depth, parent))
 		}
 		for k := range cells {
-			if !(keepKey && k == 0) {
+			if !keepKey || k != 0 {
 				cells[k] = nil
 			}
 		}

@@ -43,9 +43,6 @@ var (
 		// Conventional Commits: "feat(api)!: drop v1".
 		regexp.MustCompile(`^\W{0,3}[a-z]+(?:\([^)]*\))?!:`),
 	}
-	// adminRe: wording that asks something of the admin even outside a
-	// flagged section.
-	adminRe = regexp.MustCompile(`(?i)\byou(?:'ll| will)? (?:need|have) to (?:update|change|set|add|remove|rename|run|migrate|re-?create|re-?index|edit|adjust|configure|move|delete|re-?generate|reconfigure|manually)|\b(?:need|needs|have|has) to be (?:updated|changed|set|migrated|re-?created|removed|renamed|done) manually|\bupdate (?:it|them|this|these|your \S+) manually|\bmanual (?:intervention|migration|steps?) (?:is |are )?(?:required|needed)|\bconfiguration changes? (?:is |are )?(?:needed|required)|\baction (?:is )?required\b|\bnow requires? (?:the |a |an )?\S+ (?:param|parameter|option|setting|variable|flag|key)|\bmust (?:now )?(?:be )?(?:set|add|update|change|configure|migrate|re-?create|rename|remove|run)|\bno longer (?:reads?|accepts?|supports?|uses?) (?:the )?` + "`?" + `[A-Z][A-Z0-9_]{3,}|\bmigration (?:that )?(?:drops?|deletes?|removes?)|\bdrop(?:s|ped)? (?:the )?(?:\w+ )?(?:\w+ )?columns?\b|\bdata (?:will be |is )?(?:lost|deleted)\b|\bno longer (?:runs?|works?|starts?) (?:as|under|with|on)\b|\brequires? running\b|\bmust be (?:manually )?(?:added|run|created|executed|applied|rebuilt|re-?indexed)\b|\bmanually (?:add|run|create|apply|rebuild)\b|\b(?:delete|remove) (?:it|them) from (?:your|the) (?:config|\.env|configuration|settings)`)
 	// removalRe: a generated list item that removes config or support.
 	removalRe     = regexp.MustCompile(`(?i)\b(?:remove[sd]?|removing|drop(?:s|ped)?)\b[^.\n]{0,60}?\b(?:deprecated\s+(?:\S+\s+)?(?:config|option|setting|env|variable|parameter|endpoint|command|flag|api|field|attribute)|config(?:uration)?\s+(?:like|such as|options?|keys?|settings?|parameters?|files?|variables?|values?)\b|(?:config(?:uration)?|env(?:ironment)?) var|settings?\b|support for\b|endpoints?\b|integration\b|(?:management |cli )?commands?\b)`)
 	deprecationRe = regexp.MustCompile(`(?i)\b(?:is|are|has been|have been|will be|now|tentatively|marked(?: as)?|as)\s+deprecated\b|^\W{0,3}deprecat(?:es?|ed|ing)\b|\bdeprecated\s+(?:in favou?r|and will)|will be removed|no longer (?:be )?supported|support for .{1,40}(?:has|have|is) (?:ended|been removed|been dropped|removed)|弃用|废弃|不再支持`)
@@ -259,7 +256,8 @@ type gated struct {
 	re   *regexp.Regexp
 }
 
-// adminChecks are the parts of adminRe, each behind its gate.
+// adminChecks: wording that asks something of the admin even outside a
+// flagged section, each expression behind its gate.
 var adminChecks = []gated{
 	{"now require", regexp.MustCompile(`(?i)\bnow require[sd]? (?:that|the|you|your|users?|admins?|administrators?|operators?)\b`)},
 	{"to ", regexp.MustCompile(`(?i)\bto (?:enable|keep|restore|re-?enable|opt in)\b[^.]{0,30}\bset\b|\bset\b[^.]{0,40}\bto (?:keep|restore) the (?:old|previous) behaviou?r\b`)},

@@ -172,6 +172,25 @@ func readNotesDir(dir, ver string) ([]Note, error) {
 		return []Note{fragmentsNote(frags, ver)}, nil
 	}
 	notes, err := DirSource{Dir: dir}.Notes(context.Background())
+	if err != nil && ver != "" {
+		// Notes without version headings ("upgrade.md", "migration.mdx"):
+		// with --version they are that version's notes.
+		var plain []Note
+		for _, e := range entries {
+			ext := strings.ToLower(filepath.Ext(e.Name()))
+			if e.IsDir() || !noteExt(ext) && ext != ".txt" {
+				continue
+			}
+			data, rerr := os.ReadFile(filepath.Join(dir, e.Name()))
+			if rerr != nil {
+				return nil, fmt.Errorf("read release notes: %w", rerr)
+			}
+			plain = append(plain, singleNote(data, ver, ext))
+		}
+		if len(plain) > 0 {
+			return plain, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

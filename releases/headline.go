@@ -45,7 +45,23 @@ func makeHeadline(b Block) string {
 			s = "(see the text)"
 		}
 	}
-	return truncateRunes(s, HeadlineMax)
+	return truncateRunes(shorten(s), HeadlineMax)
+}
+
+var (
+	purposeRe = regexp.MustCompile(`(?i)\s+(?:to support|in order to|so that|which (?:is|are|was|were|means|allows|lets)|, (?:so|which|because)|because|to improve|to prevent|to avoid|to allow|to enable|for better)\b.*$`)
+)
+
+// shorten drops the purpose clause of a headline that is too long, before
+// it is cut: the change itself comes first.
+func shorten(s string) string {
+	if runeLen(s) <= HeadlineMax {
+		return s
+	}
+	if t := purposeRe.ReplaceAllString(s, ""); runeLen(t) >= 40 {
+		s = t
+	}
+	return s
 }
 
 func cleanLead(p string) string {

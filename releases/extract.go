@@ -132,7 +132,7 @@ var (
 	cnRemovalRe = regexp.MustCompile(`^\W{0,3}(?:移除|删除|去除|下线)了?(?:[^，。；]{1,20}(?:功能|配置|设置|选项|容器|支持|模型|接口|参数)|[^，。；a-zA-Z]{2,12}$)`)
 	cnAdminRe   = regexp.MustCompile(`(?:需要|必须|请)(?:重新|手动|手工)?(?:配置|设置|修改|迁移|备份|删除|下载)|需要重新`)
 	// behaviourRe: wording of a change that breaks existing setups.
-	behaviourRe     = regexp.MustCompile(`(?i)^\W{0,3}(?:disallow|block|deny|forbid|restrict)s?\b.{0,160}\b(?:by default|is (?:now |also )?configurable|unless)\b|\b(?:can|could|may) no longer be (?:used|set|configured|enabled|modified|changed|edited|disabled)\b|\bmust now (?:be|use|have|contain|match|include)\b|\b(?:is|are) no longer (?:supported|available|allowed|possible|accepted)\b|\bonly (?:\S+ ){1,4}(?:are|is) (?:now )?supported\b|\bno longer (?:reads?|honou?rs?|accepts?) (?:the )?\S+ (?:option|setting|variable|flag|parameter)`)
+	behaviourRe     = regexp.MustCompile(`(?i)^\W{0,3}(?:[a-z]+(?:\([^)]*\))?!?:\s*)?(?:disallow|block|deny|forbid|restrict)s?\b.{0,160}\b(?:by default|(?:is (?:now |also )?)?configurable|unless)\b|\b(?:can|could|may) no longer be (?:used|set|configured|enabled|modified|changed|edited|disabled)\b|\bmust now (?:be|use|have|contain|match|include)\b|\b(?:is|are) no longer (?:supported|available|allowed|possible|accepted)\b|\bonly (?:\S+ ){1,4}(?:are|is) (?:now )?supported\b|\bno longer (?:reads?|honou?rs?|accepts?) (?:the )?\S+ (?:option|setting|variable|flag|parameter)`)
 	defaultChangeRe = regexp.MustCompile(`(?i)\b(?:enable|disable)[sd]? \S+ by default\b|\bchang(?:e|ed|es|ing) (?:the )?default (?:value |setting )?(?:for|of)\b|\bnow defaults? to\b|\bdefault (?:value )?(?:is|has) (?:now|changed)\b|\bdefaults? (?:has been |was )?changed\b`)
 	ciRe            = regexp.MustCompile(`(?i)continuous integration|\bCI\b|\btests?\b|github actions?|workflow`)
 	requireWordRe   = regexp.MustCompile(`(?i)requir|minimum|at least|\bneeds?\b|needed|\bdrop|no longer|or (?:newer|later|higher|above)|and (?:later|newer|above)|最低|至少|需要|要求`)
@@ -201,6 +201,9 @@ func classifyBlock(b Block, sec section, ver string) (Warning, bool) {
 	// details from the API" are fixes, not requirements or removals.
 	if fix && !sec.flagged() {
 		reqs, depr = nil, false
+		if !strings.Contains(lp, "you") {
+			admin = false
+		}
 	}
 	// Outside a flagged section a version needs wording that makes it a
 	// minimum: "Require PHP 8.1+" is one, "Fix PHP 8.2+ compatibility" not.

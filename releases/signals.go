@@ -268,7 +268,7 @@ var adminChecks = []gated{
 	{"configuration change", regexp.MustCompile(`(?i)\bconfiguration changes? (?:is |are )?(?:needed|required)`)},
 	{"action", regexp.MustCompile(`(?i)\baction (?:is )?required\b`)},
 	{"requir", regexp.MustCompile(`(?i)\bnow requires? (?:the |a |an )?\S+ (?:param|parameter|option|setting|variable|flag|key)`)},
-	{"must", regexp.MustCompile(`(?i)\bmust (?:now )?(?:be )?(?:set|add|update|change|configure|migrate|re-?create|rename|remove|run)`)},
+	{"must", regexp.MustCompile(`(?i)\bmust (?:now )?(?:be )?(?:set|add|update|change|configure|migrate|re-?create|rename|remove|run|specify|provide|define|enable|disable|install|upgrade)`)},
 	{"no longer", regexp.MustCompile(`(?i)\bno longer (?:reads?|accepts?|supports?|uses?) (?:the )?` + "`?" + `[A-Z][A-Z0-9_]{3,}`)},
 	{"migration", regexp.MustCompile(`(?i)\bmigration (?:that )?(?:drops?|deletes?|removes?)`)},
 	{"drop", regexp.MustCompile(`(?i)\bdrop(?:s|ped)? (?:the )?(?:\w+ )?(?:\w+ )?columns?\b`)},

@@ -48,9 +48,7 @@ func makeHeadline(b Block) string {
 	return truncateRunes(shorten(s), HeadlineMax)
 }
 
-var (
-	purposeRe = regexp.MustCompile(`(?i)\s+(?:to support|in order to|so that|which (?:is|are|was|were|means|allows|lets)|, (?:so|which|because)|because|to improve|to prevent|to avoid|to allow|to enable|for better)\b.*$`)
-)
+var purposeRe = regexp.MustCompile(`(?i)\s+(?:to support|in order to|so that|which (?:is|are|was|were|means|allows|lets)|, (?:so|which|because)|because|to improve|to prevent|to avoid|to allow|to enable|for better)\b.*$`)
 
 // shorten drops the purpose clause of a headline that is too long, before
 // it is cut: the change itself comes first.

@@ -13,11 +13,11 @@
 package main
 
 import (
+	_ "embed"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -25,8 +25,13 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/releases"
 )
 
+// embeddedLabels is labels.yaml, so the command runs from any directory.
+//
+//go:embed labels.yaml
+var embeddedLabels []byte
+
 func main() {
-	labels := flag.String("labels", "", "labels file (default: internal/noteseval/labels.yaml)")
+	labels := flag.String("labels", "", "labels file (default: the labels.yaml built into the command)")
 	verbose := flag.Bool("v", false, "list misses, invisible items and decoys")
 	show := flag.String("show", "", "print the warnings of one FILE|DIR as `upshift notes --json` would")
 	ver := flag.String("version", "", "with -show: the version")
@@ -42,9 +47,6 @@ func main() {
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: noteseval [-v] [-labels FILE] DIR (the directory of saved note texts)")
 		os.Exit(2)
-	}
-	if *labels == "" {
-		*labels = filepath.Join("internal", "noteseval", "labels.yaml")
 	}
 	set, err := loadLabels(*labels)
 	if err != nil {
@@ -105,9 +107,12 @@ type Item struct {
 }
 
 func loadLabels(path string) (*Labels, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read labels: %w", err)
+	data := embeddedLabels
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("read labels: %w", err)
+		}
 	}
 	var l Labels
 	if err := yaml.Unmarshal(data, &l); err != nil {

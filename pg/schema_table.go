@@ -46,8 +46,10 @@ func (c *Conn) FindVersionTables(ctx context.Context) ([]VersionTable, error) {
 	type tc struct{ table, col string }
 	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tc, error) {
 		var x tc
-		err := r.Scan(&x.table, &x.col)
-		return x, err
+		if err := r.Scan(&x.table, &x.col); err != nil {
+			return x, fmt.Errorf("scan: %w", err)
+		}
+		return x, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("look for version tables in database %s: %w", c.database, err)

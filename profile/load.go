@@ -337,3 +337,22 @@ func (e *ValidationError) Error() string {
 	}
 	return b.String()
 }
+
+// BuiltinYAML is the embedded file of the built-in profile name, as
+// shipped (comments and all), for `upshift profile show`.
+func BuiltinYAML(name string) ([]byte, bool) {
+	entries, err := builtinFS.ReadDir("builtin")
+	if err != nil {
+		return nil, false
+	}
+	for _, e := range entries {
+		data, err := builtinFS.ReadFile("builtin/" + e.Name())
+		if err != nil {
+			continue
+		}
+		if p, err := Parse(data, e.Name()); err == nil && p.Name == name {
+			return data, true
+		}
+	}
+	return nil, false
+}

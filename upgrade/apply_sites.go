@@ -3,6 +3,7 @@ package upgrade
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -35,20 +36,19 @@ type VersionSite struct {
 
 // Describe says where the version lives, for plan and profile init.
 func (s VersionSite) Describe() string {
+	file := filepath.Base(s.File)
 	switch s.Kind {
 	case SiteComposeTag:
-		return fmt.Sprintf("the image tag in %s:%d (%s)", s.File, s.Line, s.Raw)
+		return fmt.Sprintf("the image tag in %s:%d (%s)", file, s.Line, s.Raw)
 	case SiteEnvTag:
-		return fmt.Sprintf("the tag in .env %s (%s:%d: %s)", s.Key, s.File, s.Line, s.Raw)
+		return fmt.Sprintf("the tag in .env %s (%s:%d: %s)", s.Key, file, s.Line, s.Raw)
 	case SiteEnvImage:
-		return fmt.Sprintf("the whole image reference in .env %s (%s:%d: %s), kept in that form", s.Key, s.File, s.Line, s.Raw)
+		return fmt.Sprintf("the whole image reference in .env %s (%s:%d: %s), kept in that form", s.Key, file, s.Line, s.Raw)
 	}
-	return fmt.Sprintf("%s:%d: image %s mixes variables upshift cannot set", s.File, s.Line, s.Raw)
+	return fmt.Sprintf("%s:%d: image %s mixes variables upshift cannot set", file, s.Line, s.Raw)
 }
 
-var (
-	wholeVarRe = regexp.MustCompile(`^\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?[-?]([^}]*))?\}?$`)
-)
+var wholeVarRe = regexp.MustCompile(`^\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?[-?]([^}]*))?\}?$`)
 
 // FindVersionSites reads the image: lines of services in the compose files
 // (a later file overrides an earlier one, like compose) and says where each

@@ -307,7 +307,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 		return r.done(res)
 	}
 	if rollback == nil && p.Restoring {
-		res.Outcome = OutcomeFailed
+		res.Outcome, res.RollbackFailed = OutcomeFailed, true
 		res.Message = fmt.Sprintf("%q failed: %s. The stack may be half-restored; backup %s itself is unchanged. Fix the cause, then run `upshift restore %s` again.", info.Name, cause, res.Backup, res.Backup)
 		return r.done(res)
 	}
@@ -353,7 +353,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 			sk.Log("! " + err.Error())
 		} else if err != nil {
 			r.emit(Event{Kind: EventStepFinished, Step: rinfo.ID, Status: StatusFailed, Duration: r.now().Sub(t0), Err: err.Error()})
-			res.Outcome = OutcomeFailed
+			res.Outcome, res.RollbackFailed = OutcomeFailed, true
 			res.Error = fmt.Sprintf("%s; then the rollback failed at %q: %v", cause, rinfo.Name, err)
 			res.Message = fmt.Sprintf("The stack may be half-restored. The restore point is backup %s.", res.Backup)
 			res.Next = fmt.Sprintf("Do not start, stop or remove containers by hand. Fix the cause of the rollback's failure, then run `upshift resume` (it finishes the rollback) or `upshift restore %s`.", res.Backup)

@@ -29,8 +29,10 @@ func TestRollbackUnverifiedIsRolledBack(t *testing.T) {
 		t.Fatalf("failed rollback: %+v", res)
 	}
 	// upshift restore: restored, one thing unchecked.
-	rp := &Plan{From: "2.2.10", To: "2.2.8", Restoring: true, Backup: func() string { return "set-1" },
-		Steps: []Step{&fakeStep{info: StepInfo{ID: "restore"}, ran: &ran}, &fakeStep{info: StepInfo{ID: "verify"}, ran: &ran, err: uv}}}
+	rp := &Plan{
+		From: "2.2.10", To: "2.2.8", Restoring: true, Backup: func() string { return "set-1" },
+		Steps: []Step{&fakeStep{info: StepInfo{ID: "restore"}, ran: &ran}, &fakeStep{info: StepInfo{ID: "verify"}, ran: &ran, err: uv}},
+	}
 	if res := (&Runner{}).Run(context.Background(), rp, 0); res.Outcome != OutcomeSuccess || !strings.Contains(res.Message, "could not be checked") {
 		t.Fatalf("restore: %+v", res)
 	}

@@ -122,3 +122,19 @@ FILE), then use it with --profile FILE or put it in ~/.config/upshift/profiles.`
 	fl.BoolVar(&force, "force", false, "overwrite --output if it exists")
 	return cmd
 }
+
+func newProfileSchemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of profile files (for editor completion; also docs/profile.schema.json)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := profile.JSONSchema()
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(b)
+			return wrapWrite(err)
+		},
+	}
+}

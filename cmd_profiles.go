@@ -51,10 +51,10 @@ func newProfileCmd() *cobra.Command {
 		Short: "Work with one app profile",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usageError{errors.New("profile needs a subcommand: upshift profile check FILE | show NAME | init")}
+			return usageError{errors.New("profile needs a subcommand: upshift profile check FILE | show NAME | init | schema")}
 		},
 	}
-	cmd.AddCommand(newProfileShowCmd(), newProfileInitCmd())
+	cmd.AddCommand(newProfileShowCmd(), newProfileInitCmd(), newProfileSchemaCmd())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate a profile file; errors are printed as file:line: message",

@@ -9,20 +9,20 @@ import (
 
 // enums are the values a field path may take (lists use "[]").
 var enums = map[string][]string{
-	"images":                     {"pull", "build-demo"},
-	"services[].role":            roles,
-	"default_role":               roles,
-	"version.sources[].type":     {VersionHTTP, VersionCommand, VersionOCILabel, VersionImageTag},
-	"db.engine":                  {EnginePostgres, EngineSQLite},
-	"schema.tool":                SchemaTools,
-	"migration.mode":             {MigrateOneOff, MigrateEntrypoint, MigrateNone},
-	"apply.method":               {ApplyEnv, ApplyImageTag, ApplyAuto},
-	"apply.form":                 {FormTag, FormImage},
-	"config_files[].format":      {"env", "toml", "yaml", "json"},
-	"health[].type":              {HealthContainer, HealthHTTP},
-	"upgrade.stops[].rule":       {RuleLatestPatchOfEachMinor, RuleLatestOfEachMajor, RuleESR},
-	"upgrade.min_db[].engine":    {EnginePostgres, EngineSQLite},
-	"release_notes.builtin":      {"upshift-demo"},
+	"images":                  {"pull", "build-demo"},
+	"services[].role":         roles,
+	"default_role":            roles,
+	"version.sources[].type":  {VersionHTTP, VersionCommand, VersionOCILabel, VersionImageTag},
+	"db.engine":               {EnginePostgres, EngineSQLite},
+	"schema.tool":             SchemaTools,
+	"migration.mode":          {MigrateOneOff, MigrateEntrypoint, MigrateNone},
+	"apply.method":            {ApplyEnv, ApplyImageTag, ApplyAuto},
+	"apply.form":              {FormTag, FormImage},
+	"config_files[].format":   {"env", "toml", "yaml", "json"},
+	"health[].type":           {HealthContainer, HealthHTTP},
+	"upgrade.stops[].rule":    {RuleLatestPatchOfEachMinor, RuleLatestOfEachMajor, RuleESR},
+	"upgrade.min_db[].engine": {EnginePostgres, EngineSQLite},
+	"release_notes.builtin":   {"upshift-demo"},
 }
 
 // descriptions say what a field is, for editors (docs/profiles.md has the

@@ -88,6 +88,10 @@ func TestGenericProfileOwnApp(t *testing.T) {
 		}
 	}
 
+	if out, err := s.upshift("upgrade", "--to", "2.2.8", "--dry-run", "--notes", s.notes); err != nil || !strings.Contains(out, "FEEDREADER_IMAGE") || !strings.Contains(out, "assumed to migrate when it starts") {
+		t.Errorf("--dry-run does not say what it guessed: %v\n%s", err, out)
+	}
+
 	timed(t, "upgrade 2.2.6 → 2.2.8 (generic)", func() {
 		out, err := s.upshift("upgrade", "--to", "2.2.8", "--yes", "--json", "--notes", s.notes)
 		if err != nil {
@@ -142,6 +146,24 @@ func TestGenericProfileOwnApp(t *testing.T) {
 	if out, err := s.upshift("profile", "check", prof); err != nil {
 		t.Fatalf("profile check of what init wrote: %v\n%s", err, out)
 	}
+	// The issue's contradictions are refused with file:line.
+	bad := filepath.Join(filepath.Dir(s.dir), "bad.yaml")
+	contradictions := strings.Replace(strings.Replace(string(body), "  tool: table\n", "  tool: none\n", 1), "  # heads:", "  heads: {2.2.8: \"4\"}\n  # heads:", 1)
+	contradictions = strings.Replace(contradictions, "  form: image\n", "  form: whole\n", 1)
+	if err := os.WriteFile(bad, []byte(contradictions), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = s.upshift("profile", "check", bad)
+	if exitCode(err) != 1 {
+		t.Errorf("profile check of contradictions: exit %d\n%s", exitCode(err), out)
+	}
+	for _, want := range []string{bad + ":", "schema.table:", "schema.column:", "schema.heads:", "apply.form:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("profile check output lacks %q:\n%s", want, out)
+		}
+	}
+	t.Logf("profile check of contradictions:\n%s", out)
+
 	psql(`DELETE FROM feeds WHERE id = 3`)
 	timed(t, "upgrade 2.2.8 → 2.2.10 (profile init's)", func() {
 		out, err := s.upshift("upgrade", "--to", "2.2.10", "--yes", "--json", "--notes", s.notes, "--profile", prof)

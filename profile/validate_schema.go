@@ -28,7 +28,7 @@ func (p *Profile) validateSchema(c *checker) {
 	}
 	if s.Column != "" {
 		if s.Tool != schematool.Table {
-			c.bad("schema.column", "only tool table reads a column of your choosing; %s reads its own", s.Tool)
+			c.bad("schema.column", "only tool table reads a column of your choosing; tool %s ignores it", s.Tool)
 		} else if !sqlNameRe.MatchString(s.Column) {
 			c.bad("schema.column", "%q is not a plain column name (letters, digits, _)", s.Column)
 		}

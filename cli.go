@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -132,4 +134,23 @@ func (f *stackFlags) withSession(fn func(ctx context.Context, sess *engine.Sessi
 		defer sess.Close()
 		return fn(ctx, sess, cmd, args)
 	}
+}
+
+// plain says whether output to w must carry no colours or escapes:
+// --no-color, NO_COLOR, or w is not a terminal (a pipe, a file).
+func (f *stackFlags) plain(w io.Writer) bool {
+	if f.noColor || os.Getenv("NO_COLOR") != "" {
+		return true
+	}
+	fh, ok := w.(*os.File)
+	return !ok || !render.IsTerminal(fh)
+}
+
+// self is how the admin called upshift ("./upshift", "upshift"), for the
+// commands the hints suggest.
+func self() string {
+	if len(os.Args) > 0 && strings.ContainsRune(os.Args[0], '/') && !filepath.IsAbs(os.Args[0]) {
+		return os.Args[0]
+	}
+	return "upshift"
 }

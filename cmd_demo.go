@@ -53,9 +53,9 @@ with docker compose, waiting until it is healthy.`,
 			port := demo.EnvValue(p.WorkingDir, "API_PORT")
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), `demo stack %q is up in %s (app %s)
   api:      http://127.0.0.1:%s/version
-  upgrade:  upshift --dir %s
-  remove:   upshift demo down --dir %s
-`, p.Name, p.WorkingDir, demo.EnvValue(p.WorkingDir, "APP_VERSION"), port, p.WorkingDir, p.WorkingDir)
+  upgrade:  %[5]s --dir %[2]s
+  remove:   %[5]s demo down --dir %[2]s
+`, p.Name, p.WorkingDir, demo.EnvValue(p.WorkingDir, "APP_VERSION"), port, self())
 			return wrapWrite(err)
 		},
 	}
@@ -155,6 +155,6 @@ func newDemoWizardRun(cmd *cobra.Command, pgImage string) error {
 		return err
 	}
 	werr := runWizard(cmd, &stackFlags{dir: dir})
-	_, _ = fmt.Fprintf(errOut, "\nThe demo stack keeps running in %s.\n  look:    upshift detect --dir %s\n  remove:  upshift demo down --dir %s\n", dir, dir, dir)
+	_, _ = fmt.Fprintf(errOut, "\nThe demo stack keeps running in %[1]s.\n  look:    %[2]s detect --dir %[1]s\n  remove:  %[2]s demo down --dir %[1]s\n", dir, self())
 	return werr
 }

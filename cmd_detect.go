@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -48,7 +47,7 @@ server, the schema head, the containers and anything that looks wrong
 				if err := enc.Encode(det.Report); err != nil {
 					return wrapWrite(err)
 				}
-			} else if err := render.Report(cmd.OutOrStdout(), &det.Report, f.noColor || os.Getenv("NO_COLOR") != ""); err != nil {
+			} else if err := render.Report(cmd.OutOrStdout(), &det.Report, f.plain(cmd.OutOrStdout())); err != nil {
 				return err
 			}
 			if offline {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -18,30 +17,45 @@ import (
 func newPlanCmd() *cobra.Command {
 	var f stackFlags
 	var to string
+	var full bool
+	var mode engine.PlanMode
 	cmd := &cobra.Command{
-		Use:     "plan --to VERSION",
-		Short:   "Show the upgrade path: versions, required stops, breaking changes, steps (changes nothing)",
+		Use:   "plan --to VERSION",
+		Short: "Show the upgrade path: versions, required stops, breaking changes, steps (changes nothing)",
+		Long: `Plans the upgrade to --to and changes nothing. Without a Docker engine (or
+with --offline) the plan is made from the compose files alone; with --from V
+and --profile NAME it needs no compose project at all. When no release notes
+can be read, the plan follows the profile's rules and says so on each hop.`,
 		Args:    cobra.NoArgs,
 		PreRunE: func(*cobra.Command, []string) error { return needTo(to) },
-		RunE: f.withSession(func(ctx context.Context, sess *engine.Session, cmd *cobra.Command, _ []string) error {
-			pl, err := sess.Plan(ctx, to, engine.PlanOptions{})
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			sess, err := engine.OpenForPlan(ctx, f.options(), mode)
 			if err != nil {
 				return err
 			}
-			est := pl.Estimate(ctx)
+			defer sess.Close()
+			pl, err := sess.PlanTarget(ctx, to, engine.PlanOptions{})
+			if err != nil {
+				return err
+			}
+			est := sess.PlanEstimate(ctx, pl)
 			if f.jsonOut {
 				// JSON readers see "blocked": true; the exit code stays 0.
 				return render.PlanJSON(cmd.OutOrStdout(), pl, est)
 			}
-			render.Plan(cmd.OutOrStdout(), pl, est)
+			render.Plan(cmd.OutOrStdout(), pl, est, full)
 			if pl.Path.Blocked {
 				return &exitError{code: exitFailure, err: fmt.Errorf("the upgrade to %s is blocked: %s", pl.Path.To, strings.Join(pl.Path.Blockers, "; "))}
 			}
 			return nil
-		}),
+		},
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&to, "to", "", "target version (or latest)")
+	cmd.Flags().BoolVar(&full, "full", false, "print every release-note warning whole, not only its first line")
+	cmd.Flags().BoolVar(&mode.Offline, "offline", false, "plan from the files alone: no Docker engine, no database (automatic when no engine answers)")
+	cmd.Flags().StringVar(&mode.From, "from", "", "plan from this version instead of the detected one (with --profile NAME, no compose project is needed)")
 	return cmd
 }
 

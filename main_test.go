@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/seed-e7a9fb3b/upshift/steps"
@@ -56,3 +57,14 @@ func TestRootRejectsBadFlags(t *testing.T) {
 type nopWriter struct{}
 
 func (*nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestPlainOutputWhenNotATerminal(t *testing.T) {
+	var f stackFlags
+	if !f.plain(new(nopWriter)) {
+		t.Fatal("a pipe or a buffer must get plain output")
+	}
+	t.Setenv("NO_COLOR", "1")
+	if !f.plain(os.Stdout) {
+		t.Fatal("NO_COLOR must give plain output")
+	}
+}

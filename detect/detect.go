@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
@@ -113,10 +115,29 @@ func Detect(ctx context.Context, eng *dockerx.Engine, opts Options) (*Result, er
 		}
 		rep.Services = append(rep.Services, sr)
 	}
+	fv := newFilesView(stack, prof)
+	markJobs(stack.Model, rep)
+	fileDB, dbWarns := fv.db(rep)
+	for i := range rep.Services {
+		// A SQLite file lives in an app container; a server is the db.
+		if rep.Services[i].Name == fileDB.Service && fileDB.Engine != profile.EngineSQLite {
+			rep.Services[i].Role = profile.RoleDB
+		}
+	}
+	rep.Migration = fv.migrationReport(rep)
+	fileV, fileSrc, loc, floating := fv.version(rep)
+	rep.VersionLocation = loc
+	rep.Warnings = append(rep.Warnings, dbWarns...)
+	rep.Warnings = append(rep.Warnings, fv.fileWarnings(len(opts.Files) > 0)...)
+	if ex := stack.ExampleEnvFile; ex != "" {
+		rep.Warnings = append(rep.Warnings, "there is no .env: "+filepath.Base(ex)+" was read in its place (as `cp "+filepath.Base(ex)+" .env` would give); a stack started without a .env may differ")
+	}
 	if opts.Offline {
-		rep.Version = "unknown (offline)"
-		rep.VersionSource = "none"
-		rep.DB = DBReport{Engine: prof.DB.Engine, Service: dbService(prof, rep)}
+		rep.Version, rep.VersionSource, rep.VersionFloating = fileV, fileSrc, floating
+		if floating {
+			rep.Warnings = append(rep.Warnings, "the version is not in the files: "+fileSrc+" names a moving target, not a version. Fix: start the stack and run `upshift detect` (it asks the running app), or pin the image to a version tag")
+		}
+		rep.DB = fileDB
 		rep.Schema = SchemaReport{Tool: prof.Schema.Tool}
 		return res, nil
 	}
@@ -130,14 +151,24 @@ func Detect(ctx context.Context, eng *dockerx.Engine, opts Options) (*Result, er
 		v, src, warn := probeVersion(ctx, eng, prof, res, rep)
 		mu.Lock()
 		defer mu.Unlock()
+		if !strings.HasPrefix(v, "unknown") {
+			v = AppForm(prof, v)
+		}
 		rep.Version, rep.VersionSource = v, src
+		rep.VersionFloating = floating && strings.HasPrefix(v, "unknown")
+		// A tag read from the files (no container) is named as offline.
+		if svc, ok := strings.CutPrefix(src, "image tag of "); ok && v == fileV {
+			if _, running := res.Containers[svc]; !running {
+				rep.VersionSource = fileSrc
+			}
+		}
 		if warn != "" {
 			rep.Warnings = append(rep.Warnings, warn)
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		probeDB(ctx, prof, res)
+		probeDB(ctx, prof, res, fileDB)
 	}()
 	go func() {
 		defer wg.Done()
@@ -166,18 +197,6 @@ func chooseProfile(opts Options, infos []profile.ServiceInfo) (*profile.Profile,
 		return nil, "", fmt.Errorf("no profile matches this project (%s) and it has no PostgreSQL service, so the generic profile does not apply either. Fix: pass --profile FILE with a profile for this app", why)
 	}
 	return p, why, nil
-}
-
-func dbService(p *profile.Profile, rep *Report) string {
-	if p.DB.Service != "" {
-		return p.DB.Service
-	}
-	for _, s := range rep.Services {
-		if s.Role == profile.RoleDB {
-			return s.Name
-		}
-	}
-	return ""
 }
 
 func digests(ctx context.Context, eng *dockerx.Engine, rep *Report) {
@@ -240,11 +259,16 @@ func or(a, b string) string {
 	return b
 }
 
-func probeDB(ctx context.Context, p *profile.Profile, res *Result) {
+// probeDB asks the database server; base is what the files say of it (the
+// engine, the service, the server version of its image tag).
+func probeDB(ctx context.Context, p *profile.Profile, res *Result, base DBReport) {
 	rep := &res.Report
-	svc := dbService(p, rep)
-	rep.DB = DBReport{Engine: or(p.DB.Engine, profile.EnginePostgres), Service: svc}
+	svc := base.Service
+	rep.DB = base
 	rep.Schema = SchemaReport{Tool: p.Schema.Tool}
+	if !base.Supported {
+		return
+	}
 	if rep.DB.Engine == profile.EngineSQLite {
 		probeSQLite(ctx, p, res)
 		return
@@ -310,6 +334,7 @@ func probeDB(ctx context.Context, p *profile.Profile, res *Result) {
 	if v, err := conn.ServerVersion(ctx); err == nil {
 		rep.DB.ServerVersion = v.Text
 		rep.DB.ServerMajor = v.Major
+		rep.DB.ServerVersionSource = "the server"
 	}
 	if n, err := conn.DatabaseSize(ctx); err == nil {
 		rep.DB.SizeBytes = n

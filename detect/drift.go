@@ -33,7 +33,7 @@ func judge(p *profile.Profile, rep *Report) []string {
 			w = append(w, fmt.Sprintf("%s is %s (restarted %d times): look at `docker compose logs %s`", s.Name, s.State, s.RestartCount, s.Name))
 		case s.Health == "unhealthy":
 			w = append(w, s.Name+" is unhealthy")
-		case s.State == "not created" && s.Role != profile.RoleOther:
+		case s.State == "not created" && s.Role != profile.RoleOther && s.Role != profile.RoleJob:
 			w = append(w, s.Name+" has no container: the stack is not (fully) up")
 		}
 	}

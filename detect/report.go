@@ -3,19 +3,26 @@ package detect
 // Report is what detect found. It holds no secrets: credentials stay in
 // Probe, which is never serialised.
 type Report struct {
-	Project       string          `json:"project"`
-	Dir           string          `json:"dir"`
-	ComposeFiles  []string        `json:"compose_files"`
-	App           string          `json:"app"`
-	Profile       string          `json:"profile"`
-	ProfileReason string          `json:"profile_reason,omitempty"`
-	Version       string          `json:"version"`
-	VersionSource string          `json:"version_source"`
-	Schema        SchemaReport    `json:"schema"`
-	DB            DBReport        `json:"db"`
-	Services      []ServiceReport `json:"services"`
-	Drift         *Drift          `json:"drift,omitempty"` // set when the schema head is not the one Version expects
-	Warnings      []string        `json:"warnings"`        // for people; decide on typed fields (Drift, Schema.Dirty)
+	Project       string   `json:"project"`
+	Dir           string   `json:"dir"`
+	ComposeFiles  []string `json:"compose_files"`
+	App           string   `json:"app"`
+	Profile       string   `json:"profile"`
+	ProfileReason string   `json:"profile_reason,omitempty"`
+	Version       string   `json:"version"`
+	VersionSource string   `json:"version_source"`
+	// VersionFloating: the version-holding image tag names a moving target
+	// (latest, a branch), so the files cannot tell the version.
+	VersionFloating bool `json:"version_floating,omitempty"`
+	// VersionLocation says where the version is set in the files:
+	// "env:KEY" (.env), "compose:SERVICE.image" or "floating".
+	VersionLocation string           `json:"version_location,omitempty"`
+	Migration       *MigrationReport `json:"migration,omitempty"`
+	Schema          SchemaReport     `json:"schema"`
+	DB              DBReport         `json:"db"`
+	Services        []ServiceReport  `json:"services"`
+	Drift           *Drift           `json:"drift,omitempty"` // set when the schema head is not the one Version expects
+	Warnings        []string         `json:"warnings"`        // for people; decide on typed fields (Drift, Schema.Dirty)
 }
 
 // SchemaReport is the schema head and its health.
@@ -41,6 +48,30 @@ type DBReport struct {
 	Address       string `json:"address,omitempty"` // how upshift reached it (never with credentials)
 	Reachable     bool   `json:"reachable"`
 	Error         string `json:"error,omitempty"`
+	// Supported is false for an engine upshift cannot upgrade (MySQL).
+	Supported bool `json:"supported"`
+	// EngineSource says what named the engine ("env DB_TYPE of api",
+	// "image mysql:8 of mysql", "profile").
+	EngineSource string `json:"engine_source,omitempty"`
+	Image        string `json:"image,omitempty"` // the DB service's image, from the files
+	// ServerVersionSource says where ServerVersion came from: the server
+	// itself, or the image tag when the server was not asked.
+	ServerVersionSource string   `json:"server_version_source,omitempty"`
+	Variants            []string `json:"variants,omitempty"` // engines the profile supports
+}
+
+// MigrationReport says how the app's schema is migrated, as the profile
+// and the files tell it.
+type MigrationReport struct {
+	Mode    string `json:"mode"`              // oneoff, entrypoint, none
+	Service string `json:"service,omitempty"` // what migrates (a job service in the files, or the profile's service)
+	Command string `json:"command,omitempty"`
+	// Trigger is the migration trigger in words, for people.
+	Trigger string `json:"trigger"`
+	// Toggle is the env key that switches entrypoint migrations on, with
+	// Enabled its value in the files.
+	Toggle  string `json:"toggle,omitempty"`
+	Enabled *bool  `json:"enabled,omitempty"`
 }
 
 // ServiceReport is one compose service and its container.

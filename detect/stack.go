@@ -33,6 +33,9 @@ type Stack struct {
 	Invocation dockerx.Project // how to call docker compose for it
 	Model      *types.Project  // the interpolated compose model
 	EnvFile    string          // the .env used (absolute), "" if none
+	// ExampleEnvFile is the app's template (env.example) read in place of a
+	// missing .env; EnvFile stays "" (nothing ever writes the template).
+	ExampleEnvFile string
 }
 
 // ErrNoCompose means no compose file was found.
@@ -88,10 +91,18 @@ func LoadStack(ctx context.Context, eng containerLister, opts StackOptions) (*St
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory. Fix: pass --dir with the directory of your compose file", abs)
 	}
+	envFiles := opts.EnvFiles
+	example := ""
+	if len(envFiles) == 0 {
+		example = exampleEnv(abs)
+		if example != "" {
+			envFiles = []string{example}
+		}
+	}
 	pfn := []cli.ProjectOptionsFn{
 		cli.WithWorkingDirectory(abs),
 		cli.WithOsEnv,
-		cli.WithEnvFiles(opts.EnvFiles...),
+		cli.WithEnvFiles(envFiles...),
 		cli.WithDotEnv,
 		cli.WithConfigFileEnv,
 		cli.WithDefaultConfigPath,
@@ -112,14 +123,13 @@ func LoadStack(ctx context.Context, eng containerLister, opts StackOptions) (*St
 	if err != nil {
 		return nil, explainComposeErr(abs, err)
 	}
-	envFiles := opts.EnvFiles
 	envFile := ""
-	if len(envFiles) == 0 {
+	if len(opts.EnvFiles) == 0 {
 		if _, err := os.Stat(filepath.Join(abs, ".env")); err == nil {
 			envFile = filepath.Join(abs, ".env")
 		}
 	} else {
-		envFile = envFiles[0]
+		envFile = opts.EnvFiles[0]
 		if !filepath.IsAbs(envFile) {
 			envFile = filepath.Join(abs, envFile)
 		}
@@ -138,7 +148,23 @@ func LoadStack(ctx context.Context, eng containerLister, opts StackOptions) (*St
 		}
 	}
 	inv := dockerx.Project{Name: model.Name, WorkingDir: abs, Files: files, EnvFiles: opts.EnvFiles, Profiles: activeProfiles(profiles)}
-	return &Stack{Invocation: inv, Model: model, EnvFile: envFile}, nil
+	return &Stack{Invocation: inv, Model: model, EnvFile: envFile, ExampleEnvFile: example}, nil
+}
+
+// exampleEnv is the env template next to the compose file (.env.example,
+// env.example) when the project has no .env: the admin's first step is to
+// copy it, and without it the files cannot be read at all.
+func exampleEnv(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, ".env")); err == nil {
+		return ""
+	}
+	for _, n := range []string{".env.example", "env.example", ".env.default"} {
+		p := filepath.Join(dir, n)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
 }
 
 func activeProfiles(p []string) []string {

@@ -21,13 +21,11 @@ import (
 // 2.0.0) and a rename (NOTES_SECRET → APP_SECRET in 2.0.0).
 func testProfile(t *testing.T) *profile.Profile {
 	t.Helper()
-	for _, p := range profile.Builtin() {
-		if p.Name == "upshift-demo" {
-			return p
-		}
+	p := profile.Named("upshift-demo")
+	if p == nil {
+		t.Fatal("no upshift-demo profile")
 	}
-	t.Fatal("no upshift-demo profile")
-	return nil
+	return p
 }
 
 // notes are release notes in the demo's shape, one per version.
@@ -255,5 +253,17 @@ func TestHintForFailure(t *testing.T) {
 	}
 	if got := hint(steps.StepInfo{ID: "2.0.0/migrate", Hop: "2.0.0"}, "could not create unique index"); got != "" {
 		t.Fatalf("another hop's note: %q", got)
+	}
+}
+
+// Planning to the running version is "nothing to do", not an error.
+func TestPlanToTheRunningVersion(t *testing.T) {
+	s := testSession(t, "2.0.0", testProfile(t))
+	pl, err := s.Plan(context.Background(), "2.0.0", PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.Path.Hops) != 0 || len(pl.Plan.Steps) != 0 {
+		t.Fatalf("hops %v steps %d", pl.Path.Hops, len(pl.Plan.Steps))
 	}
 }

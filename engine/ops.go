@@ -22,6 +22,7 @@ func (s *Session) Continue(ctx context.Context, r *Resumed, o RunOptions) (steps
 // start, verify).
 func (s *Session) Backup(ctx context.Context, o RunOptions) (steps.Result, error) {
 	env := s.NewEnv()
+	o.kind = steps.KindBackup
 	return s.Run(ctx, env, upgrade.BackupPlan(env), 0, nil, nil, o)
 }
 
@@ -39,5 +40,6 @@ func (s *Session) VerifyBackup(ctx context.Context, set *backup.Set) error {
 // Restore puts a backup set back (asking first unless o decides yes).
 func (s *Session) Restore(ctx context.Context, set *backup.Set, o RunOptions) (steps.Result, error) {
 	env := s.NewEnv()
+	o.kind, o.set = steps.KindRestore, set.ID
 	return s.Run(ctx, env, upgrade.RestorePlan(env, set, "restore", true), 0, nil, nil, o)
 }

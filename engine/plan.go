@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 
+	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
+
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/envfile"
 	"github.com/seed-e7a9fb3b/upshift/internal/human"
@@ -35,21 +37,32 @@ type PlanOptions struct {
 func (s *Session) Plan(ctx context.Context, to string, o PlanOptions) (*Planned, error) {
 	rep := s.Det.Report
 	if strings.HasPrefix(rep.Version, "unknown") {
-		return nil, fmt.Errorf("the running version is %s, so no upgrade path can be computed. Nothing was changed. Fix: start the stack so its version endpoint answers, or pin the image to a version tag", rep.Version)
+		return nil, fmt.Errorf("the running version is %s, so no upgrade path can be computed. Nothing was changed. Fix: start the stack so its version endpoint answers, pin the image to a version tag, or pass --from VERSION", rep.Version)
 	}
 	return s.planFrom(ctx, rep.Version, to, o)
 }
 
 func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) (*Planned, error) {
-	notes, notices, err := s.Notes(ctx)
+	if err := s.plannable(); err != nil {
+		return nil, err
+	}
+	notes, notices, synthetic, err := s.planNotes(ctx, from, to) // offline.go
 	if err != nil {
 		return nil, err
 	}
 	rep := s.Det.Report
-	path, err := releases.PlanPath(s.Det.Profile, notes, from, to, releases.DBFacts{Engine: rep.DB.Engine, ServerVersion: rep.DB.ServerVersion})
-	if err != nil {
+	var path releases.Path
+	if sameVersion(from, to) {
+		// Already there: nothing to do, which is not an error (a fleet run
+		// twice reports "ok").
+		path = releases.Path{From: from, To: to}
+	} else if path, err = releases.PlanPath(s.Det.Profile, notes, from, to, releases.DBFacts{Engine: rep.DB.Engine, ServerVersion: rep.DB.ServerVersion}); err != nil {
 		return nil, err
 	}
+	if synthetic {
+		markNoNotes(&path)
+	}
+	inAppForm(s.Det.Profile, notes, &path)
 	env := s.NewEnv()
 	env.BackupAfterStop = o.BackupAfterStop
 	hops := hopsOf(path)
@@ -89,6 +102,8 @@ type Estimate struct {
 	BackupErr   error         // the backup cannot be sized (why)
 	FreeErr     error         // not enough free space (why)
 	Downtime    time.Duration // rough: stop, migration and start per hop
+	// NotEstimated: planned offline, nothing could be sized.
+	NotEstimated bool
 }
 
 // Estimate sizes the restore point as the preflight step does, checks the
@@ -204,4 +219,14 @@ func words(s string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// sameVersion compares versions by meaning ("v1.2.0" is "1.2.0").
+func sameVersion(a, b string) bool {
+	va, errA := semver.Parse(a)
+	vb, errB := semver.Parse(b)
+	if errA != nil || errB != nil {
+		return strings.TrimPrefix(a, "v") == strings.TrimPrefix(b, "v")
+	}
+	return va.Equal(vb)
 }

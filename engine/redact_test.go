@@ -89,11 +89,9 @@ func TestRunRedactsEverywhere(t *testing.T) {
 
 func demoProfile(t *testing.T) *profile.Profile {
 	t.Helper()
-	for _, p := range profile.Builtin() {
-		if p.Name == "upshift-demo" {
-			return p
-		}
+	p := profile.Named("upshift-demo")
+	if p == nil {
+		t.Fatal("no upshift-demo profile")
 	}
-	t.Fatal("no upshift-demo profile")
-	return nil
+	return p
 }

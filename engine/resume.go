@@ -78,6 +78,28 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 	}
 	lastGood, changed := whereItStopped(st)
 	r := &Resumed{Env: env, State: st}
+	switch st.Info.Kind {
+	case steps.KindRestore:
+		// Whatever the choice, an interrupted restore is finished: run it
+		// again from the start (each of its steps can run twice).
+		if len(points) == 0 && st.Info.Set == "" {
+			return nil, fmt.Errorf("run %s restored a backup set the journal does not name. Run `upshift restore ID` again", st.Info.ID)
+		}
+		set, err := backup.Open(s.BackupDir(), st.Info.Set)
+		if err != nil {
+			return nil, fmt.Errorf("the set of the interrupted restore: %w", err)
+		}
+		r.Plan = upgrade.RestorePlan(env, set, "restore", false)
+		return r, nil
+	case steps.KindBackup:
+		if stopped(st) {
+			r.Plan = upgrade.StartPlan(env, st.Info.From)
+			r.Plan.RollsBack = true
+			return r, nil
+		}
+		r.NoRestorePoint = true
+		return r, nil
+	}
 	if choice == Rollback {
 		for _, p := range points {
 			env.AddRestorePoint(p)
@@ -85,6 +107,12 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 		env.ResumeAt(lastGood, changed || st.RollingBack)
 		set := env.RestorePoint()
 		switch {
+		case set == nil && stopped(st):
+			// Killed after the stop, before its backup (--backup-after-stop):
+			// nothing else changed; the old version is started again.
+			r.Plan = upgrade.StartPlan(env, lastGood)
+			r.Plan.RollsBack = true
+			return r, nil
 		case set == nil:
 			r.NoRestorePoint = true
 			return r, nil
@@ -210,4 +238,23 @@ func (s *Session) Settle(st *steps.RunState, r *Resumed) (steps.Result, error) {
 		return res, fmt.Errorf("close the journal of run %s: %w", st.Info.ID, err)
 	}
 	return res, nil
+}
+
+// stopped reports whether the writers were stopped by the run and not
+// started again (a stop step started after the last start that finished).
+func stopped(st *steps.RunState) bool {
+	down := false
+	for _, id := range st.Started {
+		hop, step, ok := strings.Cut(id, "/")
+		if !ok {
+			step = hop // the steps of `upshift backup` have no hop
+		}
+		switch {
+		case step == "stop":
+			down = true
+		case step == "start" && st.Finished[id] == steps.StatusOK:
+			down = false
+		}
+	}
+	return down
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,6 +53,8 @@ type RunOptions struct {
 	// OnHangup is called when the terminal goes away (SIGHUP). The run
 	// carries on whatever it returns: a hang-up never ends a run.
 	OnHangup func()
+	// kind and set are journaled so a resume knows what it resumes.
+	kind, set string
 }
 
 // Run executes plan from step start under the stack's lock, journaled
@@ -73,6 +76,7 @@ func (s *Session) Run(ctx context.Context, env *upgrade.Env, plan *steps.Plan, s
 			ID: now.Format("20060102-150405.000") + "-" + plan.To, Project: env.Project.Name, Dir: env.Dir(),
 			Profile: env.Profile.Name, From: plan.From, To: plan.To, Hops: hops, Started: now,
 			PID: os.Getpid(), Upshift: s.opts.Upshift, BackupDir: env.BackupDir,
+			Kind: cmp.Or(o.kind, steps.KindUpgrade), Set: o.set,
 		})
 	}
 	if err != nil {

@@ -63,6 +63,12 @@ type Session struct {
 	notes   []releases.Note
 	notices []string
 	loaded  bool
+
+	// Planning from the files alone (offline.go): offline is set when no
+	// Docker engine is used, from is --from, openNotices say why.
+	offline     bool
+	from        string
+	openNotices []string
 }
 
 // Profiles are the built-in profiles plus the admin's own.

@@ -120,7 +120,7 @@ func TestDetectRealLayouts(t *testing.T) {
 				"api": profile.RoleApp, "worker": profile.RoleWorker, "worker_beat": profile.RoleScheduler,
 				"web": profile.RoleWeb, "db_postgres": profile.RoleDB, "plugin_daemon": profile.RoleWorker,
 				"redis": profile.RoleOther, "nginx": profile.RoleOther, "sandbox": profile.RoleOther,
-				"ssrf_proxy": profile.RoleOther, "weaviate": profile.RoleOther, "init_permissions": profile.RoleOther,
+				"ssrf_proxy": profile.RoleOther, "weaviate": profile.RoleOther, "init_permissions": profile.RoleJob,
 			},
 		},
 		{
@@ -135,7 +135,7 @@ func TestDetectRealLayouts(t *testing.T) {
 			app: "simplelogin",
 			roles: map[string]string{
 				"postgres": profile.RoleDB, "app": profile.RoleApp, "email": profile.RoleWorker,
-				"job-runner": profile.RoleScheduler, "migration": profile.RoleOther, "init": profile.RoleOther,
+				"job-runner": profile.RoleScheduler, "migration": profile.RoleJob, "init": profile.RoleJob,
 				"postfix": profile.RoleOther, "dns": profile.RoleOther, "reverse-proxy": profile.RoleOther,
 				"traefik-certificate-exporter": profile.RoleOther,
 			},

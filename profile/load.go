@@ -56,6 +56,16 @@ func Builtin() []*Profile {
 	return out
 }
 
+// Named is the built-in profile called name, or nil.
+func Named(name string) *Profile {
+	for _, p := range Builtin() {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
 // Load reads and validates one profile file.
 func Load(path string) (*Profile, error) {
 	data, err := os.ReadFile(path)

@@ -13,7 +13,10 @@ const (
 	RoleScheduler = "scheduler"
 	RoleDB        = "db"
 	RoleWeb       = "web"
-	RoleOther     = "other"
+	// RoleJob is a one-shot service (an init or migration job): it runs to
+	// completion before the app starts and is expected to be exited.
+	RoleJob   = "job"
+	RoleOther = "other"
 )
 
 // Profile describes one app. Field names mirror the YAML keys.
@@ -109,6 +112,8 @@ type VersionSource struct {
 const (
 	EnginePostgres = "postgresql"
 	EngineSQLite   = "sqlite"
+	// EngineMySQL is recognised in the files but not handled by upshift.
+	EngineMySQL = "mysql"
 )
 
 // DB says where the app's data lives.
@@ -131,6 +136,32 @@ type DB struct {
 	// connects with another role than the database service's user: the
 	// DDL check is made as that role.
 	AppDSN *ConfigValue `yaml:"app_dsn,omitempty"`
+	// Variants are the engines the app supports, each with the service
+	// that runs it in the app's own layouts; the files decide which one a
+	// stack uses (EngineFrom, else the images of its services).
+	Variants []DBVariant `yaml:"variants,omitempty"`
+	// EngineFrom are the places in the files that name the engine the app
+	// connects to (Dify's DB_TYPE, n9e's config.toml DB.DBType), most
+	// trusted first.
+	EngineFrom []EngineSource `yaml:"engine_from,omitempty"`
+}
+
+// DBVariant is one database engine an app supports.
+type DBVariant struct {
+	Engine  string `yaml:"engine"`
+	Service string `yaml:"service,omitempty"`
+}
+
+// EngineSource is a value in the files that names the DB engine: an env key
+// (of Service, else the project's .env), or a dotted key of a config file.
+// File is relative to the project, or (with Service and Mount) to the host
+// directory bind-mounted at Mount in that service.
+type EngineSource struct {
+	Env     string `yaml:"env,omitempty"`
+	Service string `yaml:"service,omitempty"`
+	Mount   string `yaml:"mount,omitempty"`
+	File    string `yaml:"file,omitempty"`
+	Key     string `yaml:"key,omitempty"`
 }
 
 // ConfigValue is one value in a config file of the project: a dotted key
@@ -179,6 +210,9 @@ type Migration struct {
 	After [][]string `yaml:"after,omitempty"`
 	// Env is added to the one-off container (e.g. MODE: migration).
 	Env map[string]string `yaml:"env,omitempty"`
+	// ToggleEnv is the env key that switches entrypoint migrations on
+	// (Dify's MIGRATION_ENABLED): detect reports its value.
+	ToggleEnv string `yaml:"toggle_env,omitempty"`
 	// SuccessLog and ErrorLog are regexps watched in the entrypoint logs.
 	SuccessLog string `yaml:"success_log,omitempty"`
 	ErrorLog   string `yaml:"error_log,omitempty"`

@@ -15,7 +15,7 @@ var (
 	nameRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 	envKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	ghRepoRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	roles    = []string{RoleApp, RoleWorker, RoleScheduler, RoleDB, RoleWeb, RoleOther}
+	roles    = []string{RoleApp, RoleWorker, RoleScheduler, RoleDB, RoleWeb, RoleJob, RoleOther}
 )
 
 type checker struct {
@@ -221,6 +221,24 @@ func (p *Profile) validateDB(c *checker) {
 	if a := p.DB.AppDSN; a != nil && (a.File == "" || a.Key == "") {
 		c.bad("db.app_dsn", "needs file (in the project) and key (a dotted TOML key or an env key)")
 	}
+	for i, v := range p.DB.Variants {
+		if v.Engine == "" || v.Engine != strings.ToLower(v.Engine) {
+			c.bad(fmt.Sprintf("db.variants[%d].engine", i), "missing or not lower case (postgresql, mysql, sqlite, ...)")
+		}
+	}
+	for i, e := range p.DB.EngineFrom {
+		f := fmt.Sprintf("db.engine_from[%d]", i)
+		switch {
+		case (e.Env == "") == (e.File == ""):
+			c.bad(f, "set either env (an env key) or file with key")
+		case e.Env != "" && !envKeyRe.MatchString(e.Env):
+			c.bad(f+".env", "%q is not an env key name", e.Env)
+		case e.File != "" && e.Key == "":
+			c.bad(f+".key", "a config file needs the dotted key that names the engine")
+		case e.Mount != "" && e.Service == "":
+			c.bad(f+".service", "mount needs the service whose bind mount it is")
+		}
+	}
 }
 
 func (p *Profile) validateMigration(c *checker) {
@@ -242,6 +260,9 @@ func (p *Profile) validateMigration(c *checker) {
 		if m.Mode != MigrateOneOff {
 			c.bad(fmt.Sprintf("migration.after[%d]", i), "after-commands run in one-off containers: only with mode oneoff")
 		}
+	}
+	if m.ToggleEnv != "" && !envKeyRe.MatchString(m.ToggleEnv) {
+		c.bad("migration.toggle_env", "%q is not an env key name", m.ToggleEnv)
 	}
 	c.regexp("migration.success_log", m.SuccessLog)
 	c.regexp("migration.error_log", m.ErrorLog)

@@ -14,8 +14,12 @@ import (
 
 // Plan prints a plan: notices, blockers, hops with their warnings, the
 // steps, the backup and downtime estimate.
-func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate) {
+func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 	p := pl.Path
+	if len(p.Hops) == 0 && !p.Blocked {
+		_, _ = fmt.Fprintf(w, "the stack already runs %s: nothing to do\n", p.From)
+		return
+	}
 	_, _ = fmt.Fprintf(w, "upgrade %s → %s\n", p.From, p.To)
 	for _, n := range pl.Notices {
 		_, _ = fmt.Fprintln(w, "note: "+n)
@@ -41,6 +45,10 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate) {
 		for _, kind := range []releases.Kind{releases.KindBreaking, releases.KindManualAction, releases.KindRequirement, releases.KindDeprecation} {
 			for _, wr := range ws {
 				if wr.Kind == kind {
+					if full {
+						_, _ = fmt.Fprintf(w, "  ! %-13s (%s)\n%s\n", wr.Kind, wr.Version, indentBy(strings.TrimSpace(wr.Text), "      "))
+						continue
+					}
 					_, _ = fmt.Fprintf(w, "  ! %-13s %s (%s)\n", wr.Kind, firstLineOf(wr.Text), wr.Version)
 				}
 			}
@@ -57,7 +65,11 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate) {
 		}
 		_, _ = fmt.Fprintf(w, "  %2d.%s %s\n", i+1, mark, s.Name)
 	}
-	_, _ = fmt.Fprintf(w, "\neach backup: about %s in %s; downtime: about %s\n", human.Bytes(est.BackupBytes), pl.Env.BackupDir, est.Downtime)
+	if est.NotEstimated {
+		_, _ = fmt.Fprintf(w, "\nbackups go to %s; backup size and downtime not estimated (offline)\n", pl.Env.BackupDir)
+	} else {
+		_, _ = fmt.Fprintf(w, "\neach backup: about %s in %s; downtime: about %s\n", human.Bytes(est.BackupBytes), pl.Env.BackupDir, est.Downtime)
+	}
 	for _, pr := range est.Problems() {
 		_, _ = fmt.Fprintln(w, "  ✗ "+pr)
 	}
@@ -107,4 +119,8 @@ func PlanJSON(w io.Writer, pl *engine.Planned, est engine.Estimate) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return writeErr(enc.Encode(out))
+}
+
+func indentBy(s, pre string) string {
+	return pre + strings.ReplaceAll(s, "\n", "\n"+pre)
 }

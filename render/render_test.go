@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/engine"
 	"github.com/seed-e7a9fb3b/upshift/releases"
 	"github.com/seed-e7a9fb3b/upshift/steps"
@@ -20,7 +21,7 @@ func TestPlanPrintsNoticesAndEstimate(t *testing.T) {
 		Notices: []string{"GitHub answered 503; using release notes cached at 2026-11-30 10:00 UTC"},
 	}
 	var b bytes.Buffer
-	Plan(&b, pl, engine.Estimate{BackupBytes: 3 << 30, Downtime: 40 * time.Second})
+	Plan(&b, pl, engine.Estimate{BackupBytes: 3 << 30, Downtime: 40 * time.Second}, false)
 	out := b.String()
 	for _, want := range []string{"note: GitHub answered 503", "breaking", "X is removed.", "3.0 GiB in /srv/b", "40s"} {
 		if !strings.Contains(out, want) {
@@ -33,5 +34,22 @@ func TestPlanPrintsNoticesAndEstimate(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), `"notices": [`) || !strings.Contains(b.String(), `"backup_bytes": 7`) {
 		t.Errorf("plan --json lacks notices or the estimate:\n%s", b.String())
+	}
+}
+
+// `detect | cat` gets no escape bytes: the report is plain when asked.
+func TestReportPlainHasNoEscapes(t *testing.T) {
+	var b bytes.Buffer
+	r := &detect.Report{Project: "p", Dir: "/d", Profile: "generic", Version: "1.0", VersionSource: "image tag",
+		Services: []detect.ServiceReport{{Name: "api", Role: "app", Image: "a:1", State: "running"}}, Warnings: []string{"DRIFT: x"}}
+	r.Schema.Dirty = true
+	if err := Report(&b, r, true); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsRune(b.String(), '\x1b') {
+		t.Fatalf("escape bytes in plain output:\n%q", b.String())
+	}
+	if !strings.Contains(b.String(), "api") || !strings.Contains(b.String(), "DIRTY") {
+		t.Fatalf("report:\n%s", b.String())
 	}
 }

@@ -23,11 +23,24 @@ func Report(w io.Writer, r *detect.Report, noColor bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s  (%s, profile %s)\n", bold.Render("project"), r.Project, r.Dir, r.Profile)
 	fmt.Fprintf(&b, "%s %s  (source: %s)\n", bold.Render("version"), r.Version, r.VersionSource)
+	if r.VersionLocation != "" {
+		fmt.Fprintf(&b, "%s %s\n", bold.Render("version set in"), r.VersionLocation)
+	}
+	if r.Migration != nil {
+		fmt.Fprintf(&b, "%s %s\n", bold.Render("migrations"), r.Migration.Trigger)
+	}
 	db := r.DB.Engine
 	if r.DB.ServerVersion != "" {
 		db += " " + r.DB.ServerVersion
+		if r.DB.ServerVersionSource != "" && r.DB.ServerVersionSource != "the server" {
+			db += " (from the " + r.DB.ServerVersionSource + ")"
+		}
 	}
 	switch {
+	case !r.DB.Reachable && r.DB.Service != "" && r.DB.Error == "":
+		db += ", service " + r.DB.Service
+	case r.DB.Engine != "postgresql" && r.DB.Engine != "sqlite" && r.DB.Error != "":
+		db += ", service " + r.DB.Service + " (" + r.DB.Error + ")"
 	case r.DB.Reachable && r.DB.Engine == "sqlite":
 		db += fmt.Sprintf(", file %s, service %s, %s", r.DB.Address, r.DB.Service, human.Bytes(r.DB.SizeBytes))
 	case r.DB.Reachable:

@@ -94,13 +94,22 @@ type profileListing struct {
 	Description string `json:"description"`
 	Source      string `json:"source"`         // builtin or file
 	File        string `json:"file,omitempty"` // when Source is file
+	// VersionLocation and MigrationTrigger say where the version lives and
+	// what migrates the schema.
+	VersionLocation  string   `json:"version_location,omitempty"`
+	MigrationMode    string   `json:"migration_mode,omitempty"`
+	MigrationTrigger string   `json:"migration_trigger,omitempty"`
+	DBEngines        []string `json:"db_engines,omitempty"`
 }
 
 // Profiles lists profiles (built-in or the file they come from).
 func Profiles(out io.Writer, all []*profile.Profile, asJSON bool) error {
 	var rows []profileListing
 	for _, p := range all {
-		row := profileListing{Name: p.Name, Description: p.Description, Source: "builtin"}
+		row := profileListing{
+			Name: p.Name, Description: p.Description, Source: "builtin",
+			VersionLocation: p.VersionLocation(), MigrationMode: p.Migration.Mode, MigrationTrigger: p.MigrationTrigger(), DBEngines: p.Engines(),
+		}
 		if p.Source != profile.SourceBuiltin {
 			row.Source, row.File = "file", p.Source
 		}

@@ -31,6 +31,10 @@ type StepInfo struct {
 	// Consent marks a confirmation that agrees to a document (a EULA):
 	// --yes does not answer it, only an explicit --accept-terms does.
 	Consent bool `json:"consent,omitempty"`
+	// ReadOnly marks a step that changes nothing of the stack (checks,
+	// image pulls, backups): a failure before any other step ran leaves
+	// the stack as it was.
+	ReadOnly bool `json:"read_only,omitempty"`
 	// Optional marks a step a "no" skips instead of ending the run (the
 	// clean-up after a successful upgrade).
 	Optional bool     `json:"optional,omitempty"`

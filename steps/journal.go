@@ -35,7 +35,18 @@ type RunInfo struct {
 	PID       int       `json:"pid"`
 	Upshift   string    `json:"upshift"`
 	BackupDir string    `json:"backup_dir"`
+	// Kind is what the run does: upgrade (default), restore or backup.
+	Kind string `json:"kind,omitempty"`
+	// Set is the backup set a restore run puts back.
+	Set string `json:"set,omitempty"`
 }
+
+// Kinds of run.
+const (
+	KindUpgrade = "upgrade"
+	KindRestore = "restore"
+	KindBackup  = "backup"
+)
 
 // Record is one line of a journal.
 type Record struct {

@@ -75,6 +75,8 @@ type Runner struct {
 	// LogPath is where every event of the run is written in full (a
 	// failed result points at it).
 	LogPath string
+
+	touched bool // a step that is not ReadOnly has started
 }
 
 // Doubt is a step's outcome that is not plainly a failure: the app logged
@@ -237,6 +239,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 			}
 		}
 		r.emit(Event{Kind: EventStepStarted, Step: info.ID})
+		if !info.ReadOnly {
+			r.touched = true
+		}
 		t0 := r.now()
 		sk := &sink{r: r, step: info.ID}
 		err := st.Run(ctx, sk)
@@ -306,7 +311,7 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 		res.Next = "Nothing to undo; correct the profile so the next verify can check it."
 		return r.done(res)
 	}
-	if rollback == nil && p.Restoring {
+	if rollback == nil && p.Restoring && r.touched {
 		res.Outcome, res.RollbackFailed = OutcomeFailed, true
 		res.Message = fmt.Sprintf("%q failed: %s. The stack may be half-restored; backup %s itself is unchanged. Fix the cause, then run `upshift restore %s` again.", info.Name, cause, res.Backup, res.Backup)
 		return r.done(res)

@@ -13,8 +13,11 @@ import (
 func TestPreflightDependencies(t *testing.T) {
 	setup := func(t *testing.T, state, health string) *fixture {
 		f := newFixtureWith(t, builtin(t, "upshift-demo"), []svc{
-			{"db", "db", "upshift-test/postgres:15"}, {"api", "app", "upshift-demo/app:{v}"},
-			{"worker", "worker", "upshift-demo/app:{v}"}, {"redis", "other", "redis:7"}, {"adminer", "other", "adminer"},
+			{"db", "db", "upshift-test/postgres:15"},
+			{"api", "app", "upshift-demo/app:{v}"},
+			{"worker", "worker", "upshift-demo/app:{v}"},
+			{"redis", "other", "redis:7"},
+			{"adminer", "other", "adminer"},
 		}, "1.0.0")
 		api := f.det.res.Stack.Model.Services["api"]
 		api.DependsOn = types.DependsOnConfig{"db": {}, "redis": {}}
@@ -51,4 +54,25 @@ func TestPreflightDependencies(t *testing.T) {
 		err := (&preflightStep{env: f.env, from: "1.0.0", to: "1.1.0"}).Run(context.Background(), f.sink)
 		wantErr(t, err, "redis is exited")
 	})
+}
+
+// Writers are found, not only named: a sidecar that depends on the
+// database or holds its password is stopped for the migration too.
+func TestWritersFound(t *testing.T) {
+	f := newFixtureWith(t, builtin(t, "upshift-demo"), []svc{
+		{"db", "db", "upshift-test/postgres:15"}, {"api", "app", "upshift-demo/app:{v}"},
+		{"cron", "other", "alpine"}, {"exporter", "other", "exporter"}, {"proxy", "other", "nginx"},
+	}, "1.0.0")
+	m := f.det.res.Stack.Model.Services
+	cron := m["cron"]
+	cron.DependsOn = types.DependsOnConfig{"db": {}}
+	m["cron"] = cron
+	pw := f.det.res.DB.Params.Password
+	exp := m["exporter"]
+	dsn := "postgres://app:" + pw + "@db/app"
+	exp.Environment = types.MappingWithEquals{"DATA_SOURCE_NAME": &dsn}
+	m["exporter"] = exp
+	if got := f.env.Writers(); !equalStrings(got, []string{"api", "cron", "exporter"}) {
+		t.Fatalf("writers %v", got)
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seed-e7a9fb3b/upshift/dockerx"
+
 	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
 
 	"github.com/seed-e7a9fb3b/upshift/profile"
@@ -45,13 +47,9 @@ func (s *migrateStep) watchEntrypoint(ctx context.Context, sink steps.Sink) erro
 	if err := e.Compose.Run(ctx, sink.Log, "up", "--detach", "--no-deps", svc); err != nil {
 		return err
 	}
-	det, err := e.detectNow(ctx)
+	c, err := e.containerOf(ctx, svc)
 	if err != nil {
 		return err
-	}
-	c, ok := det.Containers[svc]
-	if !ok {
-		return fmt.Errorf("the %s container did not appear", svc)
 	}
 	w := &logWatch{ok: okRe, bad: errRe, known: known, last: time.Now(), sink: sink, note: e.note, svc: svc, settle: settle}
 	lctx, stop := context.WithCancel(ctx)
@@ -295,13 +293,9 @@ func (s *migrateStep) waitStarted(ctx context.Context, sink steps.Sink, errRe *r
 	if errRe == nil {
 		return nil
 	}
-	det, err := e.detectNow(ctx)
+	c, err := e.containerOf(ctx, svc)
 	if err != nil {
 		return err
-	}
-	c, ok := det.Containers[svc]
-	if !ok {
-		return fmt.Errorf("the %s container did not appear", svc)
 	}
 	var bad string
 	if err := e.Docker.Logs(ctx, c.ID, false, since, func(l string) {
@@ -315,4 +309,17 @@ func (s *migrateStep) waitStarted(ctx context.Context, sink steps.Sink, errRe *r
 		return fmt.Errorf("the migration logged an error: %s", bad)
 	}
 	return nil
+}
+
+// containerOf is the container of service now (after an up).
+func (e *Env) containerOf(ctx context.Context, service string) (dockerx.Container, error) {
+	det, err := e.detectNow(ctx)
+	if err != nil {
+		return dockerx.Container{}, err
+	}
+	c, ok := det.Containers[service]
+	if !ok {
+		return dockerx.Container{}, fmt.Errorf("the %s container did not appear", service)
+	}
+	return c, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,7 @@ type Env struct {
 	// which that restore point lacks.
 	xidAtBackup int64
 	lateWrites  map[string]int64
+	verifiedIDs map[string]bool // sets verified by this run (checked before a restore)
 }
 
 // RollbackTarget is where a rollback goes back to.
@@ -230,11 +232,36 @@ func (e *Env) servicesWithRoles(roles ...string) []string {
 	return out
 }
 
-// Writers are the services stopped during a migration: everything but the
-// database (and services the profile calls other, like a reverse proxy,
-// which do not write).
+// Writers are the services stopped during a migration: the app's roles,
+// and any other long-running service that can write to the database — it
+// depends on the database service or holds its password (a cron sidecar,
+// an exporter with a DSN). A reverse proxy that does neither keeps running.
 func (e *Env) Writers() []string {
-	return e.servicesWithRoles(profile.RoleApp, profile.RoleWorker, profile.RoleScheduler, profile.RoleWeb)
+	out := e.servicesWithRoles(profile.RoleApp, profile.RoleWorker, profile.RoleScheduler, profile.RoleWeb)
+	if e.Start == nil || e.Start.Stack == nil || e.Start.Stack.Model == nil {
+		return out
+	}
+	dbSvc, pw := e.Start.DB.Service, e.Start.DB.Params.Password
+	for _, s := range e.Start.Report.Services {
+		if s.Role != profile.RoleOther || slices.Contains(out, s.Name) {
+			continue
+		}
+		svc, ok := e.Start.Stack.Model.Services[s.Name]
+		if !ok {
+			continue
+		}
+		_, dependsOnDB := svc.DependsOn[dbSvc]
+		holdsPassword := false
+		for _, v := range svc.Environment {
+			if v != nil && pw != "" && strings.Contains(*v, pw) {
+				holdsPassword = true
+			}
+		}
+		if (dbSvc != "" && dependsOnDB) || holdsPassword {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }
 
 // EnvTemplate fetches the env template (.env.example) of a version as the
@@ -298,4 +325,19 @@ func (e *Env) recordAgreement(a steps.Agreement) {
 	if e.Journal != nil {
 		e.Journal.Agreed(a)
 	}
+}
+
+func (e *Env) markVerified(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.verifiedIDs == nil {
+		e.verifiedIDs = map[string]bool{}
+	}
+	e.verifiedIDs[id] = true
+}
+
+func (e *Env) verified(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.verifiedIDs[id]
 }

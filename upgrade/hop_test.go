@@ -99,7 +99,7 @@ func TestHopDemoRollback(t *testing.T) {
 			started = append(started, ev.Step)
 		}
 	}
-	want := append(hopIDs("1.1.0", "preflight", "backup", "images", "config", "stop", "migrate"), "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify")
+	want := append(hopIDs("1.1.0", "preflight", "backup", "images", "config", "stop", "migrate"), "rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify")
 	if !equalStrings(started, want) {
 		t.Errorf("started\n got %v\nwant %v", started, want)
 	}
@@ -178,7 +178,7 @@ func TestHopMaibot(t *testing.T) {
 		},
 		{
 			"migration error rolls back", "Traceback (most recent call last):", steps.OutcomeRolledBack,
-			append(hopIDs("0.11.0", "preflight", "images", "terms", "stop", "backup", "config", "migrate"), "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"),
+			append(hopIDs("0.11.0", "preflight", "images", "terms", "stop", "backup", "config", "migrate"), "rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"),
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -218,8 +218,8 @@ func TestHopMaibot(t *testing.T) {
 // restore point taken at the start of that hop (1.1.0, verified), so
 // nothing written while 1.1.0 ran is lost; --rollback-to start goes back
 // to the run's first one.
-func TestHopDemoTwoHopsRollback(t *testing.T) {
-	f := demoHop(t)
+// failSecondMigration makes the second hop's migration fail.
+func failSecondMigration(f *fixture) {
 	migrations := 0
 	f.compose.fail = func(args []string) error {
 		if args[len(args)-1] == "migrate" {
@@ -231,6 +231,11 @@ func TestHopDemoTwoHopsRollback(t *testing.T) {
 		return nil
 	}
 	f.backups.perVersion = true
+}
+
+func TestHopDemoTwoHopsRollback(t *testing.T) {
+	f := demoHop(t)
+	failSecondMigration(f)
 	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}, {Version: "2.0.0"}})
 	res, evs := runHop(t, f, p)
 	if res.Outcome != steps.OutcomeRolledBack || res.FailedStep != "2.0.0/migrate" || res.Backup != "s2-1.1.0" || res.Reached != "1.1.0" {
@@ -245,24 +250,14 @@ func TestHopDemoTwoHopsRollback(t *testing.T) {
 			last = append(last, ev.Step)
 		}
 	}
-	if got := last[len(last)-5:]; !equalStrings(got, []string{"2.0.0/migrate", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}) {
+	if got := last[len(last)-6:]; !equalStrings(got, []string{"2.0.0/migrate", "rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}) {
 		t.Errorf("last steps %v", got)
 	}
 }
 
 func TestHopDemoTwoHopsRollbackToStart(t *testing.T) {
 	f := demoHop(t)
-	migrations := 0
-	f.compose.fail = func(args []string) error {
-		if args[len(args)-1] == "migrate" {
-			migrations++
-			if migrations == 2 {
-				return errFake
-			}
-		}
-		return nil
-	}
-	f.backups.perVersion = true
+	failSecondMigration(f)
 	f.env.RollbackTo = RollbackStart
 	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}, {Version: "2.0.0"}})
 	res, _ := runHop(t, f, p)

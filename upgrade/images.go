@@ -17,8 +17,9 @@ type imagesStep struct {
 func (s *imagesStep) Info() steps.StepInfo {
 	return steps.StepInfo{
 		ID: id(s.hop, "images"), Hop: s.hop, Name: "Get the " + s.hop + " images",
-		Explain: "Pulls (or builds) the images of " + s.hop + " while the old version still runs, so the downtime later is only the migration and the restart.",
-		Touches: s.env.targetImages(s.hop),
+		Explain:  "Pulls (or builds) the images of " + s.hop + " while the old version still runs, so the downtime later is only the migration and the restart.",
+		Touches:  s.env.targetImages(s.hop),
+		ReadOnly: true,
 	}
 }
 

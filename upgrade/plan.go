@@ -89,6 +89,7 @@ func Build(env *Env, from string, hops []Hop) *steps.Plan {
 // and the upgrade's rollback run the same steps.
 func RestoreSteps(env *Env, set *backup.Set, hop string, confirm bool) []steps.Step {
 	return []steps.Step{
+		&restoreCheckStep{env: env, hop: hop, set: set},
 		&stopStep{env: env, hop: hop, all: true},
 		&restoreStep{env: env, hop: hop, set: set, confirm: confirm},
 		&startStep{env: env, hop: hop, version: set.Manifest.Version},
@@ -162,4 +163,19 @@ func (e *Env) rollbackNote() string {
 		note = strings.TrimSpace(note + fmt.Sprintf(" %d write transaction(s) committed between backup %s and the stop are not in it.", n, set.ID))
 	}
 	return note
+}
+
+// StartPlan starts the writers of version again and verifies it: what a
+// resume does for a run killed while the app was stopped and nothing else
+// had changed (a backup taken after the stop).
+func StartPlan(env *Env, version string) *steps.Plan {
+	env.setCurrent(version)
+	return &steps.Plan{
+		From: version, To: version,
+		Steps: []steps.Step{
+			&startStep{env: env, hop: "resume", version: version},
+			&verifyStep{env: env, hop: "resume", version: version},
+		},
+		Reached: env.Current,
+	}
 }

@@ -198,9 +198,9 @@ func TestRestoreSteps(t *testing.T) {
 		confirm        bool
 		want           []string
 	}{
-		{"rollback of a PostgreSQL app", "upshift-demo", "rollback", false, []string{"rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}},
-		{"upshift restore of a PostgreSQL app", "upshift-demo", "", true, []string{"stop", "restore", "start", "verify"}},
-		{"rollback of a SQLite app", "maibot", "rollback", false, []string{"rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}},
+		{"rollback of a PostgreSQL app", "upshift-demo", "rollback", false, []string{"rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}},
+		{"upshift restore of a PostgreSQL app", "upshift-demo", "", true, []string{"check", "stop", "restore", "start", "verify"}},
+		{"rollback of a SQLite app", "maibot", "rollback", false, []string{"rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -210,13 +210,13 @@ func TestRestoreSteps(t *testing.T) {
 			if got := stepIDs(st); !equalStrings(got, c.want) {
 				t.Errorf("steps\n got %v\nwant %v", got, c.want)
 			}
-			if st[0].Info().Confirm {
-				t.Error("the stop of a restore asks (the restore step asks, or nothing does)")
+			if st[0].Info().Confirm || st[1].Info().Confirm {
+				t.Error("the check and the stop of a restore ask (the restore step asks, or nothing does)")
 			}
-			if st[1].Info().Confirm != c.confirm {
-				t.Errorf("restore Confirm %v, want %v", st[1].Info().Confirm, c.confirm)
+			if st[2].Info().Confirm != c.confirm {
+				t.Errorf("restore Confirm %v, want %v", st[2].Info().Confirm, c.confirm)
 			}
-			if name := st[2].Info().Name; name != "Start 1.0.0" {
+			if name := st[3].Info().Name; name != "Start 1.0.0" {
 				t.Errorf("start names %q, want the backup's version", name)
 			}
 		})
@@ -228,7 +228,7 @@ func TestRestoreSteps(t *testing.T) {
 		if p.From != "2.0.0" || p.To != "1.0.0" || !p.Restoring || p.Backup() != "s1" || p.Reached() != "2.0.0" {
 			t.Errorf("plan %+v", p)
 		}
-		if got := stepIDs(p.Steps); !equalStrings(got, []string{"stop", "restore", "start", "verify"}) {
+		if got := stepIDs(p.Steps); !equalStrings(got, []string{"check", "stop", "restore", "start", "verify"}) {
 			t.Errorf("steps %v", got)
 		}
 	})
@@ -276,7 +276,7 @@ func TestBuildRollback(t *testing.T) {
 		t.Error("a rollback before anything changed")
 	}
 	f.env.MarkChanged()
-	if got := stepIDs(p.Rollback()); !equalStrings(got, []string{"rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}) {
+	if got := stepIDs(p.Rollback()); !equalStrings(got, []string{"rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"}) {
 		t.Errorf("rollback %v", got)
 	}
 	if p.Backup() != "s1" {

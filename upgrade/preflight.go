@@ -23,8 +23,9 @@ type preflightStep struct {
 func (s *preflightStep) Info() steps.StepInfo {
 	return steps.StepInfo{
 		ID: id(s.to, "preflight"), Hop: s.to, Name: "Check before " + s.to,
-		Explain: "Checks that everything the upgrade needs is there before anything is touched: the Docker engine, docker compose, the database (reachable, no half-applied migration), free disk space for the backup, and the images of " + s.to + ". Nothing is changed.",
-		Touches: []string{"reads only"},
+		Explain:  "Checks that everything the upgrade needs is there before anything is touched: the Docker engine, docker compose, the database (reachable, no half-applied migration), free disk space for the backup, and the images of " + s.to + ". Nothing is changed.",
+		Touches:  []string{"reads only"},
+		ReadOnly: true,
 	}
 }
 
@@ -162,7 +163,8 @@ func (e *Env) checkDependencies(det *detect.Result, sink steps.Sink) error {
 		who, isDep := needed[sv.Name]
 		// A stopped redis exits 0 too: only what is not needed running
 		// may be a finished job.
-		if slices.Contains(writers, sv.Name) || (!isDep && sv.FinishedJob()) || (jobs[sv.Name] && sv.State == "exited" && sv.ExitCode == 0) {
+		if slices.Contains(writers, sv.Name) || (!isDep && sv.FinishedJob()) || (jobs[sv.Name] && sv.State == "exited" && sv.ExitCode == 0) ||
+			(sv.Role == profile.RoleJob && !isDep && sv.State != "running") {
 			continue
 		}
 		problem := ""

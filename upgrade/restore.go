@@ -34,9 +34,11 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err != nil {
 		return err
 	}
-	sink.Log("verifying " + s.set.ID)
-	if err := e.Backups.Verify(ctx, s.set, e.pgContainer(det)); err != nil {
-		return fmt.Errorf("backup %s does not verify, nothing was restored: %w", s.set.ID, err)
+	if !e.verified(s.set.ID) {
+		sink.Log("verifying " + s.set.ID)
+		if err := e.Backups.Verify(ctx, s.set, e.pgContainer(det)); err != nil {
+			return fmt.Errorf("backup %s does not verify, nothing was restored: %w", s.set.ID, err)
+		}
 	}
 	if len(s.set.Manifest.Databases) > 0 && (det.DB.Container == "" || det.DB.SQLite != nil) {
 		// Restoring files and images without the database would pair an

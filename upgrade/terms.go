@@ -49,10 +49,11 @@ func (s *termsStep) Info() steps.StepInfo {
 	}
 	return steps.StepInfo{
 		ID: id(s.hop, "terms"), Hop: s.hop, Name: "Check the " + strings.Join(names, " and ") + " of " + s.hop,
-		Explain: "The app starts only when " + strings.Join(names, " and ") + " as shipped in its image match what you agreed to (their MD5 in the app's environment). If " + s.hop + " changed one, you read it and agree before anything else happens; the new value is then written with the version. --yes alone never agrees for you: pass --accept-terms.",
-		Confirm: true,
-		Consent: true,
-		Touches: []string{"reads the " + s.hop + " image"},
+		Explain:  "The app starts only when " + strings.Join(names, " and ") + " as shipped in its image match what you agreed to (their MD5 in the app's environment). If " + s.hop + " changed one, you read it and agree before anything else happens; the new value is then written with the version. --yes alone never agrees for you: pass --accept-terms.",
+		Confirm:  true,
+		Consent:  true,
+		Touches:  []string{"reads the " + s.hop + " image"},
+		ReadOnly: true,
 	}
 }
 

@@ -35,8 +35,9 @@ type verifyStep struct {
 func (s *verifyStep) Info() steps.StepInfo {
 	return steps.StepInfo{
 		ID: id(s.hop, "verify"), Hop: s.hop, Name: "Verify " + s.version,
-		Explain: "Checks that the app really runs " + s.version + ": the health checks pass, the version endpoint says " + s.version + ", the schema head is the one " + s.version + " expects, and no migration is dirty.",
-		Touches: []string{"reads only"},
+		Explain:  "Checks that the app really runs " + s.version + ": the health checks pass, the version endpoint says " + s.version + ", the schema head is the one " + s.version + " expects, and no migration is dirty.",
+		Touches:  []string{"reads only"},
+		ReadOnly: true,
 	}
 }
 
@@ -79,7 +80,7 @@ func (s *verifyStep) check(ctx context.Context, det *detect.Result, sink steps.S
 	e := s.env
 	rep := det.Report
 	for _, svc := range rep.Services {
-		if (svc.State == "not created" && svc.Role == profile.RoleOther) || svc.FinishedJob() {
+		if (svc.State == "not created" && (svc.Role == profile.RoleOther || svc.Role == profile.RoleJob)) || svc.FinishedJob() {
 			continue
 		}
 		if svc.State != "running" {

@@ -25,6 +25,8 @@ func (e *Env) Assumptions() []string {
 	case p.Schema.Tool != schematool.Auto && p.Schema.Tool != "":
 	case rep.Schema.Tool == schematool.Table:
 		out = append(out, "schema head: read from the app's own table ("+rep.Schema.Detail+"), found by looking; verify checks it is not dirty, but no profile says which head a version expects")
+	case rep.Schema.Tool == schematool.Auto || !rep.DB.Reachable:
+		out = append(out, "schema head: looked for in the database when it answers (the known tools' tables, then one named like *schema*version* or *migrations* with a version column)")
 	case rep.Schema.Tool == schematool.None || rep.Schema.Tool == "":
 		out = append(out, "schema head: no version table found (no known tool's, none named like *schema*version* or *migrations*); verify checks health and version only")
 	default:
@@ -32,7 +34,10 @@ func (e *Env) Assumptions() []string {
 	}
 	if m := p.Migration; m.Mode == profile.MigrateEntrypoint && m.SuccessLog == "" {
 		svc := e.migrationService()
-		out = append(out, "migration: "+orDash(svc)+" is assumed to migrate when it starts; with no success line known, the migration counts as done once it runs (healthy, if it has a health check)")
+		if svc == "" {
+			svc = "the first app service"
+		}
+		out = append(out, "migration: "+svc+" is assumed to migrate when it starts; with no success line known, the migration counts as done once it runs (healthy, if it has a health check)")
 	}
 	if !hasHTTPHealth(p) {
 		out = append(out, "health: no HTTP health check is known; verify checks the containers' state (and health checks) and the version")

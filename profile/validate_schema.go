@@ -36,8 +36,11 @@ func (p *Profile) validateSchema(c *checker) {
 	if len(s.Heads) > 0 && !schematool.HasHead(s.Tool) {
 		c.bad("schema.heads", "tool %s records no schema head, so verify could not compare these heads with anything; remove them or name the tool that records the head (e.g. tool: table)", s.Tool)
 	}
-	if len(s.Heads) > 0 && s.Tool == schematool.SQLiteUser && p.DB.Engine != EngineSQLite {
-		c.bad("schema.heads", "%s is read from a SQLite file, but db.engine is %s", s.Tool, p.DB.Engine)
+	switch {
+	case s.Tool == schematool.SQLiteUser && p.DB.Engine != EngineSQLite:
+		c.bad("schema.tool", "%s is read from a SQLite file, but db.engine is %s", s.Tool, p.DB.Engine)
+	case p.DB.Engine == EngineSQLite && s.Tool != schematool.SQLiteUser && s.Tool != schematool.Auto && s.Tool != schematool.None && s.Tool != "":
+		c.bad("schema.tool", "%s is read from PostgreSQL; a SQLite database is read with sqlite-user-version (or none)", s.Tool)
 	}
 	for v := range s.Heads {
 		c.version("schema.heads", v, true)

@@ -217,7 +217,11 @@ func checkFields(n *yaml.Node, t reflect.Type, path string, lines map[string]int
 			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 				return
 			}
-			*probs = append(*probs, Problem{Line: n.Line, Path: path, Msg: "expected a mapping (key: value lines)"})
+			msg := "expected a mapping (key: value lines)"
+			if path == "release_notes" && n.Kind == yaml.ScalarNode {
+				msg += fmt.Sprintf("; for a file write changelog: %s, for a directory of <version>.md files dir: %s, for GitHub releases github: owner/repo", n.Value, n.Value)
+			}
+			*probs = append(*probs, Problem{Line: n.Line, Path: path, Msg: msg})
 			return
 		}
 		known := map[string]reflect.StructField{}

@@ -22,6 +22,7 @@ func TestContradictions(t *testing.T) {
 		{"env_key ignored", head + "schema: {tool: none}\napply: {method: image-tag, env_key: APP_VERSION}\n", []string{"apply.env_key", "method image-tag ignores it"}},
 		{"method nothing carries out", head + "schema: {tool: none}\napply: {method: git-checkout, tag_template: 'v{{version}}'}\n", []string{"p.yaml:9: apply.method:", "not carried out"}},
 		{"postgres tool on sqlite", "name: mine\nmatch:\n  images: [me/app]\nversion:\n  sources: [{type: image-tag}]\ndb: {engine: sqlite, path: data/app.db}\nmigration: {mode: entrypoint}\napply: {method: auto}\nschema: {tool: table}\n", []string{"p.yaml:9: schema.tool:", "sqlite-user-version"}},
+		{"release notes as a plain file", head + "schema: {tool: none}\napply: {method: auto}\nrelease_notes: CHANGELOG.md\n", []string{"p.yaml:10: release_notes:", "changelog: CHANGELOG.md"}},
 		{"tool table", head + "apply: {method: env, env_key: APP_IMAGE, form: image}\nschema: {tool: table, table: schema_version, column: version, heads: {1.0.0: '3'}}\n", nil},
 		{"own table repeated", head + "apply: {method: auto}\nschema: {tool: alembic, table: alembic_version}\n", nil},
 	}

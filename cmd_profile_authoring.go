@@ -57,12 +57,13 @@ func newProfileShowCmd() *cobra.Command {
 func newProfileInitCmd() *cobra.Command {
 	var f stackFlags
 	var name, out string
-	var force bool
+	var force, offline bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a starting profile from the stack in this directory (images, where the version lives, DB, schema table, health)",
 		Long: `Reads the compose project (and, where they answer, its containers and its
-database) and writes a profile with comments saying what was found: the
+database; without a Docker engine, or with --offline, the compose files
+alone) and writes a profile with comments saying what was found: the
 app's images, where the files keep its version (a compose tag, an .env tag,
 or a whole image reference in .env), the db service and its credential env
 keys, schema version table candidates, health endpoints that answered, and
@@ -73,7 +74,8 @@ FILE), then use it with --profile FILE or put it in ~/.config/upshift/profiles.`
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := f.options()
 			o.Profile = "generic" // every non-db service is looked at as the app
-			sess, err := engine.Open(cmd.Context(), o)
+			// Connected when a Docker engine answers, else from the files.
+			sess, err := engine.OpenForPlan(cmd.Context(), o, engine.PlanMode{Offline: offline})
 			if err != nil {
 				return err
 			}
@@ -120,6 +122,7 @@ FILE), then use it with --profile FILE or put it in ~/.config/upshift/profiles.`
 	fl.StringVar(&name, "name", "", "the profile's name (default: the project directory's)")
 	fl.StringVarP(&out, "output", "o", "", "write to FILE instead of standard output")
 	fl.BoolVar(&force, "force", false, "overwrite --output if it exists")
+	fl.BoolVar(&offline, "offline", false, "read only the compose files: no Docker, no database (also what happens when no engine answers)")
 	return cmd
 }
 

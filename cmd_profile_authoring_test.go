@@ -67,3 +67,28 @@ apply:
 		}
 	}
 }
+
+// TestProfileInitFromFiles: without a stack (--offline) profile init drafts
+// a valid profile from the compose files: where the version lives, the db
+// service and its credential keys.
+func TestProfileInitFromFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "miniflux")
+	compose := "services:\n  miniflux:\n    image: ${MINIFLUX_IMAGE:-miniflux/miniflux:latest}\n    environment:\n      - RUN_MIGRATIONS=1\n  db:\n    image: postgres:17-alpine\n    environment:\n      - POSTGRES_USER=miniflux\n      - POSTGRES_PASSWORD=secret\n      - POSTGRES_DB=miniflux\n"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"docker-compose.yml": compose, ".env": "MINIFLUX_IMAGE=miniflux/miniflux:2.2.6\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := runRoot(t, "profile", "init", "--offline", "--dir", dir, "--name", "miniflux")
+	if err != nil {
+		t.Fatalf("profile init: %v\n%s", err, out)
+	}
+	for _, want := range []string{"name: miniflux", "- miniflux/miniflux", "env_key: MINIFLUX_IMAGE", "form: image", "service: db", "password_env: POSTGRES_PASSWORD", "compose files alone"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("draft lacks %q:\n%s", want, out)
+		}
+	}
+}

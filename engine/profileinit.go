@@ -44,7 +44,7 @@ var credentialKeys = [3][]string{
 func (s *Session) ProfileDraft(ctx context.Context, name string) (*profile.Draft, error) {
 	det := s.Det
 	rep := &det.Report
-	d := &profile.Draft{Name: name, Version: rep.Version}
+	d := &profile.Draft{Name: name, Version: rep.Version, FilesOnly: s.offline}
 	if d.Name == "" {
 		d.Name = sanitizeName(filepath.Base(rep.Dir))
 	}

@@ -32,6 +32,9 @@ type Draft struct {
 	// VersionHTTP is an endpoint that answered the running version.
 	VersionHTTP *VersionSource
 	Version     string // running now
+	// FilesOnly: drafted from the compose files alone (no Docker engine,
+	// no database asked), so the live parts are left as comments.
+	FilesOnly bool
 	NotesGitHub string // from the image's org.opencontainers.image.source
 	NotesWhy    string
 }
@@ -45,8 +48,12 @@ func (d *Draft) YAML() []byte {
 			w("#   %s", l)
 		}
 	}
-	w("# A profile for %s, written by `upshift profile init` from the running stack", d.Name)
+	w("# A profile for %s, written by `upshift profile init` from the stack", d.Name)
 	w("# (version %s). Check every value, then: upshift profile check FILE.", orNone(d.Version))
+	if d.FilesOnly {
+		w("# Drafted from the compose files alone (no Docker engine answered, or --offline):")
+		w("# schema table, health and version endpoints were not looked at; run it again with the stack up.")
+	}
 	w("# Fields are documented in docs/profiles.md; put the file in")
 	w("# ~/.config/upshift/profiles/ or pass it with --profile FILE.")
 	w("name: %s", d.Name)

@@ -34,7 +34,7 @@ type Draft struct {
 	Version     string // running now
 	// FilesOnly: drafted from the compose files alone (no Docker engine,
 	// no database asked), so the live parts are left as comments.
-	FilesOnly bool
+	FilesOnly   bool
 	NotesGitHub string // from the image's org.opencontainers.image.source
 	NotesWhy    string
 }

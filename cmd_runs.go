@@ -112,7 +112,7 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 	cmd.Flags().StringVar(&f.envTemplates, "env-templates", "", "DIR of <version>.env.example files to merge .env with, instead of the profile's source (offline)")
 	cmd.Flags().BoolVar(&f.acceptTerms, "accept-terms", false, "with --yes: agree to documents the new version changed (e.g. MaiBot's EULA); read them first")
 	cmd.Flags().BoolVar(&retry, "retry", false, "run the interrupted step again, then go on")
-	cmd.Flags().BoolVar(&cont, "continue", false, "go on after the interrupted step")
+	cmd.Flags().BoolVar(&cont, "continue", false, "go on after the interrupted migration or .env step (you finished it by hand); any other interrupted step runs again")
 	cmd.Flags().BoolVar(&rollback, "rollback", false, "restore the run's restore point")
 	return cmd
 }

@@ -72,6 +72,14 @@ func Detect(ctx context.Context, eng *dockerx.Engine, opts Options) (*Result, er
 		if err != nil {
 			return nil, err
 		}
+		if len(containers) == 0 && opts.Project == "" {
+			// Started with -p OTHER from this directory: find it the way
+			// compose does, by the containers' working_dir label.
+			containers, err = adoptProjectIn(ctx, eng, stack, rep)
+			if err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, c := range containers {
 		if c.OneOff || c.Service == "" {
@@ -355,4 +363,23 @@ func probeDB(ctx context.Context, p *profile.Profile, res *Result, base DBReport
 		return
 	}
 	rep.Schema = SchemaReport{Tool: sch.Tool, Head: sch.Head, Heads: sch.Heads, Dirty: sch.Dirty, Failed: sch.Failed, Detail: sch.Detail}
+}
+
+// adoptProjectIn looks for the running project started from the stack's
+// directory under another name (-p NAME). One is taken (and said); several
+// are named in a warning, for -p.
+func adoptProjectIn(ctx context.Context, eng *dockerx.Engine, stack *Stack, rep *Report) ([]dockerx.Container, error) {
+	names, err := eng.ProjectsIn(ctx, stack.Invocation.WorkingDir)
+	if err != nil || len(names) == 0 {
+		return nil, err
+	}
+	if len(names) > 1 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no containers of project %q, but projects %s were started from this directory: pass -p NAME to pick one", stack.Invocation.Name, strings.Join(names, ", ")))
+		return nil, nil
+	}
+	rep.Warnings = append(rep.Warnings, fmt.Sprintf("the containers of this directory belong to project %q (started with -p %s), not %q: upshift uses %q", names[0], names[0], stack.Invocation.Name, names[0]))
+	stack.Invocation.Name = names[0]
+	stack.Model.Name = names[0]
+	rep.Project = names[0]
+	return eng.ProjectContainers(ctx, names[0])
 }

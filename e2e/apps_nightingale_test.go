@@ -350,6 +350,28 @@ func TestNightingaleLookalike(t *testing.T) {
 	if d := s.detect(); d.Version != "8.4.1" {
 		t.Errorf("after the refused upgrade detect says %s", d.Version)
 	}
+
+	// The admin knows the background index failure is harmless for them:
+	// --accept-migration-errors keeps 9.1.1 although n9e logged it, and
+	// the journal says so.
+	if err := os.WriteFile(cfg, []byte(n9eConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	timed(t, "upgrade to v9.1.1 keeping a logged error", func() {
+		out, err = s.upshift("upgrade", "--to", "v9.1.1", "--yes", "--json", "--notes", s.notes, "--accept-migration-errors", `failed to create index idx_cur_event_hash`)
+	})
+	if err != nil {
+		t.Fatalf("upgrade --accept-migration-errors: %v\n%s", err, out)
+	}
+	if res := lastResult(t, out); res.Outcome != steps.OutcomeSuccess || strings.TrimPrefix(res.Reached, "v") != "9.1.1" {
+		t.Fatalf("result %+v", res)
+	}
+	if !strings.Contains(out, `"doubt":true`) || !strings.Contains(out, "kept despite the error") {
+		t.Errorf("the kept error must be asked (a doubt) and said:\n%s", out)
+	}
+	if d := s.detect(); strings.TrimPrefix(d.Version, "v") != "9.1.1" {
+		t.Errorf("after keeping, detect says %s", d.Version)
+	}
 }
 
 func imageID(t *testing.T, ref string) string {

@@ -267,3 +267,20 @@ func TestPlanToTheRunningVersion(t *testing.T) {
 		t.Fatalf("hops %v steps %d", pl.Path.Hops, len(pl.Plan.Steps))
 	}
 }
+
+// --continue never skips an interrupted backup: the hop would have no
+// restore point.
+func TestResumeContinueRetakesTheBackup(t *testing.T) {
+	s := testSession(t, "1.0.0", testProfile(t))
+	st := &steps.RunState{
+		Info:    steps.RunInfo{ID: "r", From: "1.0.0", To: "1.1.0", Hops: []string{"1.1.0"}},
+		Started: []string{"1.1.0/preflight", "1.1.0/backup"}, Finished: map[string]string{"1.1.0/preflight": steps.StatusOK}, Failed: "1.1.0/backup", Interrupted: true,
+	}
+	r, err := s.Resume(context.Background(), st, Continue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Plan.Steps[r.Start].Info().ID; got != "1.1.0/backup" {
+		t.Fatalf("continue starts at %s, want the backup again", got)
+	}
+}

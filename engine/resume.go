@@ -199,7 +199,12 @@ func whereItStopped(st *steps.RunState) (lastGood string, changed bool) {
 // steps goes on after the last finished one, whatever the choice.
 func resumeIndex(p *steps.Plan, st *steps.RunState, choice Choice) int {
 	if i := p.IndexOf(st.Failed); st.Failed != "" && i >= 0 {
-		if choice == Continue {
+		// Continue skips only what an admin may have finished by hand (the
+		// migration, the .env); every other step is run again, since
+		// skipping it would leave the hop without its restore point, the
+		// app stopped, or a version unverified.
+		_, step, _ := strings.Cut(st.Failed, "/")
+		if choice == Continue && (step == "migrate" || step == "config") {
 			return i + 1
 		}
 		return i

@@ -40,8 +40,10 @@ func TestPlanPrintsNoticesAndEstimate(t *testing.T) {
 // `detect | cat` gets no escape bytes: the report is plain when asked.
 func TestReportPlainHasNoEscapes(t *testing.T) {
 	var b bytes.Buffer
-	r := &detect.Report{Project: "p", Dir: "/d", Profile: "generic", Version: "1.0", VersionSource: "image tag",
-		Services: []detect.ServiceReport{{Name: "api", Role: "app", Image: "a:1", State: "running"}}, Warnings: []string{"DRIFT: x"}}
+	r := &detect.Report{
+		Project: "p", Dir: "/d", Profile: "generic", Version: "1.0", VersionSource: "image tag",
+		Services: []detect.ServiceReport{{Name: "api", Role: "app", Image: "a:1", State: "running"}}, Warnings: []string{"DRIFT: x"},
+	}
 	r.Schema.Dirty = true
 	if err := Report(&b, r, true); err != nil {
 		t.Fatal(err)

@@ -142,7 +142,6 @@ type sink struct {
 	r    *Runner
 	step string
 	mu   sync.Mutex
-	tail []string
 	// firstErr is the step's first log line that reads like an error: the
 	// app's own account of what went wrong, where later lines are effects.
 	firstErr string
@@ -153,10 +152,6 @@ func (s *sink) Log(line string) {
 	s.mu.Lock()
 	if s.firstErr == "" && errorLine.MatchString(line) {
 		s.firstErr = line
-	}
-	s.tail = append(s.tail, line)
-	if len(s.tail) > 20 {
-		s.tail = s.tail[len(s.tail)-20:]
 	}
 	s.mu.Unlock()
 	s.r.emit(Event{Kind: EventLog, Step: s.step, Line: line})
@@ -173,12 +168,6 @@ func (s *sink) cause() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.firstErr
-}
-
-func (s *sink) lastLines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.tail...)
 }
 
 // Run executes the plan from step index start. On a failure after the

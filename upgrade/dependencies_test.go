@@ -60,8 +60,11 @@ func TestPreflightDependencies(t *testing.T) {
 // database or holds its password is stopped for the migration too.
 func TestWritersFound(t *testing.T) {
 	f := newFixtureWith(t, builtin(t, "upshift-demo"), []svc{
-		{"db", "db", "upshift-test/postgres:15"}, {"api", "app", "upshift-demo/app:{v}"},
-		{"cron", "other", "alpine"}, {"exporter", "other", "exporter"}, {"proxy", "other", "nginx"},
+		{"db", "db", "upshift-test/postgres:15"},
+		{"api", "app", "upshift-demo/app:{v}"},
+		{"cron", "other", "alpine"},
+		{"exporter", "other", "exporter"},
+		{"proxy", "other", "nginx"},
 	}, "1.0.0")
 	m := f.det.res.Stack.Model.Services
 	cron := m["cron"]

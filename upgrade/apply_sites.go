@@ -2,7 +2,9 @@ package upgrade
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/envfile"
 	"github.com/seed-e7a9fb3b/upshift/profile"
+	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
 // Where the files keep the version of an app service's image.
@@ -224,4 +227,22 @@ func (e *Env) applyAuto(env []byte, read func(string) ([]byte, error), version s
 		}
 	}
 	return f.Bytes(), oldFiles, newFiles, nil
+}
+
+// checkApply works out, before anything is touched, that the version of
+// to can be applied where the files keep it (method auto): preflight
+// refuses what the .env step would refuse after the backup and the stop.
+func (e *Env) checkApply(to string, sink steps.Sink) error {
+	if e.Profile.Apply.Method != profile.ApplyAuto {
+		return nil
+	}
+	env, err := os.ReadFile(e.EnvPath())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", e.EnvPath(), err)
+	}
+	if _, _, _, err := e.applyAuto(env, os.ReadFile, to); err != nil {
+		return err
+	}
+	sink.Log("✓ the version can be set where the files keep it (" + strings.Join(e.appImageServices(), ", ") + ")")
+	return nil
 }

@@ -131,3 +131,18 @@ func TestEnvKeyKeepsImageForm(t *testing.T) {
 		t.Errorf("target images %v", got)
 	}
 }
+
+// Preflight refuses, before the backup, a version it could not set.
+func TestPreflightRefusesUnsettableVersion(t *testing.T) {
+	stack := []svc{{"db", profile.RoleDB, "postgres:16"}, {"miniflux", profile.RoleApp, "miniflux/miniflux:{v}"}}
+	f := newFixtureWith(t, builtin(t, "generic"), stack, "2.2.6")
+	compose := "services:\n  db: {image: postgres:16}\n  miniflux:\n    image: ${REG}/miniflux-${FLAVOUR}\n"
+	if err := os.WriteFile(filepath.Join(f.env.Project.WorkingDir, "docker-compose.yml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := (&preflightStep{env: f.env, from: "2.2.6", to: "2.2.10"}).Run(context.Background(), f.sink)
+	wantErr(t, err, "mixes variables upshift cannot set", "Nothing was changed")
+	if calls := strings.Join(f.calls.list(), " "); strings.Contains(calls, "backup") {
+		t.Errorf("calls %s", calls)
+	}
+}

@@ -94,6 +94,10 @@ func schemaOf(t reflect.Type, path string) map[string]any {
 		out["type"] = "integer"
 	default:
 		out["type"] = "string"
+		if versionLike(path) {
+			// YAML reads an unquoted 16 or 108 as a number; upshift takes it.
+			out["type"] = []string{"string", "number"}
+		}
 	}
 	if e := enums[path]; len(e) > 0 {
 		out["enum"] = e
@@ -102,4 +106,14 @@ func schemaOf(t reflect.Type, path string) map[string]any {
 		out["description"] = d
 	}
 	return out
+}
+
+// versionLike paths hold versions or heads, which YAML may read as numbers.
+func versionLike(path string) bool {
+	last := path[strings.LastIndexAny(path, ".")+1:]
+	switch last {
+	case "version", "from", "to", "esr[]", "*":
+		return !strings.HasPrefix(path, "migration.env") && !strings.HasPrefix(path, "renames")
+	}
+	return false
 }

@@ -182,12 +182,12 @@ func (e *Env) applyAuto(env []byte, read func(string) ([]byte, error), version s
 		return nil, nil, nil, fmt.Errorf("parse .env: %w", err)
 	}
 	oldFiles, newFiles = map[string][]byte{}, map[string][]byte{}
-	var tagged []string
+	tagged := map[string][]string{} // compose file → its services with a literal tag
 	set := map[string]bool{}
 	for _, s := range sites {
 		switch s.Kind {
 		case SiteComposeTag:
-			tagged = append(tagged, s.Service)
+			tagged[s.File] = append(tagged[s.File], s.Service)
 		case SiteEnvTag, SiteEnvImage:
 			if set[s.Key] {
 				continue
@@ -211,19 +211,20 @@ func (e *Env) applyAuto(env []byte, read func(string) ([]byte, error), version s
 			return nil, nil, nil, fmt.Errorf("no compose file (%s) has an image: line for %s. Nothing was changed", strings.Join(e.Project.Files, ", "), name)
 		}
 	}
-	if len(tagged) > 0 {
-		for _, path := range e.Project.Files {
-			old, err := read(path)
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("read %s: %w", path, err)
-			}
-			out, changed, _, err := RewriteImageTags(old, tagged, e.tagFor(version))
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
-			}
-			if len(changed) > 0 && !bytes.Equal(old, out) {
-				oldFiles[path], newFiles[path] = old, out
-			}
+	for _, path := range e.Project.Files {
+		if len(tagged[path]) == 0 {
+			continue // the file that sets the image last is the one to change
+		}
+		old, err := read(path)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		out, changed, _, err := RewriteImageTags(old, tagged[path], e.tagFor(version))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if len(changed) > 0 && !bytes.Equal(old, out) {
+			oldFiles[path], newFiles[path] = old, out
 		}
 	}
 	return f.Bytes(), oldFiles, newFiles, nil

@@ -146,3 +146,27 @@ func TestPreflightRefusesUnsettableVersion(t *testing.T) {
 		t.Errorf("calls %s", calls)
 	}
 }
+
+// With an override file, the file that sets the image last is changed.
+func TestApplyAutoOverride(t *testing.T) {
+	stack := []svc{{"db", profile.RoleDB, "postgres:16"}, {"miniflux", profile.RoleApp, "miniflux/miniflux:{v}"}}
+	f := newFixtureWith(t, builtin(t, "generic"), stack, "2.2.6")
+	dir := f.env.Project.WorkingDir
+	base, over := filepath.Join(dir, "docker-compose.yml"), filepath.Join(dir, "docker-compose.override.yml")
+	f.env.Project.Files = []string{base, over}
+	files := map[string]string{base: "services:\n  miniflux:\n    image: ${MINIFLUX_IMAGE:-miniflux/miniflux:latest}\n", over: "services:\n  miniflux:\n    image: miniflux/miniflux:2.2.6\n"}
+	for p, b := range files {
+		if err := os.WriteFile(p, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := (&configStep{env: f.env, from: "2.2.6", to: "2.2.10"}).Run(context.Background(), f.sink); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(over); !strings.Contains(string(b), "miniflux/miniflux:2.2.10") {
+		t.Errorf("override not rewritten:\n%s", b)
+	}
+	if b, _ := os.ReadFile(base); string(b) != files[base] {
+		t.Errorf("base changed:\n%s", b)
+	}
+}

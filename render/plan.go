@@ -31,6 +31,11 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 			_, _ = fmt.Fprintln(w, "  ✗ "+b)
 		}
 	}
+	for _, ns := range p.NoteStops {
+		if !ns.Confirmed {
+			_, _ = fmt.Fprintf(w, "! the release notes ask for a stop at %s, which the profile's rules do not have: check before going on (%s)\n", ns.Version, firstLineOf(ns.Reason))
+		}
+	}
 	for i, h := range p.Hops {
 		stop := ""
 		if h.RequiredStop {

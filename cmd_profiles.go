@@ -40,6 +40,7 @@ built-in profile replaces it.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().Bool("no-color", false, "no colours (the listing has none; accepted like everywhere else)")
 	cmd.Flags().StringVar(&dir, "profile-dir", "", "directory of your own profiles (default ~/.config/upshift/profiles)")
 	return cmd
 }
@@ -50,9 +51,10 @@ func newProfileCmd() *cobra.Command {
 		Short: "Work with one app profile",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usageError{errors.New("profile needs a subcommand: upshift profile check FILE")}
+			return usageError{errors.New("profile needs a subcommand: upshift profile check FILE | show NAME | init | schema")}
 		},
 	}
+	cmd.AddCommand(newProfileShowCmd(), newProfileInitCmd(), newProfileSchemaCmd())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate a profile file; errors are printed as file:line: message",

@@ -103,7 +103,7 @@ migrates, verifies and rolls back when something fails.
 	f.register(root)
 	root.Args = cobra.NoArgs
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return runWizard(cmd, &f) }
-	root.AddCommand(newVersionCmd(), newDemoCmd(), newDemoAppCmd(),
+	root.AddCommand(newVersionCmd(), newDemoCmd(), newDemoAppCmd(), newNotesCmd(),
 		newDetectCmd(), newPlanCmd(), newUpgradeCmd(), newResumeCmd(), newRollbackCmd(), newHistoryCmd(), newStatusCmd(),
 		newBackupCmd(), newBackupsCmd(), newRestoreCmd(), newMergeEnvCmd(), newProfilesCmd(), newProfileCmd())
 	return root

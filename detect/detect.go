@@ -356,7 +356,7 @@ func probeDB(ctx context.Context, p *profile.Profile, res *Result, base DBReport
 	case "", "auto":
 		sch, err = conn.DetectSchema(ctx)
 	default:
-		sch, err = conn.ReadSchema(ctx, p.Schema.Tool)
+		sch, err = conn.ReadSchemaIn(ctx, p.Schema.Tool, p.Schema.Table, p.Schema.Column)
 	}
 	if err != nil {
 		rep.Schema.Detail = err.Error()

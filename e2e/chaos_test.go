@@ -68,6 +68,11 @@ func chaosTrial(t *testing.T, seed int64) {
 		resume:  modes[rng.IntN(len(modes))],
 		failing: rng.IntN(3) == 0 || os.Getenv("UPSHIFT_CHAOS_FAILING") == "1",
 	}
+	if fault.failing {
+		// That run fails in its migration within seconds and rolls back:
+		// aim at the migration and the rollback.
+		fault.after = time.Duration(500+rng.IntN(6_500)) * time.Millisecond
+	}
 	t.Logf("seed %d: %s", seed, fault)
 
 	from, to := "1.0.0", "2.0.0"

@@ -68,6 +68,7 @@ func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) 
 	hops := hopsOf(path)
 	plan := upgrade.Build(env, from, hops)
 	plan.Hint = hintFor(path)
+	notices = append(append([]string(nil), notices...), env.Assumptions()...)
 	return &Planned{Path: path, Env: env, Plan: plan, Hops: hops, Notices: notices}, nil
 }
 

@@ -40,6 +40,9 @@ type Schema struct {
 	Failed  []string // the failed or unfinished migrations
 	Detail  string   // one line for the admin
 	Applied int      // migrations applied, where the tool keeps one row per migration
+	// Table and Column say where tool table found the head.
+	Table  string `json:",omitempty"`
+	Column string `json:",omitempty"`
 }
 
 // ErrNoSchemaTable matches a *NoSchemaTableError with errors.Is.
@@ -88,6 +91,9 @@ const noneDetail = "this app migrates without a version table (e.g. gorm AutoMig
 func (c *Conn) ReadSchema(ctx context.Context, tool string) (Schema, error) {
 	if tool == ToolNone {
 		return Schema{Tool: ToolNone, Detail: noneDetail}, nil
+	}
+	if tool == ToolTable {
+		return c.ReadSchemaTable(ctx, "", "")
 	}
 	r, ok := readers[tool]
 	if !ok {
@@ -151,7 +157,19 @@ func (c *Conn) DetectSchema(ctx context.Context) (Schema, error) {
 		}
 	}
 	if len(found) == 0 {
-		return Schema{Tool: ToolNone, Detail: "no known migration table found; " + noneDetail}, nil
+		tables, err := c.FindVersionTables(ctx)
+		if err != nil {
+			return Schema{}, err
+		}
+		if len(tables) == 0 {
+			return Schema{Tool: ToolNone, Detail: "no known migration table found; " + noneDetail}, nil
+		}
+		s, err := c.ReadSchemaTable(ctx, tables[0].Table, tables[0].Column)
+		if err != nil {
+			return Schema{}, err
+		}
+		s.Detail = "no known migration tool's table; the app's own " + s.Detail
+		return s, nil
 	}
 	s, err := c.ReadSchema(ctx, found[0])
 	if err != nil {
@@ -161,6 +179,16 @@ func (c *Conn) DetectSchema(ctx context.Context) (Schema, error) {
 		s.Detail = strings.TrimSpace(s.Detail + " (also found version tables of " + strings.Join(found[1:], ", ") + ")")
 	}
 	return s, nil
+}
+
+// ReadSchemaIn is ReadSchema with where the profile says the head is: table
+// and column for tool table (empty: found by looking). The other tools
+// always read their own table.
+func (c *Conn) ReadSchemaIn(ctx context.Context, tool, table, column string) (Schema, error) {
+	if tool == ToolTable {
+		return c.ReadSchemaTable(ctx, table, column)
+	}
+	return c.ReadSchema(ctx, tool)
 }
 
 // columns lists the columns of table as resolved through search_path; nil

@@ -217,7 +217,11 @@ func checkFields(n *yaml.Node, t reflect.Type, path string, lines map[string]int
 			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 				return
 			}
-			*probs = append(*probs, Problem{Line: n.Line, Path: path, Msg: "expected a mapping (key: value lines)"})
+			msg := "expected a mapping (key: value lines)"
+			if path == "release_notes" && n.Kind == yaml.ScalarNode {
+				msg += fmt.Sprintf("; for a file write changelog: %s, for a directory of <version>.md files dir: %s, for GitHub releases github: owner/repo", n.Value, n.Value)
+			}
+			*probs = append(*probs, Problem{Line: n.Line, Path: path, Msg: msg})
 			return
 		}
 		known := map[string]reflect.StructField{}
@@ -346,4 +350,23 @@ func (e *ValidationError) Error() string {
 		b.WriteString(p.Msg)
 	}
 	return b.String()
+}
+
+// BuiltinYAML is the embedded file of the built-in profile name, as
+// shipped (comments and all), for `upshift profile show`.
+func BuiltinYAML(name string) ([]byte, bool) {
+	entries, err := builtinFS.ReadDir("builtin")
+	if err != nil {
+		return nil, false
+	}
+	for _, e := range entries {
+		data, err := builtinFS.ReadFile("builtin/" + e.Name())
+		if err != nil {
+			continue
+		}
+		if p, err := Parse(data, e.Name()); err == nil && p.Name == name {
+			return data, true
+		}
+	}
+	return nil, false
 }

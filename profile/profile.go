@@ -176,8 +176,14 @@ var SchemaTools = schematool.All()
 
 // Schema says which tool records the schema version, and where.
 type Schema struct {
-	Tool  string `yaml:"tool"`
+	Tool string `yaml:"tool"`
+	// Table is the version table: for tool table, the app's own (found by
+	// looking when empty); the other tools always read their own table, so
+	// it may only repeat that name.
 	Table string `yaml:"table,omitempty"`
+	// Column holds the version in Table (tool table only; found by looking
+	// when empty: version, version_num, ...).
+	Column string `yaml:"column,omitempty"`
 	// Heads maps a version to the schema head it expects, where known: it
 	// lets detect see an image and a database out of step (drift) and verify
 	// check that a migration reached the right head.
@@ -241,6 +247,16 @@ const (
 	ApplyImageTag    = "image-tag"
 	ApplyGitCheckout = "git-checkout"
 	ApplyDownload    = "download"
+	// ApplyAuto finds where the files keep the version of each app service's
+	// image: a literal tag in compose, an .env variable holding the tag, or
+	// one holding the whole image reference.
+	ApplyAuto = "auto"
+)
+
+// Apply forms: what the env key holds.
+const (
+	FormTag   = "tag"   // just the tag: APP_VERSION=2.2.10
+	FormImage = "image" // the whole reference: APP_IMAGE=miniflux/miniflux:2.2.10
 )
 
 // Apply says how a target version is put in place.
@@ -248,6 +264,10 @@ type Apply struct {
 	Method string `yaml:"method"`
 	// EnvKey is the .env key holding the version (method env).
 	EnvKey string `yaml:"env_key,omitempty"`
+	// Form says what EnvKey holds: tag (default) or image (the whole
+	// reference, whose repository is kept and only the tag changed). Empty
+	// means as the file has it.
+	Form string `yaml:"form,omitempty"`
 	// Services whose image tag is rewritten (method image-tag).
 	Services []string `yaml:"services,omitempty"`
 	// TagTemplate turns a version into a tag or git ref ("v{{version}}");

@@ -109,7 +109,7 @@ func (p *Profile) Validate() error {
 	c.oneOf("default_role", p.DefaultRole, roles, false)
 	p.validateVersion(c)
 	p.validateDB(c)
-	c.oneOf("schema.tool", p.Schema.Tool, SchemaTools, true)
+	p.validateSchema(c)
 	p.validateMigration(c)
 	p.validateApply(c)
 	for i, f := range p.ConfigFiles {
@@ -293,7 +293,8 @@ func (p *Profile) validateMigration(c *checker) {
 
 func (p *Profile) validateApply(c *checker) {
 	a := p.Apply
-	c.oneOf("apply.method", a.Method, []string{ApplyEnv, ApplyImageTag, ApplyGitCheckout, ApplyDownload}, true)
+	c.oneOf("apply.method", a.Method, []string{ApplyEnv, ApplyImageTag, ApplyAuto, ApplyGitCheckout, ApplyDownload}, true)
+	p.validateApplyForm(c)
 	switch a.Method {
 	case ApplyEnv:
 		if !envKeyRe.MatchString(a.EnvKey) {

@@ -16,20 +16,35 @@ var (
 	atxHeadingRe = regexp.MustCompile(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$`)
 	// A version heading: "[1.2.0] - 2024-01-01", "v1.2.0", "1.2.0",
 	// "Release 1.2.0", "[1.2.1] - 学习更新 - 2026-8-19".
-	versionHeadRe = regexp.MustCompile(`^(?i:(?:release|version)[ \t]+)?(\[)?(v?\d+(?:\.\d+)*(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)(\])?(.*)$`)
-	dateRe        = regexp.MustCompile(`\d{4}-\d{1,2}-\d{1,2}`)
-	linkRefRe     = regexp.MustCompile(`^ {0,3}\[([^\]]+)\]:[ \t]*(\S+)`)
-	fenceRe       = regexp.MustCompile("^ {0,3}(`{3,}|~{3,})")
+	versionHeadRe      = regexp.MustCompile(`^(?i:(?:release|version)[ \t]+)?(\[)?(v?\d+(?:\.\d+)*(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)(\])?(.*)$`)
+	namedVersionHeadRe = regexp.MustCompile(`^((?:\d{4}-[\dX]{1,2}-[\dX]{1,2}[ \t]+)?)([A-Za-z][\w.-]*(?: [A-Za-z][\w.-]*){0,2})[ \t]+(v?\d+\.\d+(?:\.\d+)*(?:-?[0-9A-Za-z.-]+)?)((?:[ \t]*(?:\(.*\)|[-–—:][ \t].*))?)[ \t]*$`)
+	notNameRe          = regexp.MustCompile(`(?i)\b(?:to|from|for|and|with|since|before|after|in|on|at|of|upgrade|upgrading|update|requires?|support|drop|dropped|remove|removed|than|is|are|was)\b`)
+	dateRe             = regexp.MustCompile(`\d{4}-\d{1,2}-\d{1,2}`)
+	linkRefRe          = regexp.MustCompile(`^ {0,3}\[([^\]]+)\]:[ \t]*(\S+)`)
+	fenceRe            = regexp.MustCompile("^ {0,3}(`{3,}|~{3,})")
 )
 
 // headingVersion reads a version heading; ok is false for other headings.
 func headingVersion(text string) (ver, title, date string, ok bool) {
 	text = strings.TrimSpace(text)
-	m := versionHeadRe.FindStringSubmatch(text)
-	if m == nil {
+	if !strings.ContainsAny(text, "0123456789") {
 		return "", "", "", false
 	}
-	open, ver, closeB, rest := m[1] != "", m[2], m[3] != "", m[4]
+	if m := versionHeadRe.FindStringSubmatch(text); m != nil {
+		if ver, title, date, ok = versionParts(m[1] != "", m[2], m[3] != "", m[4]); ok {
+			return ver, title, date, ok
+		}
+	}
+	// "Synapse 1.2.0 (2024-01-01)", "2024-09-06 FreshRSS 1.24.3": a name,
+	// then the version and nothing but a date or a title after a dash.
+	n := namedVersionHeadRe.FindStringSubmatch(text)
+	if n == nil || notNameRe.MatchString(n[2]) {
+		return "", "", "", false
+	}
+	return versionParts(false, n[3], false, " "+n[1]+n[4])
+}
+
+func versionParts(open bool, ver string, closeB bool, rest string) (string, string, string, bool) {
 	if open != closeB {
 		return "", "", "", false
 	}
@@ -45,11 +60,12 @@ func headingVersion(text string) (ver, title, date string, ok bool) {
 			return "", "", "", false
 		}
 	}
+	date := ""
 	if d := dateRe.FindString(rest); d != "" {
 		date = d
 		rest = strings.Replace(rest, d, "", 1)
 	}
-	title = strings.Trim(rest, " \t-–—():|[]")
+	title := strings.Trim(rest, " \t-–—():|[]")
 	title = strings.TrimSpace(strings.ReplaceAll(title, " - ", " "))
 	return ver, title, date, true
 }
@@ -60,7 +76,9 @@ func headingVersion(text string) (ver, title, date string, ok bool) {
 // heading and "[Unreleased]" sections are dropped; link definitions such as
 // "[1.2.0]: https://..." become the note's URL. Notes keep file order.
 func ParseChangelog(data []byte) ([]Note, error) {
-	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	text := strings.TrimPrefix(strings.ReplaceAll(string(data), "\r\n", "\n"), "\ufeff")
+	format := SniffFormat(text)
+	lines := strings.Split(text, "\n")
 	var notes []Note
 	var body []string
 	cur := -1 // index in notes, -1 before the first version or in Unreleased
@@ -71,34 +89,53 @@ func ParseChangelog(data []byte) ([]Note, error) {
 		}
 		body = body[:0]
 	}
+	// heading handles a heading text; true when it opened or closed a note.
+	heading := func(h string) bool {
+		if ver, title, date, ok := headingVersion(h); ok {
+			flush()
+			notes = append(notes, Note{Version: ver, Title: title, Date: date, Format: format})
+			cur = len(notes) - 1
+			return true
+		}
+		if t := strings.ToLower(strings.Trim(strings.TrimSpace(h), "[]")); strings.HasPrefix(t, "unreleased") {
+			flush()
+			cur = -1
+			return true
+		}
+		return false
+	}
 	fence := ""
-	for _, line := range lines {
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
 		if fence != "" {
-			if strings.HasPrefix(strings.TrimSpace(line), fence) {
+			// Only a line of fence characters closes ("```{include}" does not).
+			if t := strings.TrimSpace(line); strings.HasPrefix(t, fence) && strings.Trim(t, fence[:1]) == "" {
 				fence = ""
 			}
 			body = append(body, line)
 			continue
 		}
-		if m := fenceRe.FindStringSubmatch(line); m != nil {
-			fence = m[1][:3]
+		if h, n, ok := adornedHeading(lines, i, format); ok {
+			if heading(h) {
+				i += n - 1
+				continue
+			}
+		}
+		if !strings.Contains(line, "```") && !strings.Contains(line, "~~~") {
+			// no fence: skip the expression
+		} else if m := fenceRe.FindStringSubmatch(line); m != nil && format == FormatMarkdown {
+			fence = m[1]
 			body = append(body, line)
 			continue
 		}
-		if m := atxHeadingRe.FindStringSubmatch(line); m != nil {
-			if ver, title, date, ok := headingVersion(m[2]); ok {
-				flush()
-				notes = append(notes, Note{Version: ver, Title: title, Date: date})
-				cur = len(notes) - 1
-				continue
-			}
-			if t := strings.ToLower(strings.Trim(strings.TrimSpace(m[2]), "[]")); strings.HasPrefix(t, "unreleased") {
-				flush()
-				cur = -1
+		if t := strings.TrimLeft(line, " "); strings.HasPrefix(t, "#") {
+			if m := atxHeadingRe.FindStringSubmatch(line); m != nil && format == FormatMarkdown && heading(m[2]) {
 				continue
 			}
 		}
-		if m := linkRefRe.FindStringSubmatch(line); m != nil {
+		if !strings.HasPrefix(strings.TrimLeft(line, " "), "[") {
+			// not a link definition
+		} else if m := linkRefRe.FindStringSubmatch(line); m != nil {
 			if _, err := version.Parse(m[1]); err == nil || strings.EqualFold(m[1], "unreleased") {
 				urls[strings.TrimPrefix(strings.TrimPrefix(m[1], "v"), "V")] = m[2]
 				continue
@@ -108,7 +145,7 @@ func ParseChangelog(data []byte) ([]Note, error) {
 	}
 	flush()
 	if len(notes) == 0 {
-		return nil, errors.New("no version headings found (expected headings such as \"## [1.2.0] - 2024-01-01\", \"# v1.2.0\" or \"## 1.2.0\")")
+		return nil, errors.New("no version headings found (expected headings such as \"## [1.2.0] - 2024-01-01\", \"# v1.2.0\", \"## 1.2.0\" or \"Version 1.2.0\" over a \"-----\" line)")
 	}
 	for i := range notes {
 		key := strings.TrimPrefix(strings.TrimPrefix(notes[i].Version, "v"), "V")
@@ -118,6 +155,31 @@ func ParseChangelog(data []byte) ([]Note, error) {
 	}
 	return notes, nil
 }
+
+// adornedHeading reads a setext (Markdown) or over/underlined (RST)
+// heading at lines[i]: its text and how many lines it takes.
+func adornedHeading(lines []string, i int, format string) (string, int, bool) {
+	l := lines[i]
+	if format == FormatRST && adornment(l) && i+2 < len(lines) && !blank(lines[i+1]) && strings.TrimSpace(lines[i+2]) == strings.TrimSpace(l) {
+		return strings.TrimSpace(lines[i+1]), 3, true
+	}
+	if blank(l) || adornment(l) || indentOf(l) > 3 || i+1 >= len(lines) || !adornment(lines[i+1]) || indentOf(lines[i+1]) > 3 {
+		return "", 0, false
+	}
+	if i > 0 && !blank(lines[i-1]) && !adornment(lines[i-1]) {
+		return "", 0, false
+	}
+	u := strings.TrimSpace(lines[i+1])
+	if format == FormatMarkdown && u[0] != '=' && u[0] != '-' {
+		return "", 0, false
+	}
+	if t := strings.TrimSpace(l); listItemLineRe.MatchString(t) || runeLen(u)*10 < runeLen(t)*7 && format == FormatRST {
+		return "", 0, false
+	}
+	return strings.TrimSpace(l), 2, true
+}
+
+var listItemLineRe = regexp.MustCompile(`^(?:[-*+]|\d{1,3}[.)])\s`)
 
 // splitTitle takes a leading "# Title" line off a single note's body.
 func splitTitle(body string) (title, rest string) {
@@ -165,7 +227,7 @@ func (s DirSource) Notes(ctx context.Context) ([]Note, error) {
 			return nil, err
 		}
 		ext := strings.ToLower(filepath.Ext(e.Name()))
-		if e.IsDir() || (ext != ".md" && ext != ".markdown") {
+		if e.IsDir() || !noteExt(ext) {
 			continue
 		}
 		p := filepath.Join(s.Dir, e.Name())
@@ -176,7 +238,7 @@ func (s DirSource) Notes(ctx context.Context) ([]Note, error) {
 		stem := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
 		if _, err := version.Parse(stem); err == nil {
 			title, body := splitTitle(string(data))
-			notes = append(notes, Note{Version: stem, Title: title, Body: body})
+			notes = append(notes, Note{Version: stem, Title: title, Body: body, Format: formatOfExt(ext)})
 			continue
 		}
 		if more, err := ParseChangelog(data); err == nil {

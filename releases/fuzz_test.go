@@ -45,20 +45,31 @@ func FuzzExtract(f *testing.F) {
 		"<Warning>\nrequires Weaviate 1.27.0\n</Warning>\n",
 		"```\nunclosed",
 		"- a\n  - b:\n    - c\n",
+		"Title\n=====\n\n.. warning::\n\n   ``A_B`` is removed.\n\n+---+---+\n| a | b |\n+===+===+\n| 1 | upgrade to 1.2 first |\n+---+---+\n",
+		":::warning Title\nbody\n:::\n!!! danger \"x\"\n    y\n<details><summary>s</summary>\n\n- z\n</details>\n",
+		"* feat(x)!: drop y\n\nBREAKING CHANGE: z\n",
+		"====  ====\na     b\n====  ====\n1     2\n====  ====\n",
+		"```{note}\n```{warning}\nx\n```\n",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		ws := Extract(Note{Version: "1.0.0", Body: body})
-		for _, w := range ws {
-			switch w.Kind {
-			case KindBreaking, KindManualAction, KindRequirement, KindDeprecation:
-			default:
-				t.Fatalf("unknown kind %q", w.Kind)
+		for _, format := range []string{"", FormatRST} {
+			ws := Extract(Note{Version: "1.0.0", Body: body, Format: format})
+			for _, w := range ws {
+				switch w.Kind {
+				case KindBreaking, KindManualAction, KindRequirement, KindDeprecation, KindRequiredStop:
+				default:
+					t.Fatalf("unknown kind %q", w.Kind)
+				}
+				if strings.TrimSpace(w.Text) == "" {
+					t.Fatal("empty warning text")
+				}
+				if n := len([]rune(w.Headline)); n > HeadlineMax || strings.TrimSpace(w.Headline) == "" {
+					t.Fatalf("headline %q: %d characters", w.Headline, n)
+				}
 			}
-			if strings.TrimSpace(w.Text) == "" {
-				t.Fatal("empty warning text")
-			}
+			_ = Group(ws)
 		}
 	})
 }

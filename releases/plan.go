@@ -45,6 +45,10 @@ type Path struct {
 	// Skipped lists notes left out of planning, each "version: why"
 	// (not a version, a pre-release, a duplicate).
 	Skipped []string `json:"skipped,omitempty"`
+	// NoteStops are required stops the release notes on the path state
+	// ("upgrade to 2.1.2 first"), between From and To. Confirmed ones are
+	// stops of the profile too; the others are suggestions to check.
+	NoteStops []NoteStop `json:"note_stops,omitempty"`
 }
 
 // Latest is the target that means "the newest released version".
@@ -107,6 +111,7 @@ func PlanPath(p *profile.Profile, notes []Note, from, to string, db DBFacts) (Pa
 	path.Hops = append(path.Hops, buildHop(p, known, prev, toV, false, "target"))
 	checkBlocked(p, &path, fromV)
 	checkMinDB(p, &path, db)
+	path.NoteStops = noteStops(path.Hops, fromV, toV)
 	path.Blocked = len(path.Blockers) > 0
 	return path, nil
 }
@@ -394,4 +399,31 @@ func checkMinDB(p *profile.Profile, path *Path, db DBFacts) {
 			}
 		}
 	}
+}
+
+// noteStops collects the stops the notes of the hops name, oldest first,
+// strictly between from and to, marking those the profile also makes.
+func noteStops(hops []Hop, from, to Version) []NoteStop {
+	var out []NoteStop
+	for _, h := range hops {
+		for _, w := range h.Warnings {
+			for _, st := range w.Stops {
+				v, err := version.Parse(st.Version)
+				if err != nil || !between(v, from, to) {
+					continue
+				}
+				if slices.ContainsFunc(out, func(x NoteStop) bool { return x.Version == st.Version }) {
+					continue
+				}
+				for _, o := range hops {
+					if hv, err := version.Parse(o.Version); err == nil && o.RequiredStop && hv.Equal(v) {
+						st.Confirmed = true
+					}
+				}
+				out = append(out, st)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b NoteStop) int { return Compare(a.Version, b.Version) })
+	return out
 }

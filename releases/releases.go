@@ -1,9 +1,12 @@
 // Package releases owns release notes: where they come from (the GitHub
-// Releases API with an on-disk cache, local files, a Markdown changelog,
-// the built-in demo), how versions are ordered, what in a note the admin
-// must know (breaking changes, manual actions, requirements, deprecations)
-// and the upgrade path through required stops. It never touches Docker or
-// the database.
+// Releases API with an on-disk cache, local files, Markdown and RST
+// changelogs, Towncrier fragments, the built-in demo), how versions are
+// ordered, the note front end (Markdown through goldmark, RST, MyST, MDX,
+// Docusaurus and MkDocs admonitions, HTML details → blocks with their
+// section path), what in a note the admin must know (breaking changes,
+// manual actions, requirements, deprecations, required stops; one headline
+// each) and the upgrade path through required stops. It never touches
+// Docker or the database.
 package releases
 
 import (
@@ -47,8 +50,10 @@ type Note struct {
 	Version string `json:"version"`
 	Title   string `json:"title,omitempty"`
 	Date    string `json:"date,omitempty"`
-	Body    string `json:"body"` // Markdown
+	Body    string `json:"body"` // Markdown, or reStructuredText when Format says so
 	URL     string `json:"url,omitempty"`
+	// Format is FormatMarkdown, FormatRST or empty (guessed from Body).
+	Format string `json:"format,omitempty"`
 }
 
 // Source yields release notes.

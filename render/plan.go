@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/seed-e7a9fb3b/upshift/engine"
@@ -30,6 +31,11 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 			_, _ = fmt.Fprintln(w, "  ✗ "+b)
 		}
 	}
+	for _, ns := range p.NoteStops {
+		if !ns.Confirmed {
+			_, _ = fmt.Fprintf(w, "! the release notes ask for a stop at %s, which the profile's rules do not have: check before going on (%s)\n", ns.Version, firstLineOf(ns.Reason))
+		}
+	}
 	for i, h := range p.Hops {
 		stop := ""
 		if h.RequiredStop {
@@ -40,16 +46,14 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 			stop += ")"
 		}
 		_, _ = fmt.Fprintf(w, "\nhop %d: %s%s\n", i+1, h.Version, stop)
-		ws := append([]releases.Warning(nil), h.Warnings...)
-		// breaking changes first
-		for _, kind := range []releases.Kind{releases.KindBreaking, releases.KindManualAction, releases.KindRequirement, releases.KindDeprecation} {
-			for _, wr := range ws {
-				if wr.Kind == kind {
-					if full {
-						_, _ = fmt.Fprintf(w, "  ! %-13s (%s)\n%s\n", wr.Kind, wr.Version, indentBy(strings.TrimSpace(wr.Text), "      "))
-						continue
-					}
-					_, _ = fmt.Fprintf(w, "  ! %-13s %s (%s)\n", wr.Kind, firstLineOf(wr.Text), wr.Version)
+		// Headlines first, grouped per note section; the low-confidence
+		// ones of a version apart ("may concern you"); --full adds the text.
+		for _, g := range releases.Group(h.Warnings) {
+			_, _ = fmt.Fprintf(w, "  %s\n", g.Title())
+			for _, wr := range byKind(g.Warnings) {
+				_, _ = fmt.Fprintf(w, "    ! %-13s %s\n", wr.Kind, headlineOf(wr))
+				if full {
+					_, _ = fmt.Fprintln(w, indentBy(strings.TrimSpace(wr.Text), "        "))
 				}
 			}
 		}
@@ -123,4 +127,22 @@ func PlanJSON(w io.Writer, pl *engine.Planned, est engine.Estimate) error {
 
 func indentBy(s, pre string) string {
 	return pre + strings.ReplaceAll(s, "\n", "\n"+pre)
+}
+
+// byKind orders warnings by what they ask of the admin: required stops and
+// breaking changes first, deprecations last.
+func byKind(ws []releases.Warning) []releases.Warning {
+	rank := map[releases.Kind]int{releases.KindRequiredStop: 0, releases.KindBreaking: 1, releases.KindManualAction: 2, releases.KindRequirement: 3, releases.KindDeprecation: 4}
+	out := append([]releases.Warning(nil), ws...)
+	slices.SortStableFunc(out, func(a, b releases.Warning) int { return rank[a.Kind] - rank[b.Kind] })
+	return out
+}
+
+// headlineOf is the warning's one line: its headline, else its text's
+// first line.
+func headlineOf(w releases.Warning) string {
+	if w.Headline != "" {
+		return w.Headline
+	}
+	return firstLineOf(w.Text)
 }

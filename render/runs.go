@@ -18,6 +18,7 @@ func History(w io.Writer, runs []*steps.RunState, asJSON bool) error {
 		type row struct {
 			steps.RunInfo
 			Outcome     string   `json:"outcome"`
+			State       string   `json:"state"` // not started, rolled back, ROLLBACK FAILED, ...
 			Backups     []string `json:"backups"`
 			FailedStep  string   `json:"failed_step,omitempty"`
 			Interrupted bool     `json:"interrupted"`
@@ -28,7 +29,8 @@ func History(w io.Writer, runs []*steps.RunState, asJSON bool) error {
 			if r.Result != nil {
 				o = r.Result.Outcome
 			}
-			rows = append(rows, row{RunInfo: r.Info, Outcome: o, Backups: r.Backups, FailedStep: r.Failed, Interrupted: r.Interrupted})
+			state, _ := runState(r)
+			rows = append(rows, row{RunInfo: r.Info, Outcome: o, State: state, Backups: r.Backups, FailedStep: r.Failed, Interrupted: r.Interrupted})
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -38,9 +40,9 @@ func History(w io.Writer, runs []*steps.RunState, asJSON bool) error {
 		_, _ = fmt.Fprintln(w, "no upgrade runs journaled for this project yet")
 	}
 	for _, r := range runs {
-		o := "INTERRUPTED (upshift resume)"
-		if r.Result != nil {
-			o = r.Result.Outcome
+		o, detail := runState(r)
+		if detail != "" {
+			o += " (" + detail + ")"
 		}
 		_, _ = fmt.Fprintf(w, "%s  %s → %s  %s", r.Info.Started.Local().Format(time.DateTime), r.Info.From, r.Info.To, o)
 		if r.Failed != "" {

@@ -78,6 +78,9 @@ type Result struct {
 	// Partial says the run stopped at a verified version on the way
 	// (Reached), before changing anything of the hop that failed.
 	Partial bool `json:"partial,omitempty"`
+	// RollbackFailed says the run failed and so did its rollback (or a
+	// restore): the stack is not as it was.
+	RollbackFailed bool `json:"rollback_failed,omitempty"`
 
 	// SchemaVersion is EventsSchemaVersion, stamped when a Result is
 	// encoded (docs/events.md: the --json contract).

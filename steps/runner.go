@@ -294,8 +294,14 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 	if p.Backup != nil {
 		res.Backup = p.Backup()
 	}
+	if uv := (*UnverifiedError)(nil); rollback == nil && p.Restoring && errors.As(cause, &uv) {
+		res.Outcome, res.Reached = OutcomeSuccess, p.To
+		res.Message = fmt.Sprintf("upshift restored backup %s (database, config, volumes and images together) and the stack runs %s, healthy. One thing could not be checked: %s.", res.Backup, p.To, uv.What)
+		res.Next = "Nothing to undo; correct the profile so the next verify can check it."
+		return r.done(res)
+	}
 	if rollback == nil && p.Restoring && r.touched {
-		res.Outcome = OutcomeFailed
+		res.Outcome, res.RollbackFailed = OutcomeFailed, true
 		res.Message = fmt.Sprintf("%q failed: %s. The stack may be half-restored; backup %s itself is unchanged. Fix the cause, then run `upshift restore %s` again.", info.Name, cause, res.Backup, res.Backup)
 		return r.done(res)
 	}
@@ -328,14 +334,20 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 	// rollback is the worst state. It gets its own context.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Minute)
 	defer cancel()
+	var unverified []string // restored, but something the verify could not check
 	for _, st := range rollback {
 		rinfo := st.Info()
 		r.emit(Event{Kind: EventStepStarted, Step: rinfo.ID})
 		t0 := r.now()
 		sk := &sink{r: r, step: rinfo.ID}
-		if err := st.Run(rctx, sk); err != nil {
+		err := st.Run(rctx, sk)
+		var uv *UnverifiedError
+		if errors.As(err, &uv) {
+			unverified = append(unverified, uv.What)
+			sk.Log("! " + err.Error())
+		} else if err != nil {
 			r.emit(Event{Kind: EventStepFinished, Step: rinfo.ID, Status: StatusFailed, Duration: r.now().Sub(t0), Err: err.Error()})
-			res.Outcome = OutcomeFailed
+			res.Outcome, res.RollbackFailed = OutcomeFailed, true
 			res.Error = fmt.Sprintf("%s; then the rollback failed at %q: %v", cause, rinfo.Name, err)
 			res.Message = fmt.Sprintf("The stack may be half-restored. The restore point is backup %s.", res.Backup)
 			res.Next = fmt.Sprintf("Do not start, stop or remove containers by hand. Fix the cause of the rollback's failure, then run `upshift resume` (it finishes the rollback) or `upshift restore %s`.", res.Backup)
@@ -353,6 +365,9 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 		if n := p.RollbackNote(); n != "" {
 			msg += " " + n
 		}
+	}
+	if len(unverified) > 0 {
+		msg += " One thing could not be checked (" + strings.Join(unverified, "; ") + "): the database, files and images are the backup's, so that is the profile's gap, not the stack's."
 	}
 	if res.Cause != "" && !strings.Contains(cause.Error(), res.Cause) {
 		msg += " The app's first error line: " + res.Cause

@@ -17,6 +17,7 @@ type ackItem struct {
 	warning  WarningView
 	needsAck bool
 	acked    bool
+	group    string // items of one group are acknowledged together
 }
 
 type changesState struct {
@@ -37,6 +38,8 @@ func kindRank(kind string) int {
 		return 2
 	case WarningDeprecation:
 		return 3
+	case WarningRequiredStop:
+		return -1
 	}
 	return 4
 }
@@ -51,6 +54,8 @@ func kindLabel(kind string) string {
 		return "requirement"
 	case WarningDeprecation:
 		return "deprecation"
+	case WarningRequiredStop:
+		return "REQUIRED STOP"
 	}
 	return kind
 }
@@ -62,9 +67,13 @@ func newChangesState(p PlanView) changesState {
 	for _, h := range p.Hops {
 		ws := append([]WarningView(nil), h.Warnings...)
 		sort.SliceStable(ws, func(i, j int) bool { return kindRank(ws[i].Kind) < kindRank(ws[j].Kind) })
-		for _, w := range ws {
-			need := w.Kind == WarningBreaking || w.Kind == WarningManualAction
-			cs.items = append(cs.items, ackItem{hop: h.Version, warning: w, needsAck: need})
+		for i, w := range ws {
+			need := !w.Low && (w.Kind == WarningBreaking || w.Kind == WarningManualAction || w.Kind == WarningRequiredStop)
+			group := h.Version + "\x00" + w.Group
+			if w.Group == "" {
+				group += "\x00" + itoa(i) // a group of its own
+			}
+			cs.items = append(cs.items, ackItem{hop: h.Version, warning: w, needsAck: need, group: group})
 		}
 	}
 	cs.notes = viewport.New()
@@ -72,14 +81,15 @@ func newChangesState(p PlanView) changesState {
 	return cs
 }
 
+// pending counts the groups still to acknowledge.
 func (cs *changesState) pending() int {
-	n := 0
+	groups := map[string]bool{}
 	for _, it := range cs.items {
 		if it.needsAck && !it.acked {
-			n++
+			groups[it.group] = true
 		}
 	}
-	return n
+	return len(groups)
 }
 
 // changesListHeight is how many rows the warnings get (at most half the
@@ -159,7 +169,12 @@ func (m *model) changesKey(msg tea.KeyPressMsg) tea.Cmd {
 		cs.cursor = min(len(cs.items)-1, cs.cursor+1)
 	case key.Matches(msg, m.keys.Ack):
 		if cs.cursor < len(cs.items) && cs.items[cs.cursor].needsAck {
-			cs.items[cs.cursor].acked = true
+			// A yes acknowledges the item's whole group (its note section).
+			for i := range cs.items {
+				if cs.items[i].group == cs.items[cs.cursor].group {
+					cs.items[i].acked = true
+				}
+			}
 			m.status = ""
 			// Move on to the next item that still needs a yes.
 			for i := range cs.items {
@@ -223,11 +238,19 @@ func (m *model) ackList(height int) string {
 	cs := &m.changes
 	var lines []string
 	start := make([]int, len(cs.items))
-	hop := ""
+	hop, group := "", ""
 	for i, it := range cs.items {
 		if it.hop != hop {
-			hop = it.hop
+			hop, group = it.hop, ""
 			lines = append(lines, s.Heading.Render(it.hop))
+		}
+		if g := it.warning.Group; g != "" && g != group {
+			group = g
+			title := g
+			if it.warning.Low {
+				title += " (not asked: low confidence)"
+			}
+			lines = append(lines, "  "+s.Subtle.Render(title))
 		}
 		start[i] = len(lines)
 		box := "   "
@@ -250,7 +273,11 @@ func (m *model) ackList(height int) string {
 		default:
 			label = s.Subtle.Render(label)
 		}
-		text := wrap(label+" "+it.warning.Text, m.width-6, "")
+		one := it.warning.Headline
+		if one == "" || (i == cs.cursor && !cs.notesFocus) {
+			one = it.warning.Text // the whole text under the cursor
+		}
+		text := wrap(label+" "+one, m.width-6, "")
 		for j, l := range strings.Split(text, "\n") {
 			if j == 0 {
 				lines = append(lines, cursor+box+" "+l)

@@ -42,10 +42,22 @@ const (
 	WarningManualAction = "manual_action"
 	WarningRequirement  = "requirement"
 	WarningDeprecation  = "deprecation"
+	WarningRequiredStop = "required_stop"
 )
 
 // WarningView is one thing from a release note the admin must know about.
-type WarningView struct{ Kind, Text string } // kind: breaking | manual_action | requirement | deprecation
+type WarningView struct {
+	Kind     string // breaking | manual_action | requirement | deprecation | required_stop
+	Text     string // the whole text (shown under the cursor)
+	Headline string // one line that stands alone ("" shows Text)
+	// Group names the note section it comes from ("2.0.0 · Breaking
+	// changes"): the admin acknowledges a group at once. "" is a group of
+	// its own.
+	Group string
+	// Low marks a low-confidence item ("may concern you"): shown apart,
+	// never asked for.
+	Low bool
+}
 
 // HopView is one version installed on the way to the target.
 type HopView struct {

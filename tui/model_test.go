@@ -347,3 +347,23 @@ func TestPlanShowsNotesNotice(t *testing.T) {
 	m.Update(changesAckedMsg{})
 	requireContains(t, m, "using release notes cached")
 }
+
+// A group (one note section) is acknowledged with one yes; a low-confidence
+// item is shown but not asked for.
+func TestAcknowledgeByGroup(t *testing.T) {
+	f := newFakeEngine()
+	p := f.plans["1.1.0"]
+	g := "1.1.0 · Breaking changes"
+	p.Hops[0].Warnings = []WarningView{
+		{Kind: WarningBreaking, Text: "Setting A is removed. Long text.", Headline: "Setting A is removed", Group: g},
+		{Kind: WarningManualAction, Text: "Run the B script.", Headline: "Run the B script", Group: g},
+		{Kind: WarningDeprecation, Text: "C may go away", Headline: "C may go away", Group: "1.1.0 · may concern you", Low: true},
+	}
+	f.plans["1.1.0"] = p
+	m := newTestModel(t, f)
+	m.Update(targetChosenMsg{version: "1.1.0"})
+	pump(t, m, m.planCmd("1.1.0"))
+	requireContains(t, m, "1 left", "Breaking changes", "Run the B script", "not asked: low confidence")
+	press(t, m, "y")
+	requireContains(t, m, "All acknowledged")
+}

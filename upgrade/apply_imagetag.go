@@ -41,7 +41,7 @@ func RewriteImageTags(compose []byte, services []string, tag string) (out []byte
 			return nil, nil, nil, fmt.Errorf("service %s: its image is not a plain value", name)
 		}
 		if strings.Contains(img.Value, "${") || strings.Contains(img.Value, "$") {
-			return nil, nil, nil, fmt.Errorf("service %s takes its image from a variable (%s); set the version in .env instead", name, img.Value)
+			return nil, nil, nil, fmt.Errorf("service %s takes its image from a variable (%s), so the .env holds its version: use apply method env (env_key the variable; form: image when it holds the whole reference) or method auto", name, img.Value)
 		}
 		found = append(found, name)
 		next := withTag(img.Value, tag)

@@ -39,7 +39,7 @@ func (s *configStep) Info() steps.StepInfo {
 
 func (s *configStep) touches() []string {
 	t := []string{s.env.EnvPath()}
-	if s.env.Profile.Apply.Method == profile.ApplyImageTag {
+	if m := s.env.Profile.Apply.Method; m == profile.ApplyImageTag || m == profile.ApplyAuto {
 		t = append(t, s.env.Project.Files...)
 	}
 	return t
@@ -48,7 +48,7 @@ func (s *configStep) touches() []string {
 func (s *configStep) compute(ctx context.Context) error {
 	e := s.env
 	cur, err := os.ReadFile(e.EnvPath())
-	if errors.Is(err, os.ErrNotExist) && e.Profile.Apply.Method == profile.ApplyImageTag && e.Profile.EnvTemplate == "" {
+	if m := e.Profile.Apply.Method; errors.Is(err, os.ErrNotExist) && (m == profile.ApplyImageTag || m == profile.ApplyAuto) && e.Profile.EnvTemplate == "" {
 		cur, err = nil, nil // nothing to merge: the version lives in the compose file
 	}
 	if err != nil {
@@ -81,10 +81,19 @@ func (s *configStep) compute(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("parse merged .env: %w", err)
 		}
-		f.Set(key, e.tagFor(s.to))
+		cur, _ := f.Get(key)
+		f.Set(key, e.envValueFor(e.Profile.Apply.Form, cur, s.to))
 		merged = f.Bytes()
 	}
 	s.merged = merged
+	if e.Profile.Apply.Method == profile.ApplyAuto {
+		out, old, next, err := e.applyAuto(merged, os.ReadFile, s.to)
+		if err != nil {
+			return err
+		}
+		s.merged, s.composeOld, s.composeNew = out, old, next
+		s.tagsAlready = len(next) == 0
+	}
 	if e.Profile.Apply.Method == profile.ApplyImageTag {
 		s.composeNew = map[string][]byte{}
 		s.composeOld = map[string][]byte{}

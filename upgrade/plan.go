@@ -93,7 +93,7 @@ func RestoreSteps(env *Env, set *backup.Set, hop string, confirm bool) []steps.S
 		&stopStep{env: env, hop: hop, all: true},
 		&restoreStep{env: env, hop: hop, set: set, confirm: confirm},
 		&startStep{env: env, hop: hop, version: set.Manifest.Version},
-		&verifyStep{env: env, hop: hop, version: set.Manifest.Version},
+		&verifyStep{env: env, hop: hop, version: set.Manifest.Version, restored: true},
 	}
 }
 

@@ -41,6 +41,9 @@ func (s *preflightStep) Run(ctx context.Context, sink steps.Sink) error {
 		return err
 	}
 	sink.Log("✓ docker compose " + cv)
+	if err := e.checkApply(s.to, sink); err != nil {
+		return err
+	}
 	det, err := e.detectNow(ctx)
 	if err != nil {
 		return err

@@ -20,7 +20,7 @@ type stopStep struct {
 func (s *stopStep) Info() steps.StepInfo {
 	w := s.env.Writers()
 	return steps.StepInfo{
-		ID: id(s.hop, "stop"), Hop: s.hop, Name: "Stop the app (" + strings.Join(w, ", ") + ")",
+		ID: id(s.hop, "stop"), Hop: s.hop, Name: stopName(w),
 		Explain: "Stops the services that write to the database (" + strings.Join(w, ", ") + ") so the migration sees a still database. The database itself keeps running. Downtime starts here.",
 		Confirm: !s.all,
 		Touches: []string{"docker compose stop " + strings.Join(w, " ")},
@@ -106,4 +106,11 @@ func (e *Env) waitOneOffs(ctx context.Context, sink steps.Sink) error {
 		}
 	}
 	return nil
+}
+
+func stopName(writers []string) string {
+	if len(writers) == 0 {
+		return "Stop the app"
+	}
+	return "Stop the app (" + strings.Join(writers, ", ") + ")"
 }

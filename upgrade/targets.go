@@ -17,11 +17,10 @@ func (e *Env) targetImages(version string) []string {
 		if !ok || svc.Image == "" {
 			continue
 		}
-		ref := svc.Image
-		if tag := detect.TagOf(ref); tag != "" {
-			ref = strings.TrimSuffix(ref, ":"+tag)
+		ref := repoOf(svc.Image) + ":" + e.tagFor(version)
+		if t := e.tagFor(version); strings.ContainsAny(t, "/:") {
+			ref = t // the template spells the whole reference
 		}
-		ref += ":" + e.tagFor(version)
 		if !seen[ref] && e.isAppImage(svc.Image) {
 			seen[ref] = true
 			out = append(out, ref)
@@ -53,7 +52,13 @@ func sameVersion(a, b string) bool {
 func (e *Env) isAppImage(ref string) bool {
 	cur := e.Start.Report.Version
 	tag := detect.TagOf(ref)
-	return tag == e.tagFor(cur) || tag == cur || len(e.Profile.Match.Images) == 0 || matchesAny(ref, e.Profile.Match.Images)
+	if tag == e.tagFor(cur) || tag == cur || matchesAny(ref, e.Profile.Match.Images) {
+		return true
+	}
+	// No images named (generic): the app's are those of the version's
+	// service's repository.
+	primary := e.primaryImage()
+	return len(e.Profile.Match.Images) == 0 && primary != "" && repoOf(ref) == repoOf(primary)
 }
 
 func matchesAny(ref string, repos []string) bool {

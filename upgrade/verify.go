@@ -12,6 +12,7 @@ import (
 
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/internal/schematool"
 	"github.com/seed-e7a9fb3b/upshift/profile"
 	"github.com/seed-e7a9fb3b/upshift/steps"
 )
@@ -25,6 +26,10 @@ type verifyStep struct {
 	// hopEnd: the verify that ends an upgrade hop (not a restore's): once
 	// it passes, that version is the last good one.
 	hopEnd bool
+	// restored: the verify after a restore, whose database is the backup's:
+	// a schema head other than the profile says is the profile's gap, said
+	// as such (steps.UnverifiedError), not a half-restored stack.
+	restored bool
 }
 
 func (s *verifyStep) Info() steps.StepInfo {
@@ -46,6 +51,10 @@ func (s *verifyStep) Run(ctx context.Context, sink steps.Sink) error {
 		det, err = e.detectNow(ctx)
 		if err == nil {
 			lastErr = s.check(ctx, det, sink)
+			if uv := (*steps.UnverifiedError)(nil); errors.As(lastErr, &uv) {
+				e.setCurrent(s.version)
+				return lastErr
+			}
 			if lastErr == nil {
 				e.setCurrent(s.version)
 				if s.hopEnd {
@@ -102,13 +111,18 @@ func (s *verifyStep) check(ctx context.Context, det *detect.Result, sink steps.S
 		if rep.Schema.Dirty {
 			return fmt.Errorf("the schema is dirty after the migration (%s)", rep.Schema.Head)
 		}
-		if exp := e.Profile.ExpectedHead(s.version); exp != "" && rep.Schema.Head != exp {
-			return fmt.Errorf("the schema head is %s, but %s expects %s", rep.Schema.Head, s.version, exp)
+		exp := e.Profile.ExpectedHead(s.version)
+		switch {
+		case exp == "":
+		case !schematool.HasHead(rep.Schema.Tool):
+			sink.Log(fmt.Sprintf("• the profile says %s expects schema head %s, but %s records no head: not checked", s.version, exp, orDash(rep.Schema.Tool)))
+		case rep.Schema.Head != exp:
+			return s.headError(fmt.Sprintf("the schema head is %s, but %s expects %s", orDash(rep.Schema.Head), s.version, exp))
 		}
 		sink.Log("✓ schema head " + orDash(rep.Schema.Head) + ", not dirty")
 	}
-	if d := rep.Drift; d != nil {
-		return fmt.Errorf("the schema is out of step with the app: head %s, %s %s expects %s (%s)", d.Head, rep.App, rep.Version, d.Expected, d.Kind)
+	if d := rep.Drift; d != nil && schematool.HasHead(rep.Schema.Tool) {
+		return s.headError(fmt.Sprintf("the schema is out of step with the app: head %s, %s %s expects %s (%s)", d.Head, rep.App, rep.Version, d.Expected, d.Kind))
 	}
 	return nil
 }
@@ -148,3 +162,13 @@ func (e *Env) httpCheck(ctx context.Context, c dockerx.Container, hc profile.Hea
 // verifyTimeout is how long verify retries before it reports the last check
 // that failed (a var so the tests need not wait).
 var verifyTimeout = 60 * time.Second
+
+// headError is a schema head other than the profile expects: a failed
+// upgrade, or after a restore (the backup's own database) what the
+// profile's heads get wrong.
+func (s *verifyStep) headError(msg string) error {
+	if s.restored {
+		return &steps.UnverifiedError{What: msg + " — the database is the backup's, so the profile's schema.heads for " + s.version + " may be wrong"}
+	}
+	return errors.New(msg)
+}

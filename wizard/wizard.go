@@ -121,11 +121,15 @@ func planView(pl *engine.Planned, est engine.Estimate, checks []engine.Check) tu
 	}
 	for _, h := range pl.Path.Hops {
 		hv := tui.HopView{Version: h.Version, RequiredStop: h.RequiredStop, Reason: h.Reason}
-		for _, wr := range h.Warnings {
-			hv.Warnings = append(hv.Warnings, tui.WarningView{Kind: string(wr.Kind), Text: unwrap(wr.Text)})
+		// Headlines, grouped per note section: the admin acknowledges a
+		// group at once; low-confidence ones are shown apart.
+		for _, g := range releases.Group(h.Warnings) {
+			for _, wr := range g.Warnings {
+				hv.Warnings = append(hv.Warnings, tui.WarningView{Kind: string(wr.Kind), Text: unwrap(wr.Text), Headline: wr.Headline, Group: g.Title(), Low: g.Low})
+			}
 		}
 		for _, a := range h.ManualActions {
-			hv.Warnings = append(hv.Warnings, tui.WarningView{Kind: string(releases.KindManualAction), Text: a})
+			hv.Warnings = append(hv.Warnings, tui.WarningView{Kind: string(releases.KindManualAction), Text: a, Group: h.Version + " · upgrade rules of the profile"})
 		}
 		var md strings.Builder
 		for _, n := range h.Notes {

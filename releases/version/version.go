@@ -47,6 +47,12 @@ func Parse(s string) (Version, error) {
 			return Version{}, fmt.Errorf("%q: build metadata after '+' must be dot-separated letters, digits or '-'", orig)
 		}
 	}
+	// PEP 440 style "1.157.0rc1", "2.0b2": the letters start a pre-release.
+	if !strings.Contains(s, "-") {
+		if i := strings.IndexFunc(s, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }); i > 0 && s[i-1] >= '0' && s[i-1] <= '9' && strings.Contains(s[:i], ".") {
+			s = s[:i] + "-" + s[i:]
+		}
+	}
 	if i := strings.IndexByte(s, '-'); i >= 0 {
 		pre := s[i+1:]
 		s = s[:i]

@@ -1,0 +1,1 @@
+Add a metric for the size of the event cache.

@@ -73,7 +73,10 @@ func runPlaybook(t *testing.T, bin, inventory string, extra ...string) (string, 
 	tmp := t.TempDir()
 	cmd.Env = append(os.Environ(), "ANSIBLE_STDOUT_CALLBACK=default", "ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0",
 		"ANSIBLE_LOCAL_TEMP="+tmp, "ANSIBLE_REMOTE_TEMP="+tmp, "ANSIBLE_HOME="+tmp, "ANSIBLE_RETRY_FILES_ENABLED=0",
-		"ANSIBLE_ROLES_PATH="+filepath.Join(dir, "roles"))
+		"ANSIBLE_ROLES_PATH="+filepath.Join(dir, "roles"),
+		// ansible-core refuses a non-UTF-8 locale (LC_ALL=C in some CI
+		// shells); C.UTF-8 is always there on Debian.
+		"LC_ALL=C.UTF-8", "LANG=C.UTF-8")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	t0 := time.Now()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/steps"
@@ -35,6 +36,30 @@ func (s *Session) OpenBackup(id string) (*backup.Set, error) {
 // the database container.
 func (s *Session) VerifyBackup(ctx context.Context, set *backup.Set) error {
 	return set.Verify(ctx, s.Eng, s.Det.DB.Container)
+}
+
+// VerifyBackupRestore proves a set by restoring its dumps into a scratch
+// PostgreSQL from the DB container's image (the recorded one when the
+// container is gone) and comparing every table with the dump's checksums.
+// The live stack is not touched.
+func (s *Session) VerifyBackupRestore(ctx context.Context, set *backup.Set, progress func(backup.Progress)) (*backup.RestoreProof, error) {
+	image := ""
+	if s.Eng == nil {
+		return nil, errors.New("verify --restore needs a Docker engine")
+	}
+	if s.Det != nil && s.Det.DB.Container != "" {
+		if c, err := s.Eng.Inspect(ctx, s.Det.DB.Container); err == nil {
+			image = c.ImageID
+		}
+	}
+	if image == "" && s.Det != nil {
+		for _, img := range set.Manifest.Images {
+			if img.Service == s.Det.DB.Service {
+				image = img.ID
+			}
+		}
+	}
+	return set.VerifyRestore(ctx, s.Eng, image, progress)
 }
 
 // Restore puts a backup set back (asking first unless o decides yes).

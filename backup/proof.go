@@ -76,8 +76,12 @@ func (s *Set) VerifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 		proof.Problem = err.Error()
 	}
 	s.Manifest.RestoreProof = proof
-	s.Manifest.Verified = proof.Passed
-	s.Manifest.VerifiedAt = time.Now().UTC()
+	// Only what the proof says about the set changes Verified: no image or
+	// no disk space for the scratch server says nothing about the dump.
+	if proof.Passed || errors.Is(err, ErrRestoreProof) || errors.Is(err, ErrCorrupt) {
+		s.Manifest.Verified = proof.Passed
+		s.Manifest.VerifiedAt = time.Now().UTC()
+	}
 	if serr := s.saveManifest(); serr != nil && err == nil {
 		err = serr
 	}

@@ -110,3 +110,26 @@ func TestBackupVerifyRestore(t *testing.T) {
 		t.Fatalf("the app after verify --restore: %q %v", v, err)
 	}
 }
+
+// TestUpgradeRestoreProof: `upgrade` proves its backup by a restore before
+// the downtime by default (the demo database is far below the threshold),
+// and --restore-proof never skips it.
+func TestUpgradeRestoreProof(t *testing.T) {
+	s := testenv.StartDemo(t, "1.0.0")
+	start := time.Now()
+	out, err := s.Run("upgrade", "--to", "1.1.0", "--yes", "--json")
+	t.Logf("upgrade 1.0.0 → 1.1.0 with the proof took %s", time.Since(start).Round(time.Millisecond))
+	if err != nil || !strings.Contains(out, "every row count and checksum equal to the dump") {
+		t.Fatalf("upgrade: %v\n%s", err, out)
+	}
+	if left := scratchLeftovers(t); left != "" {
+		t.Fatalf("scratch leftovers: %s", left)
+	}
+	out, err = s.Run("upgrade", "--to", "2.0.0", "--yes", "--json", "--restore-proof", "never")
+	if err != nil || !strings.Contains(out, "restore proof skipped (--restore-proof never)") {
+		t.Fatalf("upgrade --restore-proof never: %v\n%s", err, out)
+	}
+	if _, err := s.Run("upgrade", "--to", "2.1.0", "--restore-proof", "sometimes"); err == nil {
+		t.Fatal("--restore-proof sometimes must be refused")
+	}
+}

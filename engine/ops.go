@@ -14,6 +14,17 @@ func (s *Session) Upgrade(ctx context.Context, p *Planned, o RunOptions) (steps.
 	return s.Run(ctx, p.Env, p.Plan, 0, nil, hopVersions(p.Path), o)
 }
 
+// SetRestoreProof says whether each backup of p is also proven by a restore
+// into a scratch PostgreSQL: auto (below upgrade.ProofThreshold), always, never.
+func (s *Session) SetRestoreProof(p *Planned, mode string) error {
+	m, err := upgrade.ParseProofMode(mode)
+	if err != nil {
+		return err
+	}
+	upgrade.SetRestoreProof(p.Env, m)
+	return nil
+}
+
 // Continue runs a resumed run from where Resume said.
 func (s *Session) Continue(ctx context.Context, r *Resumed, o RunOptions) (steps.Result, error) {
 	return s.Run(ctx, r.Env, r.Plan, r.Start, r.State, nil, o)

@@ -132,7 +132,11 @@ func (s *psqlSession) tableSums() (map[string]TableSum, error) {
 // (a server or role that refuses it), the dump runs on its own and sums is
 // nil with a note saying why.
 func snapshotDump(ctx context.Context, r pgRunner, database string, dump func(snapshot string) error) (sums map[string]TableSum, note string, err error) {
-	sess := r.openSession(ctx, database)
+	// Its own context: when the dump fails, the checksums still running are
+	// abandoned instead of waited for.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sess := r.openSession(sctx, database)
 	snap, serr := sess.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot()")
 	if serr != nil || len(snap) != 1 || strings.TrimSpace(snap[0]) == "" {
 		_ = sess.close()
@@ -149,6 +153,9 @@ func snapshotDump(ctx context.Context, r pgRunner, database string, dump func(sn
 		sums, sumErr = sess.tableSums()
 	}()
 	dumpErr := dump(strings.TrimSpace(snap[0]))
+	if dumpErr != nil {
+		cancel()
+	}
 	wg.Wait()
 	closeErr := sess.close()
 	if dumpErr != nil {

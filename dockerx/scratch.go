@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -20,7 +23,13 @@ import (
 const (
 	LabelScratch    = "io.upshift.scratch"     // "1"
 	LabelScratchRun = "io.upshift.scratch.run" // the run id shared by the three parts
+	LabelScratchPID = "io.upshift.scratch.pid" // the upshift process that owns it
+	LabelScratchBy  = "io.upshift.scratch.host"
 )
+
+// scratchMaxAge is when a scratch part is a leftover whatever its owner
+// seems to be (a PID reused on the owner's host, an owner on another host).
+const scratchMaxAge = 24 * time.Hour
 
 // ErrImageMissing means the image a scratch container should run is not on
 // this host (upshift never pulls it behind the admin's back).
@@ -32,6 +41,8 @@ type ScratchSpec struct {
 	Env     []string // e.g. POSTGRES_PASSWORD=...
 	DataDir string   // where the fresh anonymous volume is mounted (the image's data directory)
 	Purpose string   // recorded in LabelHelper
+
+	pid int // owner recorded in LabelScratchPID; tests fake a dead one
 }
 
 // Scratch is a running throw-away container on its own internal network
@@ -54,7 +65,12 @@ func (e *Engine) StartScratch(ctx context.Context, spec ScratchSpec) (_ *Scratch
 		return nil, fmt.Errorf("%w: %s. Nothing was changed. Fix: docker pull or build %s, or name another PostgreSQL image of the same major version", ErrImageMissing, spec.Image, spec.Image)
 	}
 	run := newRunID()
-	labels := map[string]string{LabelScratch: "1", LabelScratchRun: run}
+	pid := spec.pid
+	if pid == 0 {
+		pid = os.Getpid()
+	}
+	host, _ := os.Hostname()
+	labels := map[string]string{LabelScratch: "1", LabelScratchRun: run, LabelScratchPID: strconv.Itoa(pid), LabelScratchBy: host}
 	s := &Scratch{RunID: run, eng: e}
 	defer func() {
 		if err != nil {
@@ -119,15 +135,39 @@ func newRunID() string {
 // and any volume of this run. It ignores ctx cancellation (its own deadline),
 // so that a cancelled operation still cleans up.
 func (s *Scratch) Remove(ctx context.Context) error {
-	return s.eng.removeScratchRun(ctx, s.RunID)
+	return s.eng.removeScratch(ctx, s.RunID, nil)
 }
 
-// CleanupScratch removes every scratch container, network and volume that
-// upshift left behind (a crash, a kill -9), whatever run made them. Call it
-// before starting work that may create scratch servers (preflight, resume):
+// CleanupScratch removes the scratch containers, networks and volumes that
+// upshift left behind (a crash, a kill -9): those whose owning process on
+// this host is gone, and any older than a day. A scratch server of another
+// upshift still running (another stack on the same engine) is left alone.
+// Call it before work that may create scratch servers (preflight, resume);
 // it touches nothing that is not labelled LabelScratch.
 func (e *Engine) CleanupScratch(ctx context.Context) error {
-	return e.removeScratchRun(ctx, "")
+	return e.removeScratch(ctx, "", isLeftover)
+}
+
+// isLeftover says whether a scratch part with labels, made at created, has
+// lost its owner.
+func isLeftover(labels map[string]string, created time.Time) bool {
+	if !created.IsZero() && time.Since(created) > scratchMaxAge {
+		return true
+	}
+	host, _ := os.Hostname()
+	pid, err := strconv.Atoi(labels[LabelScratchPID])
+	if err != nil || pid <= 0 {
+		return true // made without an owner: nobody will remove it
+	}
+	if labels[LabelScratchBy] != host {
+		return false // its owner may live on another host sharing this engine
+	}
+	return !processAlive(pid)
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // ScratchLeftovers lists the IDs of labelled scratch containers, networks
@@ -159,12 +199,17 @@ func (e *Engine) ScratchLeftovers(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (e *Engine) removeScratchRun(ctx context.Context, run string) error {
+// removeScratch removes the parts of one run (run != "") or, with stale,
+// every labelled part stale says is a leftover.
+func (e *Engine) removeScratch(ctx context.Context, run string, stale func(map[string]string, time.Time) bool) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	sel := LabelScratch
 	if run != "" {
 		sel = LabelScratchRun + "=" + run
+	}
+	keep := func(labels map[string]string, created time.Time) bool {
+		return stale != nil && !stale(labels, created)
 	}
 	f := make(client.Filters).Add("label", sel)
 	var errs []error
@@ -173,6 +218,9 @@ func (e *Engine) removeScratchRun(ctx context.Context, run string) error {
 		return fmt.Errorf("list scratch containers: %w", err)
 	}
 	for _, c := range cs.Items {
+		if keep(c.Labels, time.Unix(c.Created, 0)) {
+			continue
+		}
 		if _, err := e.c.ContainerRemove(rctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove scratch container %s: %w", shortID(c.ID), err))
 		}
@@ -182,6 +230,9 @@ func (e *Engine) removeScratchRun(ctx context.Context, run string) error {
 		errs = append(errs, fmt.Errorf("list scratch networks: %w", err))
 	} else {
 		for _, n := range ns.Items {
+			if keep(n.Labels, n.Created) {
+				continue
+			}
 			if _, err := e.c.NetworkRemove(rctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("remove scratch network %s: %w", n.Name, err))
 			}
@@ -192,6 +243,10 @@ func (e *Engine) removeScratchRun(ctx context.Context, run string) error {
 		errs = append(errs, fmt.Errorf("list scratch volumes: %w", err))
 	} else {
 		for _, v := range vs.Items {
+			created, _ := time.Parse(time.RFC3339, v.CreatedAt)
+			if keep(v.Labels, created) {
+				continue
+			}
 			if _, err := e.c.VolumeRemove(rctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("remove scratch volume %s: %w", v.Name, err))
 			}

@@ -44,6 +44,7 @@ func newBackupVerifyCmd() *cobra.Command {
 				return err
 			}
 			if restore {
+				_, _ = fmt.Fprintf(cmd.ErrOrStderr(), "restoring %s into a scratch PostgreSQL (the live stack is not touched)…\n", set.ID)
 				proof, err := sess.VerifyBackupRestore(ctx, set, nil)
 				if err != nil {
 					return err

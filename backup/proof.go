@@ -162,7 +162,7 @@ func (s *Set) restoreIntoScratch(ctx context.Context, r pgRunner, d DatabaseEntr
 		err = fmt.Errorf("pg_restore exited with %d: %s", code, lastLine(stderr))
 	}
 	if err != nil {
-		if strings.Contains(stderr, "No space left on device") {
+		if outOfSpace(stderr) {
 			return nil, fmt.Errorf("the scratch server ran out of disk space restoring database %s: %s. Nothing of the live stack was touched. Fix: free space where Docker keeps its volumes (docker info: Docker Root Dir), or skip the restore proof", d.Name, lastLine(stderr))
 		}
 		if ctx.Err() != nil {
@@ -218,10 +218,16 @@ func scratchLog(ctx context.Context, eng *dockerx.Engine, id string) string {
 		}
 	})
 	s := strings.Join(lines, " / ")
-	if strings.Contains(s, "No space left") {
+	if outOfSpace(s) {
 		s += ". Fix: free space where Docker keeps its volumes (docker info: Docker Root Dir)"
 	}
 	return s
+}
+
+// outOfSpace says whether PostgreSQL's or Docker's message is about a full disk.
+func outOfSpace(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "no space left on device") || strings.Contains(m, "could not extend file")
 }
 
 // compareTables lists every difference between the sums recorded at dump

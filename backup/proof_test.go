@@ -56,3 +56,15 @@ func TestImagePGDATA(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+func TestOutOfSpace(t *testing.T) {
+	for msg, want := range map[string]bool{
+		`pg_restore: error: could not execute query: ERROR:  could not extend file "base/16384/16390": No space left on device`: true,
+		"initdb: error: could not write to file: No space left on device":                                                       true,
+		"pg_restore: error: relation \"x\" does not exist":                                                                      false,
+	} {
+		if got := outOfSpace(msg); got != want {
+			t.Errorf("%q: got %v", msg, got)
+		}
+	}
+}

@@ -97,7 +97,7 @@ func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 		return fmt.Errorf("%w: %s has no PostgreSQL dump to restore", ErrRestoreProof, s.ID)
 	}
 	if image == "" {
-		return fmt.Errorf("%w: no PostgreSQL image to run the scratch server from", ErrRestoreProof)
+		return fmt.Errorf("%w: no PostgreSQL image is known to run the scratch server from (the database container is gone and the set records none)", dockerx.ErrImageMissing)
 	}
 	img, ok, err := eng.ImageInspect(ctx, image)
 	if err != nil {
@@ -106,6 +106,8 @@ func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 	if !ok {
 		return fmt.Errorf("%w: the image %s is not on this host, so no scratch server can run. Nothing was changed. Fix: docker pull or build it", dockerx.ErrImageMissing, image)
 	}
+	// Leftovers of a killed run (never another upshift's live server).
+	_ = eng.CleanupScratch(ctx)
 	pw := randomHex(16)
 	sc, err := eng.StartScratch(ctx, dockerx.ScratchSpec{
 		Image: img.ID, Purpose: "restore-proof", DataDir: imagePGDATA(img.Env),

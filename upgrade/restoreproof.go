@@ -124,7 +124,10 @@ func (s *provenBackupStep) Run(ctx context.Context, sink steps.Sink) error {
 		}
 	})
 	if err != nil {
-		if ctx.Err() != nil || mode == ProofAlways || errors.Is(err, backup.ErrRestoreProof) || errors.Is(err, backup.ErrCorrupt) {
+		if ctx.Err() != nil {
+			return fmt.Errorf("restore proof of %s interrupted (the scratch server was removed): %w", set.ID, err)
+		}
+		if mode == ProofAlways || errors.Is(err, backup.ErrRestoreProof) || errors.Is(err, backup.ErrCorrupt) {
 			return fmt.Errorf("the new backup %s is not a good restore point; nothing was stopped or changed: %w", set.ID, err)
 		}
 		// The scratch server itself could not run (no image, no space): the

@@ -17,6 +17,10 @@ import (
 // rows than the dump recorded. The live stack was not touched.
 var ErrRestoreProof = errors.New("restore proof failed")
 
+// ErrNoScratch means no scratch PostgreSQL could run (no or a wrong image,
+// a full disk): it says nothing about the set.
+var ErrNoScratch = errors.New("no scratch PostgreSQL could run")
+
 // RestoreProof is the outcome of the last restore of a set into a scratch
 // server (Set.VerifyRestore).
 type RestoreProof struct {
@@ -97,14 +101,14 @@ func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 		return fmt.Errorf("%w: %s has no PostgreSQL dump to restore", ErrRestoreProof, s.ID)
 	}
 	if image == "" {
-		return fmt.Errorf("%w: no PostgreSQL image is known to run the scratch server from (the database container is gone and the set records none)", dockerx.ErrImageMissing)
+		return fmt.Errorf("%w: %w: no PostgreSQL image is known to run it from (the database container is gone and the set records none)", ErrNoScratch, dockerx.ErrImageMissing)
 	}
 	img, ok, err := eng.ImageInspect(ctx, image)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%w: the image %s is not on this host, so no scratch server can run. Nothing was changed. Fix: docker pull or build it", dockerx.ErrImageMissing, image)
+		return fmt.Errorf("%w: %w: %s, so no scratch server can run. Nothing was changed. Fix: docker pull or build it", ErrNoScratch, dockerx.ErrImageMissing, image)
 	}
 	// Leftovers of a killed run (never another upshift's live server).
 	_ = eng.CleanupScratch(ctx)
@@ -114,7 +118,7 @@ func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 		Env: []string{"POSTGRES_USER=" + scratchUser, "POSTGRES_PASSWORD=" + pw, "POSTGRES_DB=" + scratchUser},
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrNoScratch, err)
 	}
 	defer func() { _ = sc.Remove(ctx) }()
 	// The internal network has no route from the host on every engine, so
@@ -165,7 +169,7 @@ func (s *Set) restoreIntoScratch(ctx context.Context, r pgRunner, d DatabaseEntr
 	}
 	if err != nil {
 		if outOfSpace(stderr) {
-			return nil, fmt.Errorf("the scratch server ran out of disk space restoring database %s: %s. Nothing of the live stack was touched. Fix: free space where Docker keeps its volumes (docker info: Docker Root Dir), or skip the restore proof", d.Name, lastLine(stderr))
+			return nil, fmt.Errorf("%w: it ran out of disk space restoring database %s: %s. Nothing of the live stack was touched. Fix: free space where Docker keeps its volumes (docker info: Docker Root Dir), or skip the restore proof", ErrNoScratch, d.Name, lastLine(stderr))
 		}
 		if ctx.Err() != nil {
 			return nil, err
@@ -194,13 +198,16 @@ func waitReady(ctx context.Context, eng *dockerx.Engine, r pgRunner) error {
 		if err == nil {
 			return nil
 		}
+		if notInImage(err.Error()) {
+			return fmt.Errorf("%w: its image has no psql, so it is not a PostgreSQL image: %v. Nothing was changed", ErrNoScratch, err)
+		}
 		last = err
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		c, err := eng.Inspect(ctx, r.db.Container)
 		if err == nil && c.State != "running" {
-			return fmt.Errorf("the scratch PostgreSQL exited (%d) before it accepted connections: %s", c.ExitCode, scratchLog(ctx, eng, r.db.Container))
+			return fmt.Errorf("%w: it exited (%d) before it accepted connections (is the image a PostgreSQL image?): %s", ErrNoScratch, c.ExitCode, scratchLog(ctx, eng, r.db.Container))
 		}
 		select {
 		case <-ctx.Done():
@@ -208,7 +215,7 @@ func waitReady(ctx context.Context, eng *dockerx.Engine, r pgRunner) error {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("the scratch PostgreSQL did not accept connections within %s: %v; its log: %s", scratchReady, last, scratchLog(ctx, eng, r.db.Container))
+	return fmt.Errorf("%w: it did not accept connections within %s: %v; its log: %s", ErrNoScratch, scratchReady, last, scratchLog(ctx, eng, r.db.Container))
 }
 
 func scratchLog(ctx context.Context, eng *dockerx.Engine, id string) string {
@@ -224,6 +231,11 @@ func scratchLog(ctx context.Context, eng *dockerx.Engine, id string) string {
 		s += ". Fix: free space where Docker keeps its volumes (docker info: Docker Root Dir)"
 	}
 	return s
+}
+
+// notInImage says whether exec failed because the tool is not in the image.
+func notInImage(msg string) bool {
+	return strings.Contains(msg, "executable file not found") || strings.Contains(msg, "exited with 126") || strings.Contains(msg, "exited with 127")
 }
 
 // outOfSpace says whether PostgreSQL's or Docker's message is about a full disk.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/demo"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/internal/testenv"
 	"github.com/seed-e7a9fb3b/upshift/internal/testpg"
@@ -134,6 +135,20 @@ func TestRestoreProof(t *testing.T) {
 		t.Fatalf("manifest after the proof: %+v", reopened.Manifest.RestoreProof)
 	}
 	scratchLeft(t, ctx, eng)
+
+	t.Run("not a PostgreSQL image", func(t *testing.T) {
+		img := demo.ImageRef("1.0.0")
+		if _, ok, _ := eng.ImageInspect(ctx, img); !ok {
+			t.Skip(img + " is not built here")
+		}
+		start := time.Now()
+		_, err := reopened.VerifyRestore(ctx, eng, img, nil)
+		if !errors.Is(err, backup.ErrNoScratch) || !strings.Contains(err.Error(), "PostgreSQL image") || time.Since(start) > 30*time.Second {
+			t.Fatalf("want a fast, clear refusal, got %v after %s", err, time.Since(start))
+		}
+		t.Logf("not a PostgreSQL image: %v", err)
+		scratchLeft(t, ctx, eng)
+	})
 
 	t.Run("image missing", func(t *testing.T) {
 		_, err := reopened.VerifyRestore(ctx, eng, "upshift-test/no-such-postgres:0", nil)

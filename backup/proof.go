@@ -115,7 +115,11 @@ func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 	pw := randomHex(16)
 	sc, err := eng.StartScratch(ctx, dockerx.ScratchSpec{
 		Image: img.ID, Purpose: "restore-proof", DataDir: imagePGDATA(img.Env),
-		Env: []string{"POSTGRES_USER=" + scratchUser, "POSTGRES_PASSWORD=" + pw, "POSTGRES_DB=" + scratchUser},
+		// The official image's variables, and Bitnami's for its superuser.
+		Env: []string{
+			"POSTGRES_USER=" + scratchUser, "POSTGRES_PASSWORD=" + pw, "POSTGRES_DB=" + scratchUser,
+			"POSTGRESQL_POSTGRES_PASSWORD=" + pw, "POSTGRESQL_PASSWORD=" + pw,
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNoScratch, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -46,6 +47,18 @@ func newBackupVerifyCmd() *cobra.Command {
 			if restore {
 				_, _ = fmt.Fprintf(cmd.ErrOrStderr(), "restoring %s into a scratch PostgreSQL (the live stack is not touched)…\n", set.ID)
 				proof, err := sess.VerifyBackupRestore(ctx, set, nil)
+				if f.jsonOut && proof != nil {
+					// Failed proofs too: the exit code says which it was.
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					if werr := enc.Encode(struct {
+						ID           string               `json:"id"`
+						RestoreProof *backup.RestoreProof `json:"restore_proof"`
+					}{set.ID, proof}); werr != nil && err == nil {
+						err = wrapWrite(werr)
+					}
+					return err
+				}
 				if err != nil {
 					return err
 				}

@@ -100,6 +100,10 @@ func TestBackupVerifyRestore(t *testing.T) {
 	if err == nil || !strings.Contains(out, "table public.notes has") || !strings.Contains(out, "at dump time") || !strings.Contains(out, "live stack was not touched") {
 		t.Fatalf("a tampered set must fail clearly: %v\n%s", err, out)
 	}
+	out, err = s.Run("backup", "verify", "--restore", "--json", id)
+	if err == nil || !strings.Contains(out, `"passed": false`) || !strings.Contains(out, `"problem": "restore proof failed`) {
+		t.Fatalf("verify --restore --json of a tampered set: %v\n%s", err, out)
+	}
 	if left := scratchLeftovers(t); left != "" {
 		t.Fatalf("scratch leftovers: %s", left)
 	}

@@ -100,6 +100,12 @@ func (s *psqlSession) close() error {
 // tableSums fingerprints every user table through the session, with the
 // SQL of pg.TableChecksums, so both give equal sums for equal rows.
 func (s *psqlSession) tableSums() (map[string]TableSum, error) {
+	// The text form of timestamptz, float, interval and bytea depends on the
+	// session (role and database defaults differ between the live server and
+	// the scratch one): fix it exactly as pg.Connect does.
+	if _, err := s.query(pg.ChecksumSettingsSQL()); err != nil {
+		return nil, fmt.Errorf("fix the session's text settings: %w", err)
+	}
 	tables, err := s.query(pg.TablesQuery())
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)

@@ -14,6 +14,30 @@ import (
 // is held by a psql session. Both must fingerprint exactly as TableChecksums
 // does, so the text and the folding live here, once.
 
+// textSettings fix how values print as text (t::text of a row), so that
+// checksums do not depend on server, database or role defaults: a restore
+// into another server must compare equal to its source.
+var textSettings = [][2]string{
+	{"TimeZone", "UTC"},
+	{"DateStyle", "ISO, MDY"},
+	{"IntervalStyle", "postgres"},
+	{"extra_float_digits", "3"},
+	{"bytea_output", "hex"},
+}
+
+// ChecksumSettingsSQL sets, for a psql session, the settings Connect gives
+// every pgx session; run it before TableSumQuery.
+func ChecksumSettingsSQL() string {
+	var b strings.Builder
+	for i, kv := range textSettings {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "SET %s = %s", kv[0], quoteLiteral(kv[1]))
+	}
+	return b.String()
+}
+
 // TablesQuery lists the user tables, one quoted schema.table per row, in the
 // order and form TableChecksums keys them.
 func TablesQuery() string { return userTables }

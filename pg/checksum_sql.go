@@ -23,6 +23,7 @@ var textSettings = [][2]string{
 	{"IntervalStyle", "postgres"},
 	{"extra_float_digits", "3"},
 	{"bytea_output", "hex"},
+	{"lc_monetary", "C"}, // money prints in the server's locale otherwise
 }
 
 // ChecksumSettingsSQL sets, for a psql session, the settings Connect gives

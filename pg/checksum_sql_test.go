@@ -25,7 +25,7 @@ func TestParseTableSumRow(t *testing.T) {
 }
 
 func TestChecksumSettingsSQL(t *testing.T) {
-	want := "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = '3'; SET bytea_output = 'hex'"
+	want := "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = '3'; SET bytea_output = 'hex'; SET lc_monetary = 'C'"
 	if got := ChecksumSettingsSQL(); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}

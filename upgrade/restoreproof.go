@@ -87,6 +87,7 @@ func withRestoreProof(s *backupStep) steps.Step { return &provenBackupStep{s} }
 
 func (s *provenBackupStep) Info() steps.StepInfo {
 	in := s.backupStep.Info()
+	in.Touches = append(in.Touches, "starts and removes a throw-away PostgreSQL container, volume and internal network (labelled io.upshift.scratch)")
 	in.Explain += fmt.Sprintf(" Unless the database is over %s, the dump is then restored into a throw-away PostgreSQL (same image, own volume, no network) and every table's row count and checksum compared with the dump's: a backup that would not restore stops the upgrade before any downtime.", human.Bytes(ProofThreshold))
 	return in
 }

@@ -78,7 +78,7 @@ func TestProvenBackupStep(t *testing.T) {
 		if pb.calls != 1 || pb.image != "sha256:pg" || !strings.Contains(f.sink.text(), "every row count and checksum equal") {
 			t.Errorf("calls %d image %q:\n%s", pb.calls, pb.image, f.sink.text())
 		}
-		if s.Info().ID != "1.1.0/backup" || !strings.Contains(s.Info().Explain, "throw-away PostgreSQL") {
+		if s.Info().ID != "1.1.0/backup" || !strings.Contains(s.Info().Explain, "throw-away PostgreSQL") || !strings.Contains(strings.Join(s.Info().Touches, "\n"), "io.upshift.scratch") {
 			t.Errorf("info %+v", s.Info())
 		}
 	})

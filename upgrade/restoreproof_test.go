@@ -50,6 +50,13 @@ func TestProofDecision(t *testing.T) {
 			}
 		})
 	}
+	set := &backup.Set{Manifest: backup.Manifest{Databases: []backup.DatabaseEntry{{DumpBytes: 300 << 20}}}}
+	if got := proofSize(0, set); got != 1800<<20 {
+		t.Errorf("size estimated from the dump: %d", got)
+	}
+	if got := proofSize(42, set); got != 42 {
+		t.Errorf("detected size: %d", got)
+	}
 	if m, err := ParseProofMode(""); err != nil || m != ProofAuto {
 		t.Errorf("default: %v %v", m, err)
 	}

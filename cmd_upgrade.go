@@ -64,6 +64,7 @@ type upgradeFlags struct {
 	yes             bool
 	dryRun          bool
 	backupAfterStop bool
+	restoreProof    string
 }
 
 func newUpgradeCmd() *cobra.Command {
@@ -97,6 +98,7 @@ per line and ends with {"result": "success"|"rolled_back"|"failed", ...}.
 	cmd.Flags().BoolVar(&f.acceptTerms, "accept-terms", false, "with --yes: agree to documents the new version changed (e.g. MaiBot's EULA); read them first")
 	cmd.Flags().BoolVar(&u.dryRun, "dry-run", false, "print every step with the containers, commands and files it would touch; change nothing")
 	cmd.Flags().BoolVar(&u.backupAfterStop, "backup-after-stop", false, "take each backup after stopping the writers (no write can be lost by a rollback; longer downtime)")
+	cmd.Flags().StringVar(&u.restoreProof, "restore-proof", "auto", "prove each backup by restoring it into a throw-away PostgreSQL before the downtime: auto (databases up to 1 GiB), always, never")
 	return cmd
 }
 
@@ -128,6 +130,9 @@ func runUpgrade(cmd *cobra.Command, f *stackFlags, u *upgradeFlags) error {
 	}
 	if u.dryRun {
 		return render.DryRun(out, pl)
+	}
+	if err := sess.SetRestoreProof(pl, u.restoreProof); err != nil {
+		return usageError{err}
 	}
 	return execute(cmd, f, u.yes, "upshift upgrade --to "+u.to, func(o engine.RunOptions) (steps.Result, error) {
 		return sess.Upgrade(ctx, pl, o)

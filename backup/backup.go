@@ -271,12 +271,21 @@ func (b *builder) databases(ctx context.Context) error {
 			total = sizes[name]
 		}
 		m := newMeter(b.progress, "database", file, total)
-		f, n, err := dumpDatabase(ctx, r, name, mode, filepath.Join(b.dir, file), m)
+		var f File
+		var n int64
+		sums, note, err := snapshotDump(ctx, r, name, func(snapshot string) error {
+			var err error
+			f, n, err = dumpDatabase(ctx, r, name, mode, snapshot, filepath.Join(b.dir, file), m)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("dump database %s: %w", name, err)
 		}
+		if note != "" {
+			m.line(note)
+		}
 		b.dbFiles = append(b.dbFiles, f)
-		b.m.Databases = append(b.m.Databases, DatabaseEntry{Name: name, File: file, DumpBytes: n, Mode: mode, Host: db.Container == ""})
+		b.m.Databases = append(b.m.Databases, DatabaseEntry{Name: name, File: file, DumpBytes: n, Mode: mode, Host: db.Container == "", Tables: sums, TablesNote: note})
 	}
 	return nil
 }

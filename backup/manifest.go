@@ -55,6 +55,7 @@ type Manifest struct {
 	Files           []File          `json:"files"`
 	Verified        bool            `json:"verified"`
 	VerifiedAt      time.Time       `json:"verified_at,omitzero"`
+	RestoreProof    *RestoreProof   `json:"restore_proof,omitempty"` // the last verify --restore
 }
 
 // Schema is the app's migration state when the set was taken.
@@ -93,6 +94,18 @@ type DatabaseEntry struct {
 	DumpBytes int64  `json:"dump_bytes"` // bytes pg_dump wrote
 	Mode      string `json:"mode"`       // DumpInContainer or DumpHostZstd
 	Host      bool   `json:"host,omitempty"`
+	// Tables fingerprints every user table from the snapshot the dump read
+	// (absent in sets made before upshift recorded them); TablesNote says
+	// why they are missing when the dump could not record them.
+	Tables     map[string]TableSum `json:"tables,omitempty"`
+	TablesNote string              `json:"tables_note,omitempty"`
+}
+
+// TableSum is one table's row count and order-independent checksum, the
+// same fingerprint pg.TableChecksums computes.
+type TableSum struct {
+	Rows int64  `json:"rows"`
+	MD5  string `json:"md5"`
 }
 
 // SQLiteEntry is one SQLite file (database, -wal or -shm).

@@ -24,8 +24,8 @@ type DBSource struct {
 	Password  string
 	Database  string
 	Extra     []string // further databases the profile lists
-	Host      string   // only without Container
-	Port      int      // only without Container; 0 means 5432
+	Host      string   // without Container; with one, connect over TCP inside it (a scratch server)
+	Port      int      // 0 means 5432
 }
 
 func (d DBSource) databases() []string {
@@ -55,7 +55,7 @@ func (r pgRunner) env() []string {
 // args adds the connection options to a tool's command line.
 func (r pgRunner) args(tool string, rest ...string) []string {
 	a := []string{tool, "--no-password", "--username", r.db.User}
-	if r.db.Container == "" {
+	if r.db.Container == "" || r.db.Host != "" {
 		host := r.db.Host
 		if host == "" {
 			host = "127.0.0.1"
@@ -212,7 +212,8 @@ type setFile interface {
 // dumpDatabase streams pg_dump's custom format into path, never holding the
 // dump in memory: compressed by pg_dump itself (DumpInContainer) or as
 // `pg_dump -Z0` through zstd on the host (DumpHostZstd).
-func dumpDatabase(ctx context.Context, r pgRunner, name, mode, path string, m *meter) (File, int64, error) {
+// A non-empty snapshot (from pg_export_snapshot) makes pg_dump read exactly it.
+func dumpDatabase(ctx context.Context, r pgRunner, name, mode, snapshot, path string, m *meter) (File, int64, error) {
 	var out setFile
 	var err error
 	level := "--compress=1"
@@ -227,6 +228,9 @@ func dumpDatabase(ctx context.Context, r pgRunner, name, mode, path string, m *m
 	}
 	cw := &countingWriter{ctx: ctx, w: out, m: m}
 	cmd := r.args("pg_dump", "--format=custom", level, "--dbname", name)
+	if snapshot != "" {
+		cmd = append(cmd, "--snapshot="+snapshot)
+	}
 	code, stderr, err := r.run(ctx, cmd, nil, cw, m.line)
 	if err == nil && code != 0 {
 		err = fmt.Errorf("pg_dump of database %s exited with %d: %s", name, code, lastLine(stderr))

@@ -110,14 +110,8 @@ func Connect(ctx context.Context, p Params) (*Conn, error) {
 	cfg.ConnectTimeout = ConnectTimeout
 	// Fix how values print as text, so checksums do not depend on server
 	// or role defaults (a restore must compare equal to its source).
-	for k, v := range map[string]string{
-		"TimeZone":           "UTC",
-		"DateStyle":          "ISO, MDY",
-		"IntervalStyle":      "postgres",
-		"extra_float_digits": "3",
-		"bytea_output":       "hex",
-	} {
-		cfg.RuntimeParams[k] = v
+	for _, kv := range textSettings {
+		cfg.RuntimeParams[kv[0]] = kv[1]
 	}
 	start := time.Now()
 	conn, err := pgx.ConnectConfig(ctx, cfg)

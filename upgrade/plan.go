@@ -31,7 +31,7 @@ func Build(env *Env, from string, hops []Hop) *steps.Plan {
 	for _, h := range hops {
 		p.Steps = append(p.Steps, &preflightStep{env: env, from: prev, to: h.Version})
 		if !env.BackupAfterStop {
-			p.Steps = append(p.Steps, &backupStep{env: env, hop: h.Version})
+			p.Steps = append(p.Steps, withRestoreProof(&backupStep{env: env, hop: h.Version}))
 		}
 		p.Steps = append(p.Steps, &imagesStep{env: env, hop: h.Version})
 		if len(env.Profile.Upgrade.Consent) > 0 {

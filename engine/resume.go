@@ -68,6 +68,10 @@ type Resumed struct {
 func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice) (*Resumed, error) {
 	env := s.NewEnv()
 	env.RestoreAgreements(st.Agreements)
+	if env.CleanupScratch != nil && s.Eng != nil {
+		// The killed run may have left a scratch server (its owner is gone).
+		_ = env.CleanupScratch(ctx)
+	}
 	var points []*backup.Set
 	for _, id := range st.Backups {
 		set, err := backup.Open(s.BackupDir(), id)

@@ -54,6 +54,12 @@ type Env struct {
 	EnvTemplateDir string
 	// MigrationTimeout bounds a migration (default 30 minutes).
 	MigrationTimeout time.Duration
+	// RestoreProof says whether each hop's backup is proven by a restore
+	// into a scratch PostgreSQL before the downtime ("" is auto).
+	RestoreProof ProofMode
+	// CleanupScratch removes scratch servers a killed run left behind
+	// (nil in tests).
+	CleanupScratch func(ctx context.Context) error
 	// RollbackTo says where a failure goes back to: the last good hop's
 	// restore point (default: nothing written before it is lost) or the
 	// run's first one.

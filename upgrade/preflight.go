@@ -79,6 +79,12 @@ func (s *preflightStep) Run(ctx context.Context, sink steps.Sink) error {
 		sink.Log(fmt.Sprintf("✓ SQLite database %s readable (%s), schema %s %s", rep.DB.Address, human.Bytes(rep.DB.SizeBytes), rep.Schema.Tool, orDash(rep.Schema.Head)))
 		sink.Log("• the backup is taken after the app stopped: a SQLite file is only consistent without its writer")
 	}
+	if e.CleanupScratch != nil {
+		// A killed run may have left a scratch server (its owner is gone).
+		if err := e.CleanupScratch(ctx); err != nil {
+			sink.Log("• could not remove leftover scratch servers: " + err.Error())
+		}
+	}
 	if err := e.checkDependencies(det, sink); err != nil {
 		return err
 	}

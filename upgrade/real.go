@@ -21,6 +21,7 @@ func Real(env *Env, eng *dockerx.Engine) {
 	env.Backups = realBackups{eng: eng}
 	env.DB = realDB{}
 	env.HTTP = realHTTP{}
+	env.CleanupScratch = eng.CleanupScratch
 }
 
 var _ Docker = (*dockerx.Engine)(nil)

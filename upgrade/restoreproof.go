@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/internal/human"
@@ -40,18 +39,14 @@ func ParseProofMode(s string) (ProofMode, error) {
 	}
 }
 
-// proofModes holds the mode per Env (kept here, not in Env, so that this
-// feature stays in one file).
-var proofModes sync.Map // *Env -> ProofMode
-
 // SetRestoreProof sets the mode of env's backups (default ProofAuto).
-func SetRestoreProof(env *Env, m ProofMode) { proofModes.Store(env, m) }
+func SetRestoreProof(env *Env, m ProofMode) { env.RestoreProof = m }
 
 func restoreProofMode(env *Env) ProofMode {
-	if m, ok := proofModes.Load(env); ok {
-		return m.(ProofMode)
+	if env.RestoreProof == "" {
+		return ProofAuto
 	}
-	return ProofAuto
+	return env.RestoreProof
 }
 
 // proofDecision says whether to run the proof and, when not, why.

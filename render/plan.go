@@ -77,6 +77,10 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 	for _, pr := range est.Problems() {
 		_, _ = fmt.Fprintln(w, "  ✗ "+pr)
 	}
+	if !pl.Env.BackupAfterStop && len(p.Hops) > 0 {
+		// Said before, not after: what a rollback of this plan may lose.
+		_, _ = fmt.Fprintln(w, "each hop's backup is taken while the app still runs: a rollback loses the writes committed between its dump and the stop (upshift counts and reports them); --backup-after-stop closes that window at the cost of a longer downtime")
+	}
 	_, _ = fmt.Fprintf(w, "Nothing was changed; run `upshift upgrade --to %s` to do it.\n", p.To)
 }
 

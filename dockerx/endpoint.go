@@ -238,6 +238,17 @@ func (c *cmdConn) explain(err error) error {
 	return err
 }
 
+// CloseWrite half-closes the connection: ssh's stdin ends, dial-stdio on
+// the far side passes the EOF on to the engine. An exec whose stdin is
+// streamed (psql reading statements, pg_restore reading a dump) ends only
+// on that EOF; the SDK calls CloseWrite when the connection has it.
+func (c *cmdConn) CloseWrite() error {
+	if err := c.in.Close(); err != nil {
+		return fmt.Errorf("close the ssh pipe to %s: %w", c.host, err)
+	}
+	return nil
+}
+
 // Close ends the subprocess (its whole group).
 func (c *cmdConn) Close() error {
 	c.once.Do(func() {

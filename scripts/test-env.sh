@@ -21,6 +21,7 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 [ -x "/usr/lib/postgresql/${PG_MAJOR}/bin/postgres" ] || need_pkgs+=("postgresql-${PG_MAJOR}")
 command -v tmux >/dev/null 2>&1 || need_pkgs+=(tmux)
 command -v ansible-playbook >/dev/null 2>&1 || need_pkgs+=(ansible)
+[ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server) # the ssh:// engine e2e runs a real sshd on loopback
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   $SUDO apt-get update -qq

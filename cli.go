@@ -42,6 +42,9 @@ type stackFlags struct {
 	envTemplates string
 	// rollbackTo is --rollback-to: last-good (default) or start.
 	rollbackTo string
+	// dockerContext is --context: the engine the SDK and every docker
+	// compose call use (through DOCKER_CONTEXT, which both read).
+	dockerContext string
 	// acceptErrors is --accept-migration-errors: with --yes, keep a version
 	// whose migration logged a matching error line and then served.
 	acceptErrors string
@@ -60,6 +63,7 @@ func (f *stackFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.jsonOut, "json", false, "print JSON")
 	fl.BoolVar(&f.noColor, "no-color", false, "no colours (NO_COLOR is honoured too)")
 	fl.StringVar(&f.logFile, "log-file", "", "write diagnostics to this file")
+	fl.StringVar(&f.dockerContext, "context", "", "Docker context to use, as for docker --context (default: DOCKER_HOST, DOCKER_CONTEXT, the current context)")
 	fl.StringVar(&f.acceptErrors, "accept-migration-errors", "", "with --yes: keep a new version whose migration logged an error matching this regexp and then started (otherwise such a hop is rolled back)")
 	fl.StringVar(&f.rollbackTo, "rollback-to", "last-good", "where a failed upgrade goes back to: last-good (the last verified version on the way: nothing written before its hop is lost) or start")
 }
@@ -91,6 +95,9 @@ func (f *stackFlags) open(ctx context.Context) (*engine.Session, error) {
 	if f.rollbackTo != "last-good" && f.rollbackTo != "start" && f.rollbackTo != "" {
 		return nil, usageError{fmt.Errorf("--rollback-to %q: choose last-good or start", f.rollbackTo)}
 	}
+	if err := f.useContext(); err != nil {
+		return nil, err
+	}
 	return engine.Open(ctx, f.options())
 }
 
@@ -109,6 +116,9 @@ func (f *stackFlags) logTo() (io.WriteCloser, error) {
 func runWizard(cmd *cobra.Command, f *stackFlags) error {
 	if !render.IsTerminal(os.Stdin) || !render.IsTerminal(os.Stdout) {
 		return usageError{errors.New("the wizard needs a terminal. Without one, use `upshift detect`, `upshift plan --to V` and `upshift upgrade --to V --yes`")}
+	}
+	if err := f.useContext(); err != nil {
+		return err
 	}
 	eng := wizard.New(f.options(), f.logFile)
 	defer eng.Close()
@@ -153,4 +163,19 @@ func self() string {
 		return os.Args[0]
 	}
 	return "upshift"
+}
+
+// useContext makes --context the engine of this process and of the docker
+// compose it runs, as `docker --context` does (it conflicts with DOCKER_HOST).
+func (f *stackFlags) useContext() error {
+	if f.dockerContext == "" {
+		return nil
+	}
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		return usageError{fmt.Errorf("--context %s and DOCKER_HOST=%s both name an engine: unset one", f.dockerContext, h)}
+	}
+	if err := os.Setenv("DOCKER_CONTEXT", f.dockerContext); err != nil {
+		return fmt.Errorf("set DOCKER_CONTEXT: %w", err)
+	}
+	return nil
 }

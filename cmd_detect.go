@@ -30,6 +30,9 @@ server, the schema head, the containers and anything that looks wrong
 				return err
 			}
 			var eng *dockerx.Engine
+			if err := f.useContext(); err != nil {
+				return err
+			}
 			if !offline {
 				eng, err = dockerx.Connect(ctx)
 				if err != nil {

@@ -81,6 +81,9 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 		points = append(points, set)
 	}
 	lastGood, changed := whereItStopped(st)
+	if n := len(st.Backups); n > 0 {
+		env.ResumeLateWrites(st.XIDs[st.Backups[n-1]])
+	}
 	r := &Resumed{Env: env, State: st}
 	switch st.Info.Kind {
 	case steps.KindRestore:

@@ -53,6 +53,9 @@ type Record struct {
 	Run    *RunInfo `json:"run,omitempty"`
 	Event  *Event   `json:"event,omitempty"`
 	Backup string   `json:"backup,omitempty"` // a restore point was created
+	// XID is the next transaction ID when that restore point's dump
+	// started: a resumed run counts the writes the point lacks from it.
+	XID int64 `json:"xid,omitempty"`
 	Note   string   `json:"note,omitempty"`
 	// Agreed is a consent the admin gave (a changed EULA's new MD5).
 	Agreed *Agreement `json:"agreed,omitempty"`
@@ -125,9 +128,9 @@ func (j *Journal) Event(ev Event) {
 }
 
 // BackupCreated journals a restore point.
-func (j *Journal) BackupCreated(id string) {
+func (j *Journal) BackupCreated(id string, xid int64) {
 	if j != nil {
-		j.append(Record{Backup: id})
+		j.append(Record{Backup: id, XID: xid})
 	}
 }
 
@@ -186,6 +189,8 @@ type RunState struct {
 	// RollingBack: the run had started its rollback (the stack may be
 	// half-restored); only finishing the rollback is safe.
 	RollingBack bool
+	// XIDs are the transaction IDs at which restore points' dumps started.
+	XIDs map[string]int64
 }
 
 // ReadJournal parses a journal file. A torn last line (kill -9 mid-write)
@@ -211,6 +216,12 @@ func ReadJournal(path string) (*RunState, error) {
 			sawRun = true
 		case r.Backup != "":
 			st.Backups = append(st.Backups, r.Backup)
+			if r.XID > 0 {
+				if st.XIDs == nil {
+					st.XIDs = map[string]int64{}
+				}
+				st.XIDs[r.Backup] = r.XID
+			}
 		case r.Agreed != nil:
 			st.Agreements = append(st.Agreements, *r.Agreed)
 		case r.Event != nil:

@@ -132,7 +132,7 @@ func TestJournalRoundTripAndTornLine(t *testing.T) {
 	}
 	j.Event(Event{Kind: EventStepStarted, Step: "1.1.0/backup"})
 	j.Event(Event{Kind: EventLog, Step: "1.1.0/backup", Line: "not journaled"})
-	j.BackupCreated("set-1")
+	j.BackupCreated("set-1", 0)
 	j.Agreed(Agreement{Key: "EULA_AGREE", Old: "aaaa", New: "bbbb"})
 	j.Event(Event{Kind: EventStepFinished, Step: "1.1.0/backup", Status: StatusOK})
 	j.Event(Event{Kind: EventStepStarted, Step: "1.1.0/migrate"})

@@ -64,10 +64,12 @@ func (s *backupStep) run(ctx context.Context, sink steps.Sink) error {
 	for _, sk := range src.Skipped {
 		sink.Log("• not in this backup: " + sk)
 	}
+	var mark int64
 	if !e.BackupAfterStop && src.DB != nil {
 		// The app keeps writing during this backup: mark where the dump
 		// starts, so the stop can tell what the restore point will lack.
 		if x, err := e.DB.NextXID(ctx, det.DB.Params); err == nil {
+			mark = x
 			e.mu.Lock()
 			e.xidAtBackup = x
 			e.mu.Unlock()
@@ -95,6 +97,6 @@ func (s *backupStep) run(ctx context.Context, sink steps.Sink) error {
 	}
 	sink.Log(fmt.Sprintf("✓ backup %s verified (%s)", set.ID, set.Dir))
 	e.AddRestorePoint(set)
-	e.recordBackup(set.ID)
+	e.recordBackup(set.ID, mark)
 	return nil
 }

@@ -321,10 +321,22 @@ func (e *Env) detectNow(ctx context.Context) (*detect.Result, error) {
 }
 
 // record journals a restore point (the journal is nil in dry runs and tests).
-func (e *Env) recordBackup(id string) {
+func (e *Env) recordBackup(id string, xid int64) {
 	if e.Journal != nil {
-		e.Journal.BackupCreated(id)
+		e.Journal.BackupCreated(id, xid)
 	}
+}
+
+// ResumeLateWrites gives a resumed run the transaction ID at which its
+// newest restore point's dump started: a rollback then counts the writes
+// that point lacks (the killed run may have died before saying so).
+func (e *Env) ResumeLateWrites(xid int64) {
+	if xid <= 0 {
+		return
+	}
+	e.mu.Lock()
+	e.xidAtBackup = xid
+	e.mu.Unlock()
 }
 
 func (e *Env) recordAgreement(a steps.Agreement) {

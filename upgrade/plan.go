@@ -137,6 +137,8 @@ func RestorePlan(env *Env, set *backup.Set, hop string, confirm bool) *steps.Pla
 		Backup:    func() string { return set.ID },
 		Reached:   env.Current,
 		Restoring: true,
+		// A resumed rollback says what its restore point lacks.
+		RollbackNote: env.rollbackNote,
 	}
 }
 

@@ -34,6 +34,11 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err != nil {
 		return err
 	}
+	// A resumed rollback: the writes after the restore point's dump are
+	// counted now (the stop is done, the restore has not begun), so the
+	// result says what the rollback loses even when the killed run could
+	// not.
+	e.countLateWrites(ctx, sink)
 	if !e.verified(s.set.ID) {
 		sink.Log("verifying " + s.set.ID)
 		if err := e.Backups.Verify(ctx, s.set, e.pgContainer(det)); err != nil {

@@ -61,3 +61,23 @@ func TestStartPlan(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+// A resumed rollback counts the writes its restore point lacks (the killed
+// run may have died before its stop said so), after the stop and before the
+// restore, and the result says it.
+func TestResumedRollbackCountsLateWrites(t *testing.T) {
+	f := newFixture(t, "upshift-demo", "2.0.0")
+	set := testSet("s1", "2.0.0")
+	f.env.AddRestorePoint(set)
+	f.env.ResumeLateWrites(1000)
+	f.db.xids = []int64{1012}
+	if err := (&restoreStep{env: f.env, hop: "rollback", set: set}).Run(t.Context(), f.sink); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.env.LateWrites(); n != 12 {
+		t.Fatalf("late writes %d, want 12", n)
+	}
+	if !f.sink.has("12 write transaction(s)") || f.env.rollbackNote() == "" {
+		t.Errorf("not said: log\n%s\nnote %q", f.sink.text(), f.env.rollbackNote())
+	}
+}

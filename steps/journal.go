@@ -55,8 +55,8 @@ type Record struct {
 	Backup string   `json:"backup,omitempty"` // a restore point was created
 	// XID is the next transaction ID when that restore point's dump
 	// started: a resumed run counts the writes the point lacks from it.
-	XID int64 `json:"xid,omitempty"`
-	Note   string   `json:"note,omitempty"`
+	XID  int64  `json:"xid,omitempty"`
+	Note string `json:"note,omitempty"`
 	// Agreed is a consent the admin gave (a changed EULA's new MD5).
 	Agreed *Agreement `json:"agreed,omitempty"`
 }

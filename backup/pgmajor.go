@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,11 +93,11 @@ func WaitServer(ctx context.Context, eng *dockerx.Engine, db DBSource, timeout t
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
-		if _, err := r.psql(ctx, db.Database, "SELECT 1"); err == nil {
+		_, err := r.psql(ctx, db.Database, "SELECT 1")
+		if err == nil {
 			return nil
-		} else {
-			last = err
 		}
+		last = err
 		if c, err := eng.Inspect(ctx, db.Container); err == nil && c.State != "running" {
 			return fmt.Errorf("the new server exited (%d) before it accepted connections: %s", c.ExitCode, scratchLog(ctx, eng, db.Container))
 		}
@@ -143,4 +144,18 @@ func orNone(s string) string {
 		return "no reason recorded"
 	}
 	return s
+}
+
+// ServerVersionNum is the server's server_version_num (170002 for 17.2).
+func ServerVersionNum(ctx context.Context, eng *dockerx.Engine, db DBSource) (int, error) {
+	r := pgRunner{eng: eng, db: db}
+	out, err := r.psql(ctx, db.Database, "SHOW server_version_num")
+	if err != nil {
+		return 0, newRedactor(db.Password).err(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		return 0, fmt.Errorf("server_version_num %q: %w", out, err)
+	}
+	return n, nil
 }

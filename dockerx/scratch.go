@@ -44,7 +44,7 @@ type ScratchSpec struct {
 	// fresh anonymous one; Remove keeps it (a PostgreSQL major upgrade
 	// fills the new server's data volume this way).
 	Volume  string
-	Purpose string   // recorded in LabelHelper
+	Purpose string // recorded in LabelHelper
 
 	pid int // owner recorded in LabelScratchPID; tests fake a dead one
 }

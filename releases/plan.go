@@ -77,6 +77,11 @@ type DBHop struct {
 	Image     string `json:"image"`
 }
 
+// Explain says what the hop does, for people.
+func (h *DBHop) Explain() string {
+	return fmt.Sprintf("%s needs a newer server: with the app stopped, every database and the roles are dumped from %s %d and restored into %s %d (%s) on a new volume, every table compared, then the compose file's database service is pointed at the new image and volume. The old volume is kept untouched: a rollback switches back to it.", h.Before, engineTitle(engineName(h.Engine)), h.FromMajor, engineTitle(engineName(h.Engine)), h.ToMajor, h.Image)
+}
+
 // Title is the hop's name for people: "PostgreSQL 15 → 17".
 func (h *DBHop) Title() string {
 	return fmt.Sprintf("%s %d → %d", engineTitle(engineName(h.Engine)), h.FromMajor, h.ToMajor)

@@ -183,6 +183,7 @@ func volumeTarget(v *yaml.Node) string {
 		if t := mapValue(v, "target"); t != nil {
 			return strings.TrimRight(t.Value, "/")
 		}
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.AliasNode:
 	}
 	return ""
 }
@@ -199,6 +200,7 @@ func volumeSource(v *yaml.Node) (string, *yaml.Node) {
 		if s := mapValue(v, "source"); s != nil {
 			return s.Value, s
 		}
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.AliasNode:
 	}
 	return "", nil
 }
@@ -257,7 +259,7 @@ func (w *pgSwitch) declareAfter(file string, decl *yaml.Node, after, key string)
 		}
 	}
 	if keyNode == nil {
-		return fmt.Errorf("%s: no volume %s under volumes:", file, after)
+		return fmt.Errorf("%s: no volume %s under the top-level volumes", file, after)
 	}
 	if decl.Style&yaml.FlowStyle != 0 {
 		return fmt.Errorf("%s: the top-level volumes: is written in flow style ({...}); declare %s there by hand", file, key)

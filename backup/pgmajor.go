@@ -20,21 +20,56 @@ import (
 // ErrCompare means a server's tables differ from what a set recorded.
 var ErrCompare = errors.New("the tables differ from the backup")
 
+// ServerDatabase is a database of a server.
+type ServerDatabase struct {
+	Name  string
+	Owner string
+	// Empty: no schema, table, sequence, view or extension of its own (a
+	// dump of it would list nothing).
+	Empty bool
+}
+
+// emptyDBQuery counts a database's own objects.
+const emptyDBQuery = `SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%')
+ + (SELECT count(*) FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND nspname NOT LIKE 'pg\_toast%' AND nspname NOT LIKE 'pg\_temp%')
+ + (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')`
+
 // ListDatabases lists the databases of the server that can be connected to,
-// except the templates.
-func ListDatabases(ctx context.Context, eng *dockerx.Engine, db DBSource) ([]string, error) {
+// except the templates, with their owner and whether they are empty.
+func ListDatabases(ctx context.Context, eng *dockerx.Engine, db DBSource) ([]ServerDatabase, error) {
 	r := pgRunner{eng: eng, db: db}
-	out, err := r.psql(ctx, db.Database, "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")
+	red := newRedactor(db.Password)
+	out, err := r.psql(ctx, db.Database, "SELECT datname, pg_get_userbyid(datdba) FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")
 	if err != nil {
-		return nil, newRedactor(db.Password).err(fmt.Errorf("list the databases: %w", err))
+		return nil, red.err(fmt.Errorf("list the databases: %w", err))
 	}
-	var names []string
+	var dbs []ServerDatabase
 	for _, l := range strings.Split(out, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			names = append(names, l)
+		name, owner, ok := strings.Cut(strings.TrimSpace(l), "|")
+		if !ok || name == "" {
+			continue
 		}
+		n, err := r.psql(ctx, name, emptyDBQuery)
+		if err != nil {
+			return nil, red.err(fmt.Errorf("look into database %s: %w", name, err))
+		}
+		dbs = append(dbs, ServerDatabase{Name: name, Owner: owner, Empty: strings.TrimSpace(n) == "0"})
 	}
-	return names, nil
+	return dbs, nil
+}
+
+// CreateDatabase creates an empty database owned by owner (a database a
+// dump cannot carry because it holds nothing).
+func CreateDatabase(ctx context.Context, eng *dockerx.Engine, db DBSource, name, owner string) error {
+	r := pgRunner{eng: eng, db: db}
+	stmt := "CREATE DATABASE " + quoteIdent(name)
+	if owner != "" {
+		stmt += " OWNER " + quoteIdent(owner)
+	}
+	if _, err := r.psql(ctx, maintenanceDB(name), stmt); err != nil {
+		return newRedactor(db.Password).err(fmt.Errorf("create database %s: %w", name, err))
+	}
+	return nil
 }
 
 // CopyGlobals copies the roles and tablespaces of the server from into the

@@ -66,17 +66,25 @@ func (s *backupStep) run(ctx context.Context, sink steps.Sink) error {
 		if err := e.pgPorts(); err != nil {
 			return err
 		}
-		names, err := e.PG.ListDatabases(ctx, *src.DB)
+		dbs, err := e.PG.ListDatabases(ctx, *src.DB)
 		if err != nil {
 			return err
 		}
 		src.DB.Extra = nil
-		for _, n := range names {
-			if n != src.DB.Database {
-				src.DB.Extra = append(src.DB.Extra, n)
+		var empty []string
+		for _, d := range dbs {
+			switch {
+			case d.Name == src.DB.Database:
+			case d.Empty:
+				empty = append(empty, d.Name) // nothing to dump: created empty on the new server
+			default:
+				src.DB.Extra = append(src.DB.Extra, d.Name)
 			}
 		}
 		sink.Log("databases: " + strings.Join(append([]string{src.DB.Database}, src.DB.Extra...), ", "))
+		if len(empty) > 0 {
+			sink.Log("• empty, nothing to dump: " + strings.Join(empty, ", "))
+		}
 	}
 	for _, f := range src.SQLiteFiles {
 		sink.Log("SQLite file " + f.Path + " (container stopped)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -113,6 +114,9 @@ func (s *pgCopyStep) run(ctx context.Context, sink steps.Sink) (err error) {
 	if err := e.PG.CopyGlobals(ctx, old, next, sink.Log); err != nil {
 		return err
 	}
+	if err := s.emptyDatabases(ctx, set, old, next, sink); err != nil {
+		return err
+	}
 	started := time.Now()
 	sink.Log(fmt.Sprintf("• restoring %d database(s) from %s", len(set.Manifest.Databases), set.ID))
 	if err := e.Backups.RestoreDatabase(ctx, set, next, func(pr backup.Progress) {
@@ -161,4 +165,29 @@ func (s *pgCopyStep) freshVolume(ctx context.Context, name, key string, sink ste
 		dockerx.LabelComposeVolume:  key,
 		dockerx.LabelPGMajor:        strconv.Itoa(s.m.ToMajor),
 	})
+}
+
+// emptyDatabases creates on the new server the old server's databases that
+// hold nothing (so the backup has no dump of them), with their owner.
+func (s *pgCopyStep) emptyDatabases(ctx context.Context, set *backup.Set, old, next backup.DBSource, sink steps.Sink) error {
+	e := s.env
+	have, err := e.PG.ListDatabases(ctx, next)
+	if err != nil {
+		return err
+	}
+	dbs, err := e.PG.ListDatabases(ctx, old)
+	if err != nil {
+		return err
+	}
+	for _, d := range dbs {
+		if !d.Empty || slices.ContainsFunc(have, func(h backup.ServerDatabase) bool { return h.Name == d.Name }) ||
+			slices.ContainsFunc(set.Manifest.Databases, func(b backup.DatabaseEntry) bool { return b.Name == d.Name }) {
+			continue
+		}
+		if err := e.PG.CreateDatabase(ctx, next, d.Name, d.Owner); err != nil {
+			return err
+		}
+		sink.Log("• created the empty database " + d.Name + " (owner " + d.Owner + ")")
+	}
+	return nil
 }

@@ -21,7 +21,8 @@ type PGServers interface {
 	// remove deletes the container and network, never the volume.
 	StartServer(ctx context.Context, spec dockerx.ScratchSpec) (id string, remove func(context.Context) error, err error)
 	WaitServer(ctx context.Context, db backup.DBSource, timeout time.Duration) error
-	ListDatabases(ctx context.Context, db backup.DBSource) ([]string, error)
+	ListDatabases(ctx context.Context, db backup.DBSource) ([]backup.ServerDatabase, error)
+	CreateDatabase(ctx context.Context, db backup.DBSource, name, owner string) error
 	CopyGlobals(ctx context.Context, from, to backup.DBSource, log func(string)) error
 	CompareServer(ctx context.Context, set *backup.Set, db backup.DBSource) (int, error)
 	ServerVersionNum(ctx context.Context, db backup.DBSource) (int, error)
@@ -57,8 +58,12 @@ func (r realPG) WaitServer(ctx context.Context, db backup.DBSource, timeout time
 	return backup.WaitServer(ctx, r.eng, db, timeout)
 }
 
-func (r realPG) ListDatabases(ctx context.Context, db backup.DBSource) ([]string, error) {
+func (r realPG) ListDatabases(ctx context.Context, db backup.DBSource) ([]backup.ServerDatabase, error) {
 	return backup.ListDatabases(ctx, r.eng, db)
+}
+
+func (r realPG) CreateDatabase(ctx context.Context, db backup.DBSource, name, owner string) error {
+	return backup.CreateDatabase(ctx, r.eng, db, name, owner)
 }
 
 func (r realPG) CopyGlobals(ctx context.Context, from, to backup.DBSource, log func(string)) error {

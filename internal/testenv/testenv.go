@@ -138,8 +138,14 @@ func UniqueName(prefix string) string {
 // stack (containers, network, volumes) is removed when the test ends.
 func StartDemo(t testing.TB, version string) *Stack {
 	t.Helper()
+	return StartDemoAs(t, "upt", version)
+}
+
+// StartDemoAs is StartDemo with a project named prefix-<random>.
+func StartDemoAs(t testing.TB, prefix, version string) *Stack {
+	t.Helper()
 	RequireDocker(t)
-	s := &Stack{Dir: t.TempDir(), Project: UniqueName("upt"), Bin: Binary(t), t: t}
+	s := &Stack{Dir: t.TempDir(), Project: UniqueName(prefix), Bin: Binary(t), t: t}
 	t.Cleanup(func() { s.Down() })
 	out, err := s.Run("demo", "up", "--dir", s.Dir, "--version", version, "--project", s.Project,
 		"--postgres-image", PostgresImage(), "--port", strconv.Itoa(FreePort(t)))

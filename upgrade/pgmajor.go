@@ -35,7 +35,18 @@ func (m PostgresMajor) Title() string {
 	return fmt.Sprintf("PostgreSQL %d → %d", m.FromMajor, m.ToMajor)
 }
 
-func (m PostgresMajor) hopID() string { return "postgresql-" + strconv.Itoa(m.ToMajor) }
+// HopID is the hop's name in step IDs and journals ("postgresql-17").
+func (m PostgresMajor) HopID() string { return pgHopPrefix + strconv.Itoa(m.ToMajor) }
+
+func (m PostgresMajor) hopID() string { return m.HopID() }
+
+const pgHopPrefix = "postgresql-"
+
+// IsPostgresHop says whether a hop name of a journal is a PostgreSQL major hop.
+func IsPostgresHop(hop string) bool {
+	n, err := strconv.Atoi(strings.TrimPrefix(hop, pgHopPrefix))
+	return strings.HasPrefix(hop, pgHopPrefix) && err == nil && n > 0
+}
 
 // postgresHopSteps are the steps of the hop, with app the version that
 // runs before and after it.

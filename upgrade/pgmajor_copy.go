@@ -74,6 +74,12 @@ func (s *pgCopyStep) run(ctx context.Context, sink steps.Sink) (err error) {
 		return errors.New("the compose files point at the new volume already, but the old server still runs: refusing to overwrite what the new volume holds. Nothing was changed. Roll back (upshift rollback) or finish by hand")
 	}
 	vol := e.pgVolumeName(w.newVolume)
+	if e.CleanupScratch != nil {
+		// A killed earlier attempt's server may still hold the volume.
+		if err := e.CleanupScratch(ctx); err != nil {
+			sink.Log("• could not remove leftover scratch servers: " + err.Error())
+		}
+	}
 	if err := s.freshVolume(ctx, vol, w.newVolume, sink); err != nil {
 		return err
 	}

@@ -99,6 +99,21 @@ func fingerprint(t *testing.T, psql func(string) (string, error), cols map[strin
 	return fp
 }
 
+// dropVolumesAtEnd removes both data volumes when the test ends: after a
+// PostgreSQL hop (or its rollback) the compose file declares only one of
+// them in use, and `compose down --volumes` leaves the other.
+func dropVolumesAtEnd(t *testing.T, s *testenv.Stack, vol string) {
+	t.Helper()
+	t.Cleanup(func() {
+		s.Down()
+		for _, v := range []string{vol, vol + "-pg17"} {
+			if out, err := testenv.Docker("volume", "rm", "-f", v); err != nil {
+				t.Logf("remove volume %s: %v %s", v, err, out)
+			}
+		}
+	})
+}
+
 func dbVolume(t *testing.T, s *testenv.Stack) string {
 	t.Helper()
 	out, err := testenv.Docker("inspect", "--format", `{{range .Mounts}}{{if eq .Destination "/var/lib/postgresql/data"}}{{.Name}}{{end}}{{end}}`, s.Container("db"))
@@ -161,6 +176,7 @@ func TestPostgresMajorHop(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldVol := dbVolume(t, s)
+	dropVolumesAtEnd(t, s, oldVol)
 	if v := serverVersionNum(t, s); !strings.HasPrefix(v, "15") {
 		t.Fatalf("the demo runs PostgreSQL %s, want 15", v)
 	}
@@ -235,6 +251,7 @@ func TestPostgresMajorHopRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldVol := dbVolume(t, s)
+	dropVolumesAtEnd(t, s, oldVol)
 	compose, err := os.ReadFile(filepath.Join(s.Dir, "compose.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -37,3 +37,27 @@ func TestPlanViewCarriesNotices(t *testing.T) {
 		t.Fatalf("plan view %+v", pv)
 	}
 }
+
+// The PostgreSQL major hop is a hop of its own on the wizard's path, before
+// the app hop that needs it, with what it does as its notes.
+func TestPlanViewPostgresHop(t *testing.T) {
+	pl := &engine.Planned{
+		Path: releases.Path{
+			From: "2.0.0", To: "3.0.0", Hops: []releases.Hop{{Version: "2.1.0"}, {Version: "3.0.0"}},
+			DBHop: &releases.DBHop{Before: "3.0.0", Engine: "postgresql", FromMajor: 15, ToMajor: 17, Image: "postgres:17-alpine"},
+		},
+		Plan: &steps.Plan{From: "2.0.0", To: "3.0.0"},
+		Env:  &upgrade.Env{BackupDir: "/b"},
+	}
+	pv := planView(pl, engine.Estimate{}, nil)
+	var path []string
+	for _, h := range pv.Hops {
+		path = append(path, h.Version)
+	}
+	if strings.Join(path, " | ") != "2.1.0 | PostgreSQL 15 → 17 | 3.0.0" {
+		t.Fatalf("path %q", path)
+	}
+	if md := pv.Hops[1].NotesMarkdown; !strings.Contains(md, "restored into PostgreSQL 17 (postgres:17-alpine) on a new volume") || !strings.Contains(md, "rollback switches back") {
+		t.Fatalf("notes of the hop: %q", md)
+	}
+}

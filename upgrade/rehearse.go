@@ -74,6 +74,24 @@ func (e *Env) Rehearsals() []Rehearsal {
 	return append([]Rehearsal(nil), e.rehearsal.done...)
 }
 
+// StopStartTime is the part of a hop's downtime that is not its migration:
+// stopping the writers, starting and verifying them (the plan's guess).
+const StopStartTime = 10 * time.Second
+
+// WillRehearse says whether the run rehearses each hop's migration.
+func (e *Env) WillRehearse() bool { return e != nil && e.Profile != nil && e.rehearses() }
+
+// RehearsalSkipReason says why the run does not rehearse ("" when it does).
+func (e *Env) RehearsalSkipReason() string {
+	if e == nil || e.Profile == nil {
+		return ""
+	}
+	if !e.migrates() {
+		return "the profile runs no migration"
+	}
+	return (&rehearseStep{env: e}).skipReason()
+}
+
 // RehearsalTime is the measured migration time of every rehearsed hop (0
 // when none ran).
 func (e *Env) RehearsalTime() time.Duration {
@@ -253,7 +271,10 @@ func (s *rehearseStep) Run(ctx context.Context, sink steps.Sink) (err error) {
 			head += " (as " + s.hop + " expects)"
 		}
 	}
-	sink.Log(fmt.Sprintf("✓ the %s migration passed its rehearsal in %s%s; expect about that much downtime for it", s.hop, took.Round(100*time.Millisecond), head))
+	sink.Log(fmt.Sprintf("✓ the %s migration passed its rehearsal in %s%s", s.hop, took.Round(100*time.Millisecond), head))
+	if !s.keep && !s.chained {
+		sink.Log(fmt.Sprintf("downtime of this hop: about %s (the measured migration plus about %s to stop and start)", (took + StopStartTime).Round(time.Second), StopStartTime))
+	}
 	return nil
 }
 
@@ -262,7 +283,12 @@ func (s *rehearseStep) Run(ctx context.Context, sink steps.Sink) (err error) {
 // else a new restore of the hop's backup.
 func (s *rehearseStep) scratch(ctx context.Context, sink steps.Sink) (scratchCopy, error) {
 	e := s.env
-	if sc := e.takeScratch(""); sc != nil {
+	sc := e.takeScratch("")
+	if sc == nil && s.chained {
+		sink.Log("⚠ the " + s.hop + " migration is not rehearsed: the " + s.from + " rehearsal left no scratch copy to go on from")
+		return nil, nil
+	}
+	if sc != nil {
 		if s.chained {
 			sink.Log("rehearsing on the scratch copy the " + s.from + " rehearsal left (the hops chain on one copy)")
 		} else {
@@ -506,4 +532,54 @@ func (e *Env) migrationTimeout() time.Duration {
 		return e.MigrationTimeout
 	}
 	return 30 * time.Minute
+}
+
+// RehearsePlan is `upshift rehearse`: every hop's migration on one scratch
+// copy, nothing of the stack stopped or changed. The first hop's backup is
+// taken from the running database (proven by its restore into the scratch
+// server, which stays up); each later hop runs on the copy the previous
+// hop's migration left, as the real upgrade would find it.
+func RehearsePlan(env *Env, from string, hops []Hop) (*steps.Plan, error) {
+	env.setCurrent(from)
+	switch {
+	case len(hops) == 0:
+		return nil, fmt.Errorf("already at %s: nothing to rehearse", from)
+	case env.sqlite():
+		return nil, errors.New("a SQLite app cannot be rehearsed: upshift rehearses migrations on a scratch PostgreSQL. Nothing was changed")
+	case !env.migrates():
+		return nil, fmt.Errorf("the %s profile runs no migration (migration.mode %q): nothing to rehearse", env.Profile.Name, env.Profile.Migration.Mode)
+	}
+	env.NoRehearsal, env.BackupAfterStop = false, false
+	p := &steps.Plan{From: from, To: hops[len(hops)-1].Version}
+	p.Steps = append(p.Steps,
+		&preflightStep{env: env, from: from, to: hops[0].Version},
+		withRestoreProof(&backupStep{env: env, hop: hops[0].Version}))
+	prev := from
+	for i, h := range hops {
+		p.Steps = append(p.Steps,
+			&imagesStep{env: env, hop: h.Version},
+			&rehearseStep{env: env, hop: h.Version, from: prev, chained: i > 0, keep: i < len(hops)-1, renames: h.Renames})
+		prev = h.Version
+	}
+	p.Reached = func() string { return from }
+	p.Success = func() string {
+		parts := make([]string, 0, len(hops))
+		for _, r := range env.Rehearsals() {
+			s := fmt.Sprintf("%s in %s", r.Hop, r.Duration.Round(100*time.Millisecond))
+			if r.Head != "" {
+				s += " (head " + r.Head + ")"
+			}
+			parts = append(parts, s)
+		}
+		msg := fmt.Sprintf("Every migration from %s to %s passed its rehearsal on a scratch copy", from, p.To)
+		if len(parts) > 0 {
+			msg += ": " + strings.Join(parts, ", ")
+		}
+		msg += fmt.Sprintf(". Nothing of the stack was stopped or changed; it still runs %s. `upshift upgrade --to %s` runs them for real.", from, p.To)
+		if len(parts) < len(hops) {
+			msg += " Some hops could not be rehearsed (no scratch PostgreSQL could run): see the log."
+		}
+		return msg
+	}
+	return p, nil
 }

@@ -263,7 +263,9 @@ func Up(ctx context.Context, eng *dockerx.Engine, opts StackOptions, log func(st
 	if err := p.Compose(ctx, log, "up", "--detach", "--wait", "--wait-timeout", "120", "db"); err != nil {
 		return p, err
 	}
-	if err := p.Compose(ctx, log, "run", "--rm", "--no-deps", "api", "migrate"); err != nil {
+	// A new database gets the notes of a 1.x history (duplicates included
+	// before 2.1.0), as an install that has run for years would have.
+	if err := p.Compose(ctx, log, "run", "--rm", "--no-deps", "-e", SeedEnv+"=1", "api", "migrate"); err != nil {
 		return p, err
 	}
 	if err := p.Compose(ctx, log, "up", "--detach", "--wait", "--wait-timeout", "120"); err != nil {

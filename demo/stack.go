@@ -28,8 +28,30 @@ const DefaultPostgresImage = "postgres:16-alpine"
 // PostgresImageEnv overrides the database image.
 const PostgresImageEnv = "UPSHIFT_DEMO_POSTGRES_IMAGE"
 
+// ImageRepoEnv overrides ImageRepo: a test that must run this binary's
+// demo app, whichever upshift built the shared upshift-demo/app images,
+// names its own repository (it must end in /upshift-demo/app, the name the
+// profile matches).
+const ImageRepoEnv = "UPSHIFT_DEMO_IMAGE_REPO"
+
+func imageRepo() string {
+	if r := os.Getenv(ImageRepoEnv); strings.HasSuffix(r, "/"+ImageRepo) {
+		return r
+	}
+	return ImageRepo
+}
+
 // ImageRef is the image reference of version v.
-func ImageRef(v string) string { return ImageRepo + ":" + v }
+func ImageRef(v string) string { return imageRepo() + ":" + v }
+
+// composeYAML is the stack's compose.yaml, with the image repository of
+// ImageRepoEnv when set.
+func composeYAML() []byte {
+	if r := imageRepo(); r != ImageRepo {
+		return bytes.ReplaceAll(ComposeYAML, []byte("image: "+ImageRepo+":"), []byte("image: "+r+":"))
+	}
+	return ComposeYAML
+}
 
 // CheckStatic returns an error unless path is a statically linked executable:
 // the demo images are FROM scratch, with no dynamic loader or libc.
@@ -109,7 +131,7 @@ func WriteStack(opts StackOptions) error {
 		return fmt.Errorf("create %s: %w", opts.Dir, err)
 	}
 	compose := filepath.Join(opts.Dir, "compose.yaml")
-	if b, err := os.ReadFile(compose); err == nil && !bytes.Equal(b, ComposeYAML) {
+	if b, err := os.ReadFile(compose); err == nil && !bytes.Equal(b, composeYAML()) {
 		return fmt.Errorf("%s exists and is not the demo stack's; nothing was changed. Fix: choose an empty directory with --dir", compose)
 	}
 	envPath := filepath.Join(opts.Dir, ".env")
@@ -138,7 +160,7 @@ func WriteStack(opts StackOptions) error {
 		env.Set(kv[0], kv[1])
 	}
 	files := map[string][]byte{
-		"compose.yaml": ComposeYAML,
+		"compose.yaml": composeYAML(),
 		".env.example": tmpl,
 	}
 	for _, v := range Versions {

@@ -260,6 +260,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 	switch {
 	case p.Success != nil:
 		res.Message = p.Success()
+		if p.Reached != nil {
+			res.Reached = p.Reached() // a rehearsal moves nothing
+		}
 	case p.RollsBack:
 		res.Outcome = OutcomeRolledBack
 		res.Message = fmt.Sprintf("The interrupted upgrade was rolled back: backup %s is back in place (database, config, volumes and images together) and the stack runs %s, healthy.", res.Backup, p.To)

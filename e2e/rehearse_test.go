@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"syscall"
@@ -154,5 +153,5 @@ func TestRehearsalStopsBeforeDowntime(t *testing.T) {
 	if o := orphanScratch(t); len(o) > 0 {
 		t.Fatalf("scratch containers left behind: %v", o)
 	}
-	t.Log(fmt.Sprintf("rehearsal passed: %s", res.Message))
+	t.Logf("rehearsal passed: %s", res.Message)
 }

@@ -13,7 +13,7 @@ func (s *Session) SetRehearsal(p *Planned, on bool) { upgrade.SetRehearsal(p.Env
 
 // Rehearsed is the outcome of `upshift rehearse`.
 type Rehearsed struct {
-	Result steps.Result         `json:"result"`
+	Result steps.Result        `json:"result"`
 	Hops   []upgrade.Rehearsal `json:"hops"`
 }
 

@@ -222,3 +222,34 @@ func TestRehearsalSkips(t *testing.T) {
 		t.Errorf("--no-rehearsal: %v %q", skip, why)
 	}
 }
+
+// Entrypoint mode: the target app starts on the scratch copy with its own
+// command, and its log's success line ends the rehearsal.
+func TestRehearsalEntrypointWatchesTheLog(t *testing.T) {
+	f, rb := rehearsalHop(t)
+	f.env.Profile.Migration.Mode = "entrypoint"
+	f.env.Profile.Migration.SuccessLog = `Database is at head`
+	f.env.Profile.Migration.ErrorLog = `ERROR`
+	api := f.env.Start.Stack.Model.Services["api"]
+	api.Command = types.ShellCommand{"serve"}
+	f.env.Start.Stack.Model.Services["api"] = api
+	f.docker.logs = map[string][]string{"scratch-app": {"INFO Running upgrade", "INFO Database is at head 8e4b6d21c5a7 (1.1.0)"}}
+	f.env.AddRestorePoint(f.backups.set)
+	st := &rehearseStep{env: f.env, hop: "1.1.0", from: "1.0.0"}
+	if err := st.Run(context.Background(), f.sink); err != nil {
+		t.Fatal(err)
+	}
+	if app := rb.sc.apps[0]; !slices.Equal(app.Cmd, []string{"serve"}) || app.Image != "upshift-demo/app:1.1.0" {
+		t.Errorf("app %+v", app)
+	}
+	if !f.sink.has("passed its rehearsal") || rb.sc.removed != 1 {
+		t.Errorf("removed %d, log:\n%s", rb.sc.removed, f.sink.text())
+	}
+
+	// Its error line fails it, named.
+	f.docker.logs["scratch-app"] = []string{"INFO Running upgrade", `ERROR relation "x" does not exist`}
+	err := st.Run(context.Background(), f.sink)
+	if err == nil || !strings.Contains(err.Error(), `relation "x" does not exist`) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("err %v", err)
+	}
+}

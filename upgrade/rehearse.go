@@ -234,6 +234,9 @@ func (s *rehearseStep) Run(ctx context.Context, sink steps.Sink) (err error) {
 	if err != nil {
 		return err
 	}
+	if len(spec.Tmpfs) > 0 {
+		sink.Log("• " + e.migrationService() + "'s volumes (" + strings.Join(spec.Tmpfs, ", ") + ") are empty in-memory directories here, nothing of the real stack is mounted: a migration that needs their files fails or differs in the rehearsal")
+	}
 	timeout := e.migrationTimeout()
 	mctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

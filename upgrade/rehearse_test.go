@@ -253,3 +253,39 @@ func TestRehearsalEntrypointWatchesTheLog(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// `upshift rehearse` through two hops: one backup and one restore (the
+// proof's), both migrations on that copy in turn, nothing of the stack
+// stopped, the copy removed once at the end.
+func TestRehearsePlanChainsTheHops(t *testing.T) {
+	f, rb := rehearsalHop(t)
+	f.docker.logs = map[string][]string{"scratch-app": {"INFO migrated"}}
+	heads := []string{"8e4b6d21c5a7", "c92d7f0e4b31"}
+	n := 0
+	rb.sc.started = func() {
+		rb.sc.mu.Lock()
+		rb.sc.head = heads[n]
+		n++
+		rb.sc.mu.Unlock()
+	}
+	p, err := RehearsePlan(f.env, "1.0.0", []Hop{{Version: "1.1.0"}, {Version: "2.0.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1.1.0/preflight", "1.1.0/backup", "1.1.0/images", "1.1.0/rehearse", "2.0.0/images", "2.0.0/rehearse"}
+	if got := stepIDs(p.Steps); !equalStrings(got, want) {
+		t.Fatalf("steps %v", got)
+	}
+	res, _ := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeSuccess || res.Reached != "1.0.0" || !strings.Contains(res.Message, "2.0.0 in ") || !strings.Contains(res.Message, "head c92d7f0e4b31") {
+		t.Fatalf("result %+v", res)
+	}
+	if rb.copies != 1 || rb.sc.removed != 1 || len(rb.sc.apps) != 2 {
+		t.Errorf("copies %d, removed %d, apps %d", rb.copies, rb.sc.removed, len(rb.sc.apps))
+	}
+	for _, c := range f.calls.list() {
+		if strings.Contains(c, "stop --timeout") || strings.Contains(c, "compose run") || strings.Contains(c, " up ") {
+			t.Errorf("the stack was touched: %s", c)
+		}
+	}
+}

@@ -43,30 +43,32 @@ trap cleanup EXIT
 echo "== building upshift"
 (cd "$REPO" && CGO_ENABLED=0 go build -o "$BIN" .)
 
-# stack NAME: a 2.0.0 demo grown to SIZE MiB, duplicates removed, quiet.
+# stack NAME: a 2.0.0 demo grown to SIZE MiB, duplicates removed, quiet;
+# sets dir, project, user, db.
 stack() {
-	local dir=$WORK/$1 project=upbench-$1-$$
+	dir=$WORK/$1 project=upbench-$1-$$
 	STACKS+=("$dir")
-	"$BIN" demo up --dir "$dir" --version 2.0.0 --project "$project" --postgres-image "$PGIMAGE" --port 0 >/dev/null
+	"$BIN" demo up --dir "$dir" --version 2.0.0 --project "$project" --postgres-image "$PGIMAGE" --port 0 >/dev/null 2>&1
 	sed -i 's/^WORKER_INTERVAL_MS=.*/WORKER_INTERVAL_MS=3600000/' "$dir/.env"
 	docker compose --project-directory "$dir" -f "$dir/compose.yaml" up -d --wait worker >/dev/null 2>&1
-	local user db rows
 	user=$(sed -n 's/^DB_USER=//p' "$dir/.env")
 	db=$(sed -n 's/^DB_NAME=//p' "$dir/.env")
-	rows=$(( SIZE * 1048576 / 330 ))
+	local rows=$(( SIZE * 1048576 / 330 )) start
+	start=$(date +%s)
 	docker exec "$project-db-1" psql -qtAX -U "$user" -d "$db" -c "DELETE FROM notes a USING notes b WHERE a.id > b.id AND a.body = b.body" \
 		-c "INSERT INTO notes (body, word_count) SELECT string_agg(md5(random()::text || g || i), ' '), 8 FROM generate_series(1, $rows) g, generate_series(1, 8) i GROUP BY g" \
 		-c "VACUUM ANALYZE notes" >/dev/null
-	echo "$dir $project $user $db"
+	echo "   generated $rows notes in $(( $(date +%s) - start ))s"
 }
 
 # steps FILE: "step seconds" of every finished step of a --json run.
-steps() { jq -r 'select(.event == "step_finished") | "\(.step) \(.duration_ns / 1e9)"' "$1"; }
+steps() { jq -r 'select(.event == "step_finished") | "\(.step) \((.duration_ns // 0) / 1e9)"' "$1"; }
 sum_of() { awk -v re="$2" '$1 ~ re { s += $2 } END { printf "%.1f", s }' "$1"; }
 
 declare -A RUN TOTAL
 for mode in A B C; do
-	read -r dir project user db < <(stack "$mode")
+	echo "== $mode: stack"
+	stack "$(echo "$mode" | tr A-Z a-z)"
 	size=$(docker exec "$project-db-1" psql -qtAX -U "$user" -d "$db" -c "SELECT pg_database_size(current_database())")
 	echo "== $mode: database $(( size / 1048576 )) MiB"
 	flags=()

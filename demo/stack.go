@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"debug/elf"
@@ -109,7 +108,7 @@ func WriteStack(opts StackOptions) error {
 		return fmt.Errorf("create %s: %w", opts.Dir, err)
 	}
 	compose := filepath.Join(opts.Dir, "compose.yaml")
-	if b, err := os.ReadFile(compose); err == nil && !bytes.Equal(b, ComposeYAML) {
+	if b, err := os.ReadFile(compose); err == nil && !isDemoCompose(b) {
 		return fmt.Errorf("%s exists and is not the demo stack's; nothing was changed. Fix: choose an empty directory with --dir", compose)
 	}
 	envPath := filepath.Join(opts.Dir, ".env")
@@ -117,6 +116,10 @@ func WriteStack(opts StackOptions) error {
 		return nil // already written: `demo up` again just starts it
 	}
 	tmpl, err := EnvTemplate(opts.Version)
+	if err != nil {
+		return err
+	}
+	composeYAML, err := ComposeFor(opts.Version)
 	if err != nil {
 		return err
 	}
@@ -138,7 +141,7 @@ func WriteStack(opts StackOptions) error {
 		env.Set(kv[0], kv[1])
 	}
 	files := map[string][]byte{
-		"compose.yaml": ComposeYAML,
+		"compose.yaml": composeYAML,
 		".env.example": tmpl,
 	}
 	for _, v := range Versions {

@@ -274,3 +274,16 @@ func templateRenames(t profile.Template, envRenames []envfile.Rename, to string)
 	}
 	return out
 }
+
+// filesTheReleaseWrites are the admin's files of the templates and the
+// files the git checkout changes (the latter are known to the git layer).
+func (e *Env) filesTheReleaseWrites() []string {
+	var out []string
+	for _, t := range e.templates() {
+		out = append(out, e.templatePath(t))
+	}
+	if e.git != nil {
+		out = append(out, e.git.files()...)
+	}
+	return out
+}

@@ -33,12 +33,20 @@ func (e *Env) templates() []profile.Template {
 	return ts
 }
 
-// templatePath is the admin's file of t.
+// templatePath is the admin's file of t. A compose template whose file is
+// not there is the project's own compose file, whatever the admin named it
+// (docker-compose.yml for the release's docker-compose.yaml).
 func (e *Env) templatePath(t profile.Template) string {
-	if filepath.IsAbs(t.File) {
-		return t.File
+	p := t.File
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(e.Dir(), p)
 	}
-	return filepath.Join(e.Dir(), t.File)
+	if t.Format == profile.TemplateCompose && !slices.Contains(e.Project.Files, p) && len(e.Project.Files) > 0 {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			return e.Project.Files[0]
+		}
+	}
+	return p
 }
 
 // templateFormat is what t is merged as.

@@ -252,6 +252,13 @@ func (s *configStep) Run(ctx context.Context, sink steps.Sink) error {
 	for _, n := range s.templateNotes {
 		sink.Log(n)
 	}
+	var created []string
+	for f := range s.created {
+		created = append(created, f)
+	}
+	if err := s.env.recordCreated(created); err != nil {
+		return err
+	}
 	for _, f := range sortedKeys(s.composeNew) {
 		mode := os.FileMode(0o644)
 		if st, err := os.Stat(f); err == nil {

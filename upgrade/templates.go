@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -153,9 +154,14 @@ type fileChange struct {
 type TemplateConflictError struct {
 	File      string
 	Conflicts []string
+	git       string // the tag a git checkout could not carry the admin's edits onto
 }
 
 func (e *TemplateConflictError) Error() string {
+	if e.git != "" {
+		return fmt.Sprintf("your local changes in the clone cannot be carried onto %s: both changed the same thing. Nothing was changed.\n%s\nFix: edit the file so it holds what you want on %s (or commit your change on a branch and merge %s yourself), then run the upgrade again",
+			e.git, "  "+strings.Join(e.Conflicts, "\n  "), e.git, e.git)
+	}
 	return fmt.Sprintf("%s: your file and the new release both changed the same setting, so upshift cannot merge them. Nothing was changed.\n%s\nFix: edit %s so that it holds the value you want (yours or the release's), or take the release's file and redo your change; then run the upgrade again",
 		filepath.Base(e.File), "  "+strings.Join(e.Conflicts, "\n  "), e.File)
 }
@@ -294,4 +300,51 @@ func (e *Env) filesTheReleaseWrites() []string {
 		out = append(out, e.git.files()...)
 	}
 	return out
+}
+
+// recordCreated notes, in the hop's restore point, the files a release
+// adds (a new config file of a template): a rollback removes them again.
+func (e *Env) recordCreated(paths []string) error {
+	set := e.RestorePoint()
+	if set == nil || len(paths) == 0 {
+		return nil
+	}
+	p := filepath.Join(e.BackupDir, set.ID, "created-files.json")
+	var have []string
+	if b, err := os.ReadFile(p); err == nil {
+		_ = json.Unmarshal(b, &have)
+	}
+	for _, c := range paths {
+		if !slices.Contains(have, c) {
+			have = append(have, c)
+		}
+	}
+	b, err := json.Marshal(have)
+	if err != nil {
+		return err
+	}
+	return envfile.WriteAtomic(p, b, 0o600)
+}
+
+// removeCreated removes the files the hop of restore point setID added.
+func (e *Env) removeCreated(setID string, log func(string)) error {
+	b, err := os.ReadFile(filepath.Join(e.BackupDir, setID, "created-files.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var paths []string
+	if err := json.Unmarshal(b, &paths); err != nil {
+		return fmt.Errorf("the list of files %s's hop added: %w", setID, err)
+	}
+	for _, p := range paths {
+		if err := os.Remove(p); err == nil {
+			log("removed " + p + " (added by the release rolled back)")
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }

@@ -112,6 +112,12 @@ func (r ComposeMergeResult) Diff(old []byte, name string) string {
 	return maskedDiff(maskYAMLLines(old), maskYAMLLines(r.Merged), name, r.secrets)
 }
 
+// FileDiff is a unified diff of a config file of any kind (.env, YAML,
+// TOML, compose) with secret-looking values masked; "" when equal.
+func FileDiff(before, after []byte, name string) string {
+	return maskedDiff(maskYAMLLines(before), maskYAMLLines(after), name, nil)
+}
+
 // ErrComposeConflicts is wrapped by MergeCompose's error when the result
 // has conflicts (listed in the result and in the message).
 var ErrComposeConflicts = errors.New("the compose file was changed on both sides")
@@ -182,11 +188,10 @@ func IsComposeFile(path string) bool {
 // Merge, other .toml/.yaml/.yml files with MergeConfig. Compose files are
 // refused: they go through MergeCompose.
 func MergeConfigFile(path string, base, theirs, ours []byte, renames []Rename) (MergeResult, error) {
-	name := strings.ToLower(filepath.Base(path))
 	if IsComposeFile(path) {
 		return MergeResult{}, fmt.Errorf("%s is a compose file: merge it with MergeCompose", path)
 	}
-	if name == ".env" || strings.HasPrefix(name, ".env.") || strings.HasSuffix(name, ".env") || name == "env.example" {
+	if IsEnvFile(path) {
 		return Merge(base, theirs, ours, renames)
 	}
 	format, err := FormatOf(path)
@@ -194,6 +199,19 @@ func MergeConfigFile(path string, base, theirs, ours []byte, renames []Rename) (
 		return MergeResult{}, fmt.Errorf("%w; upshift merges .env, .toml, .yaml and .yml files only", err)
 	}
 	return MergeConfig(format, base, theirs, ours, renames)
+}
+
+// IsEnvFile reports whether a file name is a .env-style file (.env,
+// .env.example, app.env, env.example).
+func IsEnvFile(path string) bool {
+	name := strings.ToLower(filepath.Base(path))
+	return name == ".env" || strings.HasPrefix(name, ".env.") || strings.HasSuffix(name, ".env") || name == "env.example"
+}
+
+// IsConfigFile reports whether MergeConfigFile merges this file.
+func IsConfigFile(path string) bool {
+	_, err := FormatOf(path)
+	return !IsComposeFile(path) && (IsEnvFile(path) || err == nil)
 }
 
 func parseCompose(data []byte, what string) (*yaml.Node, error) {

@@ -145,6 +145,9 @@ func (g *gitLayer) saveUndo(p *gitrepo.CheckoutPlan) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(g.undoPath(set.ID)), 0o700); err != nil {
+		return err
+	}
 	return envfile.WriteAtomic(g.undoPath(set.ID), b, 0o600)
 }
 
@@ -178,7 +181,7 @@ func (g *gitLayer) files() []string {
 	if g.repo == nil {
 		return nil
 	}
-	changed, err := g.repo.LocalChanges(context.Background())
+	changed, err := g.repo.TrackedChanges(context.Background())
 	if err != nil {
 		return nil
 	}

@@ -323,6 +323,9 @@ func (e *Env) recordCreated(paths []string) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
 	return envfile.WriteAtomic(p, b, 0o600)
 }
 

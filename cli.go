@@ -90,7 +90,7 @@ func builtins() engine.Builtins {
 		Notes:        map[string]releases.Source{"upshift-demo": releases.VersionedSource{Versions: demo.Versions, Read: demo.ReleaseNotes}},
 		EnvTemplates: map[string]func(string) ([]byte, error){"upshift-demo": demo.EnvTemplate},
 		Templates:    map[string]func(string, string) ([]byte, error){"upshift-demo": demo.Template},
-		Images:       map[string]func(context.Context, *dockerx.Engine, string, func(string)) error{"build-demo": demo.BuildImage},
+		Images:       map[string]func(context.Context, *dockerx.Engine, string, func(string)) error{"build-demo": demo.EnsureImage},
 	}
 }
 

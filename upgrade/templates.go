@@ -173,6 +173,9 @@ func (e *Env) mergeTemplates(ctx context.Context, from, to string, renames []env
 	out := map[string]fileChange{}
 	var notes []string
 	for _, t := range e.templates() {
+		if e.git != nil && e.templateFormat(t) == profile.TemplateCompose {
+			continue // the clone's checkout brings the release's compose files
+		}
 		path := e.templatePath(t)
 		ours, err := read(path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {

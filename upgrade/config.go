@@ -37,10 +37,21 @@ type configStep struct {
 func (s *configStep) Info() steps.StepInfo {
 	return steps.StepInfo{
 		ID: id(s.to, "config"), Hop: s.to, Name: "Update .env for " + s.to,
-		Explain: "Merges your .env with the new version's template: new settings are added with their defaults, your own values are kept, renamed keys move your value to the new name, removed keys are kept as comments. Then the version is set to " + s.to + ". You see the diff before anything is written; the old file is in the backup.",
+		Explain: s.explain(),
 		Confirm: true,
 		Touches: s.touches(),
 	}
+}
+
+func (s *configStep) explain() string {
+	x := "Merges your .env with the new version's template: new settings are added with their defaults, your own values are kept, renamed keys move your value to the new name, removed keys are kept as comments."
+	if s.env.git != nil {
+		x += " Checks out the " + s.to + " tag of the clone with your local changes carried across (a change the tag made too stops here, before any downtime)."
+	}
+	if len(s.env.templateNames()) > 0 {
+		x += " Merges the files the release ships (" + strings.Join(s.env.templateNames(), ", ") + ") three ways into yours: its new services and keys come in, your own settings stay; a setting both changed stops here, before any downtime."
+	}
+	return x + " Then the version is set to " + s.to + ". You see the diff before anything is written; the old files are in the backup."
 }
 
 func (s *configStep) touches() []string {

@@ -354,3 +354,14 @@ func (e *Env) removeCreated(setID string, log func(string)) error {
 	}
 	return nil
 }
+
+func (e *Env) templateNames() []string {
+	var out []string
+	for _, t := range e.templates() {
+		if e.git != nil && e.templateFormat(t) == profile.TemplateCompose {
+			continue
+		}
+		out = append(out, filepath.Base(e.templatePath(t)))
+	}
+	return out
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/envfile"
 	"github.com/seed-e7a9fb3b/upshift/profile"
+	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
 // Templates: the files a release ships (a compose file, a config template
@@ -364,4 +365,28 @@ func (e *Env) templateNames() []string {
 		out = append(out, filepath.Base(e.templatePath(t)))
 	}
 	return out
+}
+
+// checkReleaseFiles merges the release's files (templates, a clone's tag)
+// with the admin's before anything else happens, so a conflict is found
+// before the backup and the downtime, not after. Nothing is written.
+func (e *Env) checkReleaseFiles(ctx context.Context, from, to string, sink steps.Sink) error {
+	if e.git == nil && len(e.templateNames()) == 0 {
+		return nil
+	}
+	n := 0
+	if e.git != nil {
+		changes, err := e.git.plan(ctx, from, to)
+		if err != nil {
+			return err
+		}
+		n += len(changes)
+	}
+	changes, _, err := e.mergeTemplates(ctx, from, to, nil, os.ReadFile)
+	if err != nil {
+		return err
+	}
+	n += len(changes)
+	sink.Log(fmt.Sprintf("✓ the files of %s merge with yours (%d to change, no conflict)", to, n))
+	return nil
 }

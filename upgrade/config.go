@@ -277,7 +277,7 @@ func (s *configStep) Run(ctx context.Context, sink steps.Sink) error {
 		}
 		if s.created[f] {
 			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-				return err
+				return fmt.Errorf("create the directory of %s: %w", f, err)
 			}
 		}
 		if err := envfile.WriteAtomic(f, s.composeNew[f], mode); err != nil {

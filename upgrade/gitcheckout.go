@@ -143,10 +143,10 @@ func (g *gitLayer) saveUndo(p *gitrepo.CheckoutPlan) error {
 	}
 	b, err := json.Marshal(gitUndo{Dir: g.repo.Dir(), Ref: p.RestoreRef(), Files: p.Saved})
 	if err != nil {
-		return err
+		return fmt.Errorf("the git undo record: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(g.undoPath(set.ID)), 0o700); err != nil {
-		return err
+		return fmt.Errorf("the git undo record: %w", err)
 	}
 	return envfile.WriteAtomic(g.undoPath(set.ID), b, 0o600)
 }
@@ -162,7 +162,7 @@ func (g *gitLayer) undo(ctx context.Context, setID string, log func(string)) err
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("the git undo record of %s: %w", setID, err)
 	}
 	var u gitUndo
 	if err := json.Unmarshal(b, &u); err != nil {

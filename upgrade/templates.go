@@ -325,10 +325,10 @@ func (e *Env) recordCreated(paths []string) error {
 	}
 	b, err := json.Marshal(have)
 	if err != nil {
-		return err
+		return fmt.Errorf("the list of files the release adds: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
+		return fmt.Errorf("the list of files the release adds: %w", err)
 	}
 	return envfile.WriteAtomic(p, b, 0o600)
 }
@@ -340,7 +340,7 @@ func (e *Env) removeCreated(setID string, log func(string)) error {
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("the list of files %s's hop added: %w", setID, err)
 	}
 	var paths []string
 	if err := json.Unmarshal(b, &paths); err != nil {
@@ -350,7 +350,7 @@ func (e *Env) removeCreated(setID string, log func(string)) error {
 		if err := os.Remove(p); err == nil {
 			log("removed " + p + " (added by the release rolled back)")
 		} else if !errors.Is(err, os.ErrNotExist) {
-			return err
+			return fmt.Errorf("remove %s, added by the release rolled back: %w", p, err)
 		}
 	}
 	return nil

@@ -190,6 +190,7 @@ func TestPlanApplyRestore(t *testing.T) {
 	if err := os.Chmod(filepath.Join(dir, "config", "app.toml"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	write(t, filepath.Join(dir, ".gitignore"), gitignore+"backups/\n") // changed locally only
 	before := snapshot(t, top)
 
 	r := openRepo(t, dir)
@@ -204,7 +205,7 @@ func TestPlanApplyRestore(t *testing.T) {
 	for _, f := range p.Files {
 		how[f.Path] = f.How
 	}
-	if want := map[string]string{"compose.yaml": Merged, filepath.Join("config", "app.toml"): Merged, filepath.Join("..", "README"): FromTag}; !reflect.DeepEqual(how, want) {
+	if want := map[string]string{"compose.yaml": Merged, filepath.Join("config", "app.toml"): Merged, filepath.Join("..", "README"): FromTag, ".gitignore": Yours}; !reflect.DeepEqual(how, want) {
 		t.Errorf("plan = %v, want %v", how, want)
 	}
 	if !reflect.DeepEqual(snapshot(t, top), before) {
@@ -226,8 +227,8 @@ func TestPlanApplyRestore(t *testing.T) {
 	if !strings.Contains(cfg, "cache = 50 # more") || !strings.Contains(cfg, `log_level = "warn"`) || !strings.Contains(cfg, "timeout = 30") {
 		t.Errorf("app.toml:\n%s", cfg)
 	}
-	if st, _ := os.Stat(filepath.Join(dir, "config", "app.toml")); st.Mode().Perm() != 0o644 {
-		t.Errorf("app.toml mode %v, want the tag's 0644", st.Mode().Perm())
+	if st, _ := os.Stat(filepath.Join(dir, "config", "app.toml")); st.Mode().Perm() != 0o600 {
+		t.Errorf("app.toml mode %v, want the admin's 0600", st.Mode().Perm())
 	}
 	if read(t, filepath.Join(top, "README")) != readmeV2 {
 		t.Error("README not at the tag's version")
@@ -235,13 +236,14 @@ func TestPlanApplyRestore(t *testing.T) {
 	if read(t, filepath.Join(dir, ".env")) != envLocal {
 		t.Error(".env (ignored) was touched")
 	}
+	if read(t, filepath.Join(dir, ".gitignore")) != gitignore+"backups/\n" {
+		t.Error("the admin's .gitignore edit is gone")
+	}
 
-	if err := r.Restore(ctx, p.RestoreRef(), p.Saved); err != nil {
+	if err := p.Undo(ctx); err != nil {
 		t.Fatal(err)
 	}
 	after := snapshot(t, top)
-	// Modes of tracked files come from the commit; the admin's chmod is the one thing a checkout resets.
-	after[filepath.Join(dir, "config", "app.toml")] = strings.Replace(after[filepath.Join(dir, "config", "app.toml")], "-rw-r--r--", "-rw-------", 1)
 	if !reflect.DeepEqual(after, before) {
 		t.Errorf("Restore did not put everything back:\n got %v\nwant %v", after, before)
 	}
@@ -340,5 +342,56 @@ func TestPlanUntrackedCollision(t *testing.T) {
 	}
 	if len(p.Conflicts) != 1 || p.Conflicts[0].Path != "extra.yaml" || !strings.Contains(p.Conflicts[0].Detail, "starts tracking") {
 		t.Fatalf("conflicts = %v", p.Conflicts)
+	}
+}
+
+// An edit between Plan and Apply makes Apply refuse.
+func TestApplyRefusesAChangedTree(t *testing.T) {
+	ctx := context.Background()
+	top, dir := newRepo(t)
+	p, err := openRepo(t, dir).Plan(ctx, "2.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(top, "README"), "edited after the plan\n")
+	before := snapshot(t, top)
+	if err := p.Apply(ctx); err == nil || !strings.Contains(err.Error(), "since the plan") {
+		t.Fatalf("Apply = %v", err)
+	}
+	if !reflect.DeepEqual(snapshot(t, top), before) {
+		t.Error("the refusal changed the work tree")
+	}
+}
+
+// The executable bit follows the tag on a file the admin edited but did not chmod.
+func TestApplyExecutableBit(t *testing.T) {
+	ctx := context.Background()
+	top, dir := newRepo(t)
+	run(t, top, "checkout", "--quiet", "2.0.0")
+	write(t, filepath.Join(dir, "start.sh"), "#!/bin/sh\necho start\n")
+	run(t, top, "add", "docker/start.sh")
+	run(t, top, "commit", "--quiet", "-m", "script")
+	run(t, top, "tag", "2.1.0")
+	write(t, filepath.Join(dir, "start.sh"), "#!/bin/sh\necho start\necho again\n")
+	if err := os.Chmod(filepath.Join(dir, "start.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, top, "commit", "--quiet", "-am", "executable")
+	run(t, top, "tag", "2.2.0")
+	run(t, top, "checkout", "--quiet", "2.1.0")
+	write(t, filepath.Join(dir, "start.sh"), "#!/bin/sh\n# mine\necho start\n")
+	p, err := openRepo(t, dir).Plan(ctx, "2.2.0")
+	if err != nil || len(p.Conflicts) > 0 {
+		t.Fatalf("plan: %v %v", err, p.Conflicts)
+	}
+	if err := p.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "start.sh"))
+	if err != nil || st.Mode().Perm()&0o100 == 0 {
+		t.Errorf("start.sh mode %v, want executable as the tag has it", st.Mode())
+	}
+	if got := read(t, filepath.Join(dir, "start.sh")); got != "#!/bin/sh\n# mine\necho start\necho again\n" {
+		t.Errorf("start.sh = %q", got)
 	}
 }

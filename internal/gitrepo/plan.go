@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,14 +23,17 @@ const (
 
 // PlannedFile is one file the move to the tag changes or the admin changed.
 // Paths are relative to the opened directory; nil contents are absent.
+// FromTag files the admin never had carry only their path (the checkout
+// writes them).
 type PlannedFile struct {
 	Path   string
-	How    string // FromTag, Yours or Merged
-	Base   []byte // at HEAD
-	Theirs []byte // at the tag
-	Ours   []byte // in the work tree
-	Result []byte // after Apply
-	Diff   string // ours → result, secrets masked; "" when the admin's file does not change (FromTag files the admin never changed included)
+	How    string      // FromTag, Yours or Merged
+	Mode   os.FileMode // the admin's permissions, kept (the executable bit follows the tag when the admin had not changed it)
+	Base   []byte      // at HEAD
+	Theirs []byte      // at the tag
+	Ours   []byte      // in the work tree
+	Result []byte      // after Apply
+	Diff   string      // ours → result, secrets masked; "" when the admin's file does not change (FromTag files the admin never changed included)
 }
 
 // FileConflict is a file that cannot be carried across: what both sides did.
@@ -52,9 +56,14 @@ type CheckoutPlan struct {
 	PrevBranch string // the branch checked out before ("" when detached)
 	Files      []PlannedFile
 	Conflicts  []FileConflict
-	// Saved holds every planned file as it is now (nil: absent), relative
-	// to the opened directory: with RestoreRef it is what Restore needs.
-	Saved map[string][]byte
+	// Saved holds every file the admin changed (and any untracked file the
+	// tag would start tracking) as it is now (nil: absent), relative to the
+	// opened directory: with RestoreRef it is what Restore needs (the
+	// checkout puts every other tracked file back). SavedModes holds their
+	// permissions (Undo restores them too).
+	Saved        map[string][]byte
+	SavedModes   map[string]os.FileMode
+	localChanges []string // git status at Plan: Apply refuses a work tree that changed since
 }
 
 // RestoreRef is what Restore checks out to undo Apply: the branch the work
@@ -82,7 +91,7 @@ func (r *Repo) Plan(ctx context.Context, targetTag string) (*CheckoutPlan, error
 	if code != 0 || targetTag == "" {
 		return nil, fmt.Errorf("%s has no tag %q; nothing was changed. Run git fetch --tags there, or check the version", r.top, targetTag)
 	}
-	p := &CheckoutPlan{repo: r, Tag: targetTag, TagCommit: strings.TrimSpace(string(out)), Saved: map[string][]byte{}}
+	p := &CheckoutPlan{repo: r, Tag: targetTag, TagCommit: strings.TrimSpace(string(out)), Saved: map[string][]byte{}, SavedModes: map[string]os.FileMode{}}
 	if err := r.refuseUnsafe(ctx); err != nil {
 		return nil, err
 	}
@@ -90,9 +99,16 @@ func (r *Repo) Plan(ctx context.Context, targetTag string) (*CheckoutPlan, error
 		return nil, err
 	}
 	p.PrevBranch = r.branch(ctx)
-	diff, err := r.git(ctx, "diff", "--no-renames", "--name-only", "-z", p.PrevHead, p.TagCommit, "--")
+	diff, err := r.git(ctx, "diff", "--no-renames", "--name-status", "-z", p.PrevHead, p.TagCommit, "--")
 	if err != nil {
 		return nil, err
+	}
+	added := map[string]bool{} // new in the tag
+	paths := map[string]bool{}
+	fields := strings.Split(string(diff), "\x00")
+	for i := 0; i+1 < len(fields); i += 2 {
+		paths[fields[i+1]] = true
+		added[fields[i+1]] = fields[i] == "A"
 	}
 	tracked, _, err := r.status(ctx) // untracked files the tag does not track are never touched; planFile checks the ones it does
 	if err != nil {
@@ -101,29 +117,43 @@ func (r *Repo) Plan(ctx context.Context, targetTag string) (*CheckoutPlan, error
 	local := map[string]bool{}
 	for _, t := range tracked {
 		local[t] = true
+		paths[t] = true
 	}
-	paths := map[string]bool{}
-	for _, t := range append(strings.Split(string(diff), "\x00"), tracked...) {
-		if t != "" {
-			paths[t] = true
-		}
-	}
+	p.localChanges = tracked
 	sorted := make([]string, 0, len(paths))
 	for t := range paths {
 		sorted = append(sorted, t)
 	}
 	sort.Strings(sorted)
 	for _, t := range sorted {
-		if err := p.planFile(ctx, t, local[t]); err != nil {
+		if err := p.planFile(ctx, t, local[t], added[t]); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
 }
 
-func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally bool) error {
+// planFile plans one path (relative to the top). A file the admin did not
+// change is the checkout's business: only its path is kept, unless the tag
+// starts tracking a file the admin has untracked at that path.
+func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally, addedByTag bool) error {
 	r := p.repo
 	rel := r.dirPath(top)
+	conflict := func(detail string) {
+		p.Conflicts = append(p.Conflicts, FileConflict{Path: rel, Detail: detail})
+	}
+	if !changedLocally && !addedByTag {
+		p.Files = append(p.Files, PlannedFile{Path: rel, How: FromTag})
+		return nil
+	}
+	ours, mode, err := readOptional(filepath.Join(r.top, filepath.FromSlash(top)))
+	if err != nil {
+		return err
+	}
+	if !changedLocally && ours == nil {
+		p.Files = append(p.Files, PlannedFile{Path: rel, How: FromTag})
+		return nil
+	}
 	base, err := r.show(ctx, p.PrevHead, top)
 	if err != nil {
 		return err
@@ -132,15 +162,11 @@ func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally 
 	if err != nil {
 		return err
 	}
-	ours, err := readOptional(filepath.Join(r.top, filepath.FromSlash(top)))
-	if err != nil {
-		return err
-	}
 	p.Saved[rel] = ours
-	f := PlannedFile{Path: rel, Base: base, Theirs: theirs, Ours: ours}
-	conflict := func(detail string) {
-		p.Conflicts = append(p.Conflicts, FileConflict{Path: rel, Detail: detail})
+	if ours != nil {
+		p.SavedModes[rel] = mode
 	}
+	f := PlannedFile{Path: rel, Base: base, Theirs: theirs, Ours: ours, Mode: mode}
 	switch {
 	case base == nil && !changedLocally && ours != nil && !bytes.Equal(ours, theirs):
 		// Untracked (or ignored) here, tracked by the tag: the checkout would overwrite it.
@@ -162,9 +188,7 @@ func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally 
 			return nil
 		}
 	}
-	if f.How != FromTag || changedLocally {
-		f.Diff = diffText(rel, ours, f.Result)
-	}
+	f.Diff = diffText(rel, ours, f.Result)
 	p.Files = append(p.Files, f)
 	return nil
 }
@@ -268,8 +292,15 @@ func (p *CheckoutPlan) Apply(ctx context.Context) error {
 	if err := r.refuseUnsafe(ctx); err != nil {
 		return err
 	}
+	tracked, _, err := r.status(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(tracked, p.localChanges) {
+		return fmt.Errorf("%s: files changed since the plan (%s); nothing was changed. Plan again", r.top, strings.Join(tracked, ", "))
+	}
 	for rel, want := range p.Saved {
-		got, err := readOptional(filepath.Join(r.dir, rel))
+		got, _, err := readOptional(filepath.Join(r.dir, rel))
 		if err != nil {
 			return err
 		}
@@ -284,7 +315,7 @@ func (p *CheckoutPlan) Apply(ctx context.Context) error {
 		if f.How == FromTag {
 			continue
 		}
-		if err := writeFile(filepath.Join(r.dir, f.Path), f.Result); err != nil {
+		if err := writeFile(filepath.Join(r.dir, f.Path), f.Result, p.modeAfter(ctx, f)); err != nil {
 			if rerr := r.Restore(ctx, p.RestoreRef(), p.Saved); rerr != nil {
 				return fmt.Errorf("%w; putting the previous checkout back failed too: %w", err, rerr)
 			}
@@ -304,25 +335,70 @@ func (r *Repo) Restore(ctx context.Context, prevHead string, files map[string][]
 	var errs []error
 	for rel, data := range files {
 		path := filepath.Join(r.dir, rel)
-		if err := writeFile(path, data); err != nil {
+		if err := writeFile(path, data, 0); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// writeFile replaces path atomically with its current mode (0644 for a new
-// file); data nil removes it.
-func writeFile(path string, data []byte) error {
+// Undo is Restore with this plan's saved files and their permissions.
+func (p *CheckoutPlan) Undo(ctx context.Context) error {
+	if err := p.repo.Restore(ctx, p.RestoreRef(), p.Saved); err != nil {
+		return err
+	}
+	var errs []error
+	for rel, mode := range p.SavedModes {
+		if err := os.Chmod(filepath.Join(p.repo.dir, rel), mode); err != nil {
+			errs = append(errs, fmt.Errorf("restore the mode of %s: %w", rel, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// modeAfter is the admin's permissions, with the executable bit the tag
+// sets when the admin left it as HEAD had it.
+func (p *CheckoutPlan) modeAfter(ctx context.Context, f PlannedFile) os.FileMode {
+	if f.Ours == nil {
+		return 0
+	}
+	mode := f.Mode
+	headExec, tagExec := p.repo.executable(ctx, p.PrevHead, f.Path), p.repo.executable(ctx, p.TagCommit, f.Path)
+	if headExec != tagExec && (mode&0o100 != 0) == headExec {
+		if tagExec {
+			mode |= (mode & 0o444) >> 2
+		} else {
+			mode &^= 0o111
+		}
+	}
+	return mode
+}
+
+// executable says whether git records path (relative to the opened
+// directory) as executable at rev.
+func (r *Repo) executable(ctx context.Context, rev, path string) bool {
+	top, err := r.topPath(path)
+	if err != nil {
+		return false
+	}
+	out, err := r.git(ctx, "ls-tree", rev, "--", top)
+	return err == nil && strings.HasPrefix(string(out), "100755 ")
+}
+
+// writeFile replaces path atomically; mode 0 keeps the current file's
+// (0644 for a new file); data nil removes it.
+func writeFile(path string, data []byte, mode os.FileMode) error {
 	if data == nil {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", path, err)
 		}
 		return nil
 	}
-	mode := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil {
-		mode = st.Mode().Perm()
+	if mode == 0 {
+		mode = 0o644
+		if st, err := os.Stat(path); err == nil {
+			mode = st.Mode().Perm()
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -330,18 +406,22 @@ func writeFile(path string, data []byte) error {
 	return envfile.WriteAtomic(path, data, mode)
 }
 
-func readOptional(path string) ([]byte, error) {
+func readOptional(path string) ([]byte, os.FileMode, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", path, err)
 	}
 	if data == nil {
 		data = []byte{}
 	}
-	return data, nil
+	return data, st.Mode().Perm(), nil
 }
 
 func equalOrBothAbsent(a, b []byte) bool {

@@ -240,13 +240,22 @@ func TestMergeComposeCases(t *testing.T) {
 				c := r.Conflicts[0]
 				c.File = "compose.yaml"
 				msg := c.String()
-				for _, want := range []string{c.Theirs, "edit compose.yaml so that", "take upstream's value"} {
+				for _, want := range []string{c.Theirs, "edit compose.yaml so that", "take upstream's value", "as in the running release"} {
 					if !strings.Contains(msg, want) {
 						t.Errorf("conflict message lacks %q: %s", want, msg)
 					}
 				}
 				if !c.OursMissing && !strings.Contains(msg, c.Ours) {
 					t.Errorf("conflict message lacks the admin's value: %s", msg)
+				}
+				// Deciding for upstream merges, with upstream's value there.
+				r, err := MergeComposeWith([]byte(base), []byte(theirs), []byte(tt.ours), ComposeOptions{TakeTheirs: []string{tt.conflict}})
+				if err != nil || len(r.Conflicts) != 0 {
+					t.Fatalf("with the conflict decided: %v", err)
+				}
+				want := at(decoded(t, []byte(theirs)), strings.Split(tt.conflict, ".")...)
+				if got := at(decoded(t, r.Merged), strings.Split(tt.conflict, ".")...); !reflect.DeepEqual(got, want) {
+					t.Errorf("decided %s = %v, want upstream's %v", tt.conflict, got, want)
 				}
 				return
 			}
@@ -363,7 +372,7 @@ func TestMergeComposeAnchorClash(t *testing.T) {
 	theirs := "x-env: &env\n  A: 1\nservices:\n  a:\n    image: x:2\n    environment: *env\n"
 	ours := "x-mine: &env\n  B: 2\nservices:\n  a:\n    image: x:1\n"
 	_, err := MergeCompose([]byte(base), []byte(theirs), []byte(ours))
-	if err == nil || !strings.Contains(err.Error(), "nothing was written") {
+	if err == nil || !strings.Contains(err.Error(), "nothing was written") || !strings.Contains(err.Error(), "anchor &env") {
 		t.Fatalf("an anchor defined twice must fail closed, got %v", err)
 	}
 }

@@ -190,7 +190,8 @@ func TestPlanApplyRestore(t *testing.T) {
 	if err := os.Chmod(filepath.Join(dir, "config", "app.toml"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(dir, ".gitignore"), gitignore+"backups/\n") // changed locally only
+	write(t, filepath.Join(dir, ".gitignore"), gitignore+"backups/\n")      // changed locally only
+	write(t, filepath.Join(dir, "compose.override.yaml"), "services: {}\n") // untracked, not ignored
 	before := snapshot(t, top)
 
 	r := openRepo(t, dir)
@@ -235,6 +236,9 @@ func TestPlanApplyRestore(t *testing.T) {
 	}
 	if read(t, filepath.Join(dir, ".env")) != envLocal {
 		t.Error(".env (ignored) was touched")
+	}
+	if read(t, filepath.Join(dir, "compose.override.yaml")) != "services: {}\n" {
+		t.Error("the admin's untracked file was touched")
 	}
 	if read(t, filepath.Join(dir, ".gitignore")) != gitignore+"backups/\n" {
 		t.Error("the admin's .gitignore edit is gone")

@@ -8,6 +8,7 @@ package envfile
 // upstream. Rendering and verification are in compose3_render.go.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -143,6 +144,15 @@ type ComposeOptions struct {
 // opts.TakeTheirs takes upstream's version (removed when upstream removed
 // it); the others stay conflicts.
 func MergeComposeWith(base, theirs, ours []byte, opts ComposeOptions) (ComposeMergeResult, error) {
+	// yaml.v3 writes \n: merge on \n, give a \r\n file back as \r\n.
+	original, crlf := ours, bytes.Contains(ours, []byte("\r\n"))
+	lf := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	}
+	base, theirs, ours = lf(base), lf(theirs), lf(ours)
 	var docs [3]*yaml.Node
 	for i, in := range []struct {
 		data []byte
@@ -183,6 +193,14 @@ func MergeComposeWith(base, theirs, ours []byte, opts ComposeOptions) (ComposeMe
 	out, err := renderCompose(ours, docs[2], merged, m.addedBlocks)
 	if err != nil {
 		return ComposeMergeResult{}, err
+	}
+	switch {
+	case bytes.Equal(out, ours):
+		out = original
+	case crlf:
+		if withCR := bytes.ReplaceAll(out, []byte("\n"), []byte("\r\n")); verifyCompose(withCR, merged) == nil {
+			out = withCR
+		}
 	}
 	r.Merged = out
 	return r, nil

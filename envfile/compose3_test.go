@@ -481,3 +481,16 @@ func TestMergeComposeEnvMapping(t *testing.T) {
 	}
 	checkIdempotent(t, []byte(base), []byte(theirs), r.Merged)
 }
+
+func TestMergeComposeCRLF(t *testing.T) {
+	crlf := func(b []byte) []byte { return []byte(strings.ReplaceAll(string(b), "\n", "\r\n")) }
+	base, theirs, ours := readFixture(t, "demolike-base.yaml"), readFixture(t, "demolike-theirs.yaml"), crlf(readFixture(t, "demolike-ours.yaml"))
+	r := mustMerge(t, base, theirs, ours)
+	if strings.Count(string(r.Merged), "\n") != strings.Count(string(r.Merged), "\r\n") {
+		t.Errorf("mixed line endings:\n%q", r.Merged)
+	}
+	lf := mustMerge(t, base, theirs, readFixture(t, "demolike-ours.yaml"))
+	if string(r.Merged) != string(crlf(lf.Merged)) {
+		t.Errorf("CRLF merge differs from the LF one:\n%q\n%q", r.Merged, lf.Merged)
+	}
+}

@@ -399,3 +399,43 @@ func TestApplyExecutableBit(t *testing.T) {
 		t.Errorf("start.sh = %q", got)
 	}
 }
+
+// The admin's own commit on top of the release is carried like an
+// uncommitted edit; the branch is untouched and comes back on Undo.
+func TestPlanCarriesCommittedEdits(t *testing.T) {
+	ctx := context.Background()
+	top, dir := newRepo(t)
+	write(t, filepath.Join(dir, "compose.yaml"), strings.Replace(composeV11, `"8080:8080"`, `"18080:8080"`, 1))
+	write(t, filepath.Join(dir, "local.txt"), "mine\n")
+	run(t, top, "add", "-A", "docker/compose.yaml", "docker/local.txt")
+	run(t, top, "commit", "--quiet", "-m", "our port")
+	write(t, filepath.Join(dir, "config", "app.toml"), strings.Replace(configV1, "cache = 10", "cache = 50", 1))
+	before := snapshot(t, top)
+	p, err := openRepo(t, dir).Plan(ctx, "2.0.0")
+	if err != nil || len(p.Conflicts) > 0 {
+		t.Fatalf("plan: %v %v", err, p.Conflicts)
+	}
+	if p.BaseCommit != run(t, top, "rev-parse", "v1.1.0^{commit}") {
+		t.Errorf("base %s, want the release the admin runs", p.BaseCommit)
+	}
+	if err := p.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, filepath.Join(dir, "compose.yaml")); !strings.Contains(got, `"18080:8080"`) || !strings.Contains(got, "scheduler:") {
+		t.Errorf("compose.yaml:\n%s", got)
+	}
+	if read(t, filepath.Join(dir, "local.txt")) != "mine\n" || !strings.Contains(read(t, filepath.Join(dir, "config", "app.toml")), "cache = 50") {
+		t.Error("the admin's committed file or uncommitted edit is gone")
+	}
+	if err := p.Undo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(snapshot(t, top), before) {
+		t.Error("Undo did not put the branch and files back")
+	}
+	// Moving back is refused.
+	run(t, top, "checkout", "--quiet", "--force", "2.0.0")
+	if _, err := openRepo(t, dir).Plan(ctx, "v1.1.0"); err == nil || !strings.Contains(err.Error(), "older than the checkout") {
+		t.Errorf("Plan to an older tag = %v", err)
+	}
+}

@@ -52,6 +52,7 @@ type CheckoutPlan struct {
 	repo       *Repo
 	Tag        string
 	TagCommit  string
+	BaseCommit string // git merge-base of HEAD and the tag: the release the admin's changes are measured from
 	PrevHead   string // the commit checked out before
 	PrevBranch string // the branch checked out before ("" when detached)
 	Files      []PlannedFile
@@ -75,14 +76,19 @@ func (p *CheckoutPlan) RestoreRef() string {
 	return p.PrevHead
 }
 
-// Plan works out the move to targetTag: every file that differs between
-// HEAD and the tag or is changed locally, with base = HEAD's content,
-// theirs = the tag's, ours = the work tree's. Unchanged locally → the
-// tag's; changed only locally → the admin's; changed on both sides →
-// compose files through envfile.MergeCompose, .env/.toml/.yaml through
-// envfile.MergeConfigFile, others through git merge-file. It refuses
-// (error, nothing changed) an unknown tag, a merge or rebase in progress
-// and staged changes; conflicts are in the plan (Apply refuses them).
+// Plan works out the move to targetTag. The base of the three-way merges
+// is the last commit HEAD and the tag share (the release the admin runs,
+// git merge-base), so commits of the admin's own on top of a release count
+// as the admin's changes, like uncommitted ones. For every file that
+// differs between the base and the tag, or between the base and the work
+// tree: base = the base's content, theirs = the tag's, ours = the work
+// tree's. Unchanged by the admin → the tag's; changed by the admin only →
+// the admin's; changed on both sides → compose files through
+// envfile.MergeCompose, .env/.toml/.yaml through envfile.MergeConfigFile,
+// others through git merge-file. It refuses (error, nothing changed) an
+// unknown tag, a tag older than the checkout, a merge or rebase in
+// progress and staged changes; conflicts are in the plan (Apply refuses
+// them).
 func (r *Repo) Plan(ctx context.Context, targetTag string) (*CheckoutPlan, error) {
 	out, code, err := r.gitCode(ctx, nil, "rev-parse", "--verify", "--quiet", "refs/tags/"+targetTag+"^{commit}")
 	if err != nil {
@@ -99,7 +105,15 @@ func (r *Repo) Plan(ctx context.Context, targetTag string) (*CheckoutPlan, error
 		return nil, err
 	}
 	p.PrevBranch = r.branch(ctx)
-	diff, err := r.git(ctx, "diff", "--no-renames", "--name-status", "-z", p.PrevHead, p.TagCommit, "--")
+	mb, code, err := r.gitCode(ctx, nil, "merge-base", p.PrevHead, p.TagCommit)
+	if err != nil || code != 0 {
+		return nil, fmt.Errorf("%s: the checkout and tag %s share no history; nothing was changed. Is this a clone of the app's repository?", r.top, targetTag)
+	}
+	p.BaseCommit = strings.TrimSpace(string(mb))
+	if p.BaseCommit == p.TagCommit && p.PrevHead != p.TagCommit {
+		return nil, fmt.Errorf("%s: tag %s is older than the checkout (%s); nothing was changed. Moving back is a rollback (Restore), not an upgrade", r.top, targetTag, p.PrevHead)
+	}
+	diff, err := r.git(ctx, "diff", "--no-renames", "--name-status", "-z", p.BaseCommit, p.TagCommit, "--")
 	if err != nil {
 		return nil, err
 	}
@@ -110,11 +124,20 @@ func (r *Repo) Plan(ctx context.Context, targetTag string) (*CheckoutPlan, error
 		paths[fields[i+1]] = true
 		added[fields[i+1]] = fields[i] == "A"
 	}
-	tracked, _, err := r.status(ctx) // untracked files the tag does not track are never touched; planFile checks the ones it does
+	committed, err := r.git(ctx, "diff", "--no-renames", "--name-only", "-z", p.BaseCommit, p.PrevHead, "--")
 	if err != nil {
 		return nil, err
 	}
 	local := map[string]bool{}
+	for _, t := range strings.Split(string(committed), "\x00") {
+		if t != "" {
+			local[t], paths[t] = true, true
+		}
+	}
+	tracked, _, err := r.status(ctx) // untracked files the tag does not track are never touched; planFile checks the ones it does
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range tracked {
 		local[t] = true
 		paths[t] = true
@@ -154,7 +177,7 @@ func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally,
 		p.Files = append(p.Files, PlannedFile{Path: rel, How: FromTag})
 		return nil
 	}
-	base, err := r.show(ctx, p.PrevHead, top)
+	base, err := r.show(ctx, p.BaseCommit, top)
 	if err != nil {
 		return err
 	}
@@ -357,13 +380,13 @@ func (p *CheckoutPlan) Undo(ctx context.Context) error {
 }
 
 // modeAfter is the admin's permissions, with the executable bit the tag
-// sets when the admin left it as HEAD had it.
+// sets when the admin left it as the base had it.
 func (p *CheckoutPlan) modeAfter(ctx context.Context, f PlannedFile) os.FileMode {
 	if f.Ours == nil {
 		return 0
 	}
 	mode := f.Mode
-	headExec, tagExec := p.repo.executable(ctx, p.PrevHead, f.Path), p.repo.executable(ctx, p.TagCommit, f.Path)
+	headExec, tagExec := p.repo.executable(ctx, p.BaseCommit, f.Path), p.repo.executable(ctx, p.TagCommit, f.Path)
 	if headExec != tagExec && (mode&0o100 != 0) == headExec {
 		if tagExec {
 			mode |= (mode & 0o444) >> 2

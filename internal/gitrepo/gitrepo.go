@@ -230,6 +230,21 @@ func (r *Repo) LocalChanges(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// TrackedChanges lists modified (or deleted) tracked files, relative to
+// the opened directory: what a checkout would overwrite.
+func (r *Repo) TrackedChanges(ctx context.Context) ([]string, error) {
+	tracked, _, err := r.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(tracked))
+	for _, p := range tracked {
+		out = append(out, r.dirPath(p))
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 // status is git status split into tracked changes and untracked files,
 // paths relative to the top.
 func (r *Repo) status(ctx context.Context) (tracked, untracked []string, err error) {

@@ -212,6 +212,11 @@ func TestPlanApplyRestore(t *testing.T) {
 	if !reflect.DeepEqual(snapshot(t, top), before) {
 		t.Fatal("Plan changed the work tree")
 	}
+	for _, f := range p.Files {
+		if f.Path == filepath.Join("..", "README") && (f.Result != nil || f.Ours != nil) {
+			t.Error("a file outside the directory the admin never changed should carry only its path")
+		}
+	}
 	if err := p.Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -438,4 +443,27 @@ func TestPlanCarriesCommittedEdits(t *testing.T) {
 	if _, err := openRepo(t, dir).Plan(ctx, "v1.1.0"); err == nil || !strings.Contains(err.Error(), "older than the checkout") {
 		t.Errorf("Plan to an older tag = %v", err)
 	}
+}
+
+// Files in the opened directory the admin never changed carry their
+// contents, for the diff the admin confirms.
+func TestPlanUnchangedFilesInside(t *testing.T) {
+	_, dir := newRepo(t)
+	p, err := openRepo(t, dir).Plan(context.Background(), "2.0.0")
+	if err != nil || len(p.Conflicts) > 0 {
+		t.Fatalf("plan: %v %v", err, p.Conflicts)
+	}
+	for _, f := range p.Files {
+		if f.Path != "compose.yaml" {
+			continue
+		}
+		if f.How != FromTag || string(f.Ours) != composeV11 || string(f.Result) != composeV2 || !strings.Contains(f.Diff, "+  scheduler:") {
+			t.Errorf("compose.yaml planned as %+v", f)
+		}
+		if _, saved := p.Saved["compose.yaml"]; saved {
+			t.Error("an unchanged file is in Saved (the checkout puts it back)")
+		}
+		return
+	}
+	t.Error("compose.yaml not in the plan")
 }

@@ -23,8 +23,9 @@ const (
 
 // PlannedFile is one file the move to the tag changes or the admin changed.
 // Paths are relative to the opened directory; nil contents are absent.
-// FromTag files the admin never had carry only their path (the checkout
-// writes them).
+// FromTag files outside the opened directory (the app's source code in a
+// clone) carry only their path: the checkout writes them, and a big
+// release diff costs one git call.
 type PlannedFile struct {
 	Path   string
 	How    string      // FromTag, Yours or Merged
@@ -157,15 +158,16 @@ func (r *Repo) Plan(ctx context.Context, targetTag string) (*CheckoutPlan, error
 }
 
 // planFile plans one path (relative to the top). A file the admin did not
-// change is the checkout's business: only its path is kept, unless the tag
-// starts tracking a file the admin has untracked at that path.
+// change outside the opened directory is the checkout's business: only its
+// path is kept.
 func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally, addedByTag bool) error {
 	r := p.repo
 	rel := r.dirPath(top)
 	conflict := func(detail string) {
 		p.Conflicts = append(p.Conflicts, FileConflict{Path: rel, Detail: detail})
 	}
-	if !changedLocally && !addedByTag {
+	inside := rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	if !changedLocally && !addedByTag && !inside {
 		p.Files = append(p.Files, PlannedFile{Path: rel, How: FromTag})
 		return nil
 	}
@@ -173,7 +175,7 @@ func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally,
 	if err != nil {
 		return err
 	}
-	if !changedLocally && ours == nil {
+	if !changedLocally && ours == nil && !inside {
 		p.Files = append(p.Files, PlannedFile{Path: rel, How: FromTag})
 		return nil
 	}
@@ -185,9 +187,11 @@ func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally,
 	if err != nil {
 		return err
 	}
-	p.Saved[rel] = ours
-	if ours != nil {
-		p.SavedModes[rel] = mode
+	if changedLocally || addedByTag && ours != nil { // the rest the checkout of RestoreRef puts back
+		p.Saved[rel] = ours
+		if ours != nil {
+			p.SavedModes[rel] = mode
+		}
 	}
 	f := PlannedFile{Path: rel, Base: base, Theirs: theirs, Ours: ours, Mode: mode}
 	switch {

@@ -8,6 +8,7 @@ package envfile
 // upstream. Rendering and verification are in compose3_render.go.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -46,11 +47,11 @@ func (c ComposeConflict) String() string {
 	var fix string
 	switch {
 	case c.TheirsMissing:
-		fix = fmt.Sprintf("edit %s so that %s is as in the running release (%s) and merge again, so it is removed as upstream did; or keep your version by removing it from the merge (put it in an override file such as compose.override.yaml)", file, c.Path, show(c.Base, c.BaseMissing))
+		fix = fmt.Sprintf("edit %s so that %s is as in the running release (%s) and upgrade again: it is then removed as upstream did (to keep your version, move it to compose.override.yaml first); or take upstream's value (removed)", file, c.Path, show(c.Base, c.BaseMissing))
 	case c.OursMissing:
-		fix = fmt.Sprintf("edit %s so that it has %s again (upstream's value %s), or take upstream's value", file, c.Path, show(c.Theirs, false))
+		fix = fmt.Sprintf("edit %s so that %s is back as in the running release (%s) and upgrade again; or take upstream's value (%s)", file, c.Path, show(c.Base, c.BaseMissing), show(c.Theirs, false))
 	default:
-		fix = fmt.Sprintf("edit %s so that %s holds the value you want to keep after the upgrade, set to upstream's %s (then your change moves to an override file or the .env), or take upstream's value", file, c.Path, show(c.Theirs, false))
+		fix = fmt.Sprintf("edit %s so that %s is as in the running release (%s), carry your value over in compose.override.yaml or the .env, and upgrade again; or take upstream's value (%s)", file, c.Path, show(c.Base, c.BaseMissing), show(c.Theirs, false))
 	}
 	return fmt.Sprintf("%s: changed on both sides: running release %s, target release %s, yours %s. Fix: %s",
 		c.Path, show(c.Base, c.BaseMissing), show(c.Theirs, c.TheirsMissing), show(c.Ours, c.OursMissing), fix)
@@ -130,6 +131,28 @@ var ErrComposeConflicts = errors.New("the compose file was changed on both sides
 // ErrComposeConflicts. Merged re-parses to exactly the tree the merge
 // decided, or MergeCompose fails.
 func MergeCompose(base, theirs, ours []byte) (ComposeMergeResult, error) {
+	return MergeComposeWith(base, theirs, ours, ComposeOptions{})
+}
+
+// ComposeOptions are the admin's decisions on conflicts of an earlier
+// MergeCompose.
+type ComposeOptions struct {
+	TakeTheirs []string // conflict paths (ComposeConflict.Path) that take upstream's version; "*" for all
+}
+
+// MergeComposeWith is MergeCompose with conflicts decided: each path in
+// opts.TakeTheirs takes upstream's version (removed when upstream removed
+// it); the others stay conflicts.
+func MergeComposeWith(base, theirs, ours []byte, opts ComposeOptions) (ComposeMergeResult, error) {
+	// yaml.v3 writes \n: merge on \n, give a \r\n file back as \r\n.
+	original, crlf := ours, bytes.Contains(ours, []byte("\r\n"))
+	lf := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	}
+	base, theirs, ours = lf(base), lf(theirs), lf(ours)
 	var docs [3]*yaml.Node
 	for i, in := range []struct {
 		data []byte
@@ -144,7 +167,10 @@ func MergeCompose(base, theirs, ours []byte) (ComposeMergeResult, error) {
 		}
 		docs[i] = d
 	}
-	m := &composeMerge{twoWay: base == nil}
+	m := &composeMerge{twoWay: base == nil, takeTheirs: map[string]bool{}}
+	for _, p := range opts.TakeTheirs {
+		m.takeTheirs[p] = true
+	}
 	var broot *yaml.Node
 	if docs[0] != nil {
 		broot = docs[0].Content[0]
@@ -167,6 +193,14 @@ func MergeCompose(base, theirs, ours []byte) (ComposeMergeResult, error) {
 	out, err := renderCompose(ours, docs[2], merged, m.addedBlocks)
 	if err != nil {
 		return ComposeMergeResult{}, err
+	}
+	switch {
+	case bytes.Equal(out, ours):
+		out = original
+	case crlf:
+		if withCR := bytes.ReplaceAll(out, []byte("\n"), []byte("\r\n")); verifyCompose(withCR, merged) == nil {
+			out = withCR
+		}
 	}
 	r.Merged = out
 	return r, nil
@@ -229,6 +263,7 @@ func parseCompose(data []byte, what string) (*yaml.Node, error) {
 type composeMerge struct {
 	twoWay      bool
 	addedBlocks [][]string // services and top-level blocks added, for layout
+	takeTheirs  map[string]bool
 	conflicts   []ComposeConflict
 	sum         ComposeSummary
 }
@@ -256,8 +291,7 @@ func (m *composeMerge) node(path []string, b, t, o *yaml.Node) *yaml.Node {
 			return out
 		}
 	}
-	m.conflict(path, b, t, o)
-	return o
+	return m.conflict(path, b, t, o)
 }
 
 // both merges a path both sides changed; false when it cannot be merged.
@@ -320,13 +354,20 @@ func (m *composeMerge) record(path []string, b, t *yaml.Node) {
 	}
 }
 
-func (m *composeMerge) conflict(path []string, b, t, o *yaml.Node) {
+// conflict files a conflict and keeps the admin's version, or takes
+// upstream's when the caller decided so (ComposeOptions.TakeTheirs).
+func (m *composeMerge) conflict(path []string, b, t, o *yaml.Node) *yaml.Node {
 	p := joinPath(path)
+	if m.takeTheirs[p] || m.takeTheirs["*"] {
+		m.sum.Changed = append(m.sum.Changed, p)
+		return yamlCopy(t)
+	}
 	m.conflicts = append(m.conflicts, ComposeConflict{
 		Path: p, Base: nodeText(b), Theirs: nodeText(t), Ours: nodeText(o),
 		BaseMissing: b == nil, TheirsMissing: t == nil, OursMissing: o == nil,
 	})
 	m.sum.Conflicts = append(m.sum.Conflicts, p)
+	return o
 }
 
 // mapping merges key by key into a copy of the admin's mapping: its keys in

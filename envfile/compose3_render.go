@@ -2,6 +2,7 @@ package envfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -44,6 +45,10 @@ func renderCompose(ours []byte, oursDoc, merged *yaml.Node, added [][]string) ([
 		return []byte(rebased), nil
 	}
 	if err := verifyCompose([]byte(e1), merged); err != nil {
+		var clash anchorClash
+		if errors.As(err, &clash) {
+			return nil, fmt.Errorf("your compose file and upstream's both define the anchor &%s for different blocks; nothing was written. Rename yours (and its *%s aliases), then merge again", string(clash), string(clash))
+		}
 		return nil, fmt.Errorf("internal error: the merged compose file does not read back as merged (%w); nothing was written. Please report this with the three files (secrets removed)", err)
 	}
 	return []byte(e1), nil
@@ -177,10 +182,15 @@ func verifyCompose(out []byte, want *yaml.Node) error {
 	}
 	walk(doc)
 	if dup != "" {
-		return fmt.Errorf("anchor &%s is defined twice (yours and upstream's); rename one of them", dup)
+		return anchorClash(dup)
 	}
 	return nil
 }
+
+// anchorClash is an anchor the merged file would define twice.
+type anchorClash string
+
+func (a anchorClash) Error() string { return "anchor &" + string(a) + " is defined twice" }
 
 // yamlSecrets lists values of secret-looking keys (KEY: value and
 // - KEY=value) anywhere in a compose file, for Redact.

@@ -240,13 +240,22 @@ func TestMergeComposeCases(t *testing.T) {
 				c := r.Conflicts[0]
 				c.File = "compose.yaml"
 				msg := c.String()
-				for _, want := range []string{c.Theirs, "edit compose.yaml so that", "take upstream's value"} {
+				for _, want := range []string{c.Theirs, "edit compose.yaml so that", "take upstream's value", "as in the running release"} {
 					if !strings.Contains(msg, want) {
 						t.Errorf("conflict message lacks %q: %s", want, msg)
 					}
 				}
 				if !c.OursMissing && !strings.Contains(msg, c.Ours) {
 					t.Errorf("conflict message lacks the admin's value: %s", msg)
+				}
+				// Deciding for upstream merges, with upstream's value there.
+				r, err := MergeComposeWith([]byte(base), []byte(theirs), []byte(tt.ours), ComposeOptions{TakeTheirs: []string{tt.conflict}})
+				if err != nil || len(r.Conflicts) != 0 {
+					t.Fatalf("with the conflict decided: %v", err)
+				}
+				want := at(decoded(t, []byte(theirs)), strings.Split(tt.conflict, ".")...)
+				if got := at(decoded(t, r.Merged), strings.Split(tt.conflict, ".")...); !reflect.DeepEqual(got, want) {
+					t.Errorf("decided %s = %v, want upstream's %v", tt.conflict, got, want)
 				}
 				return
 			}
@@ -363,7 +372,7 @@ func TestMergeComposeAnchorClash(t *testing.T) {
 	theirs := "x-env: &env\n  A: 1\nservices:\n  a:\n    image: x:2\n    environment: *env\n"
 	ours := "x-mine: &env\n  B: 2\nservices:\n  a:\n    image: x:1\n"
 	_, err := MergeCompose([]byte(base), []byte(theirs), []byte(ours))
-	if err == nil || !strings.Contains(err.Error(), "nothing was written") {
+	if err == nil || !strings.Contains(err.Error(), "nothing was written") || !strings.Contains(err.Error(), "anchor &env") {
 		t.Fatalf("an anchor defined twice must fail closed, got %v", err)
 	}
 }
@@ -416,4 +425,72 @@ func FuzzMergeCompose(f *testing.F) {
 		}
 		_ = r.Diff(ours, "compose.yaml")
 	})
+}
+
+// Top-level blocks, placement of new keys, and keyed lists in mapping form.
+func TestMergeComposeBlocks(t *testing.T) {
+	base := "x-logging: &logging\n  driver: json-file\nservices:\n  app:\n    image: a:1\n    logging: *logging\n    labels:\n      - tier=web\nvolumes:\n  data: {}\n"
+	theirs := "x-logging: &logging\n  driver: json-file\n  options:\n    max-size: 10m\nx-health: &health\n  interval: 30s\nservices:\n  app:\n    image: a:2\n    logging: *logging\n    healthcheck: *health\n    labels:\n      - tier=web\n      - team=core\nvolumes:\n  data: {}\n  cache: {}\nnetworks:\n  back: {}\n"
+	ours := "x-logging: &logging\n  driver: json-file\nservices:\n  app:\n    image: a:1\n    logging: *logging\n    restart: always # mine\n    labels:\n      - tier=web\n      - owner=me\nvolumes:\n  data: {}\n"
+	r := mustMerge(t, []byte(base), []byte(theirs), []byte(ours))
+	out := string(r.Merged)
+	v := decoded(t, r.Merged)
+	if got := at(v, "services", "app", "logging", "options", "max-size"); got != "10m" {
+		t.Errorf("logging (through an alias) lacks upstream's option: %v\n%s", got, out)
+	}
+	if got := at(v, "services", "app", "healthcheck", "interval"); got != "30s" {
+		t.Errorf("healthcheck from the new x-health block: %v\n%s", got, out)
+	}
+	if strings.Index(out, "x-health:") > strings.Index(out, "services:") {
+		t.Errorf("the new anchored block must come before the services using it:\n%s", out)
+	}
+	if !strings.Contains(out, "    logging: *logging\n    healthcheck: *health\n    restart: always # mine\n") {
+		t.Errorf("healthcheck must follow its upstream predecessor (logging):\n%s", out)
+	}
+	if got := at(v, "services", "app", "labels"); !reflect.DeepEqual(got, []any{"tier=web", "team=core", "owner=me"}) {
+		t.Errorf("labels = %v", got)
+	}
+	if at(v, "volumes", "cache") == nil || at(v, "networks", "back") == nil {
+		t.Errorf("new volume or network missing:\n%s", out)
+	}
+	loadProject(t, r.Merged, nil)
+	checkIdempotent(t, []byte(base), []byte(theirs), r.Merged)
+
+	// Upstream drops the x-health block and its use; the admin never touched either.
+	dropped := mustMerge(t, []byte(theirs), []byte(base), r.Merged)
+	if strings.Contains(string(dropped.Merged), "x-health") || strings.Contains(string(dropped.Merged), "cache") {
+		t.Errorf("removed blocks are still there:\n%s", dropped.Merged)
+	}
+	if !strings.Contains(string(dropped.Merged), "restart: always # mine") || !strings.Contains(string(dropped.Merged), "owner=me") {
+		t.Errorf("the admin's keys went with upstream's removal:\n%s", dropped.Merged)
+	}
+}
+
+func TestMergeComposeEnvMapping(t *testing.T) {
+	base := "services:\n  app:\n    image: a:1\n    environment:\n      PORT: 5001\n      MODE: api\n"
+	theirs := "services:\n  app:\n    image: a:1\n    environment:\n      - PORT=5001\n      - MODE=server\n      - EXTRA=1\n"
+	ours := "services:\n  app:\n    image: a:1\n    environment:\n      PORT: 6001 # mine\n      MODE: api\n      OWN: \"x\"\n"
+	r := mustMerge(t, []byte(base), []byte(theirs), []byte(ours))
+	env := at(decoded(t, r.Merged), "services", "app", "environment")
+	want := map[string]any{"PORT": 6001, "MODE": "server", "EXTRA": "1", "OWN": "x"}
+	if !reflect.DeepEqual(env, want) {
+		t.Errorf("environment = %#v, want %#v\n%s", env, want, r.Merged)
+	}
+	if !strings.Contains(string(r.Merged), "PORT: 6001 # mine") {
+		t.Errorf("the admin's line is rewritten:\n%s", r.Merged)
+	}
+	checkIdempotent(t, []byte(base), []byte(theirs), r.Merged)
+}
+
+func TestMergeComposeCRLF(t *testing.T) {
+	crlf := func(b []byte) []byte { return []byte(strings.ReplaceAll(string(b), "\n", "\r\n")) }
+	base, theirs, ours := readFixture(t, "demolike-base.yaml"), readFixture(t, "demolike-theirs.yaml"), crlf(readFixture(t, "demolike-ours.yaml"))
+	r := mustMerge(t, base, theirs, ours)
+	if strings.Count(string(r.Merged), "\n") != strings.Count(string(r.Merged), "\r\n") {
+		t.Errorf("mixed line endings:\n%q", r.Merged)
+	}
+	lf := mustMerge(t, base, theirs, readFixture(t, "demolike-ours.yaml"))
+	if string(r.Merged) != string(crlf(lf.Merged)) {
+		t.Errorf("CRLF merge differs from the LF one:\n%q\n%q", r.Merged, lf.Merged)
+	}
 }

@@ -190,6 +190,8 @@ func TestPlanApplyRestore(t *testing.T) {
 	if err := os.Chmod(filepath.Join(dir, "config", "app.toml"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	write(t, filepath.Join(dir, ".gitignore"), gitignore+"backups/\n")      // changed locally only
+	write(t, filepath.Join(dir, "compose.override.yaml"), "services: {}\n") // untracked, not ignored
 	before := snapshot(t, top)
 
 	r := openRepo(t, dir)
@@ -204,11 +206,16 @@ func TestPlanApplyRestore(t *testing.T) {
 	for _, f := range p.Files {
 		how[f.Path] = f.How
 	}
-	if want := map[string]string{"compose.yaml": Merged, filepath.Join("config", "app.toml"): Merged, filepath.Join("..", "README"): FromTag}; !reflect.DeepEqual(how, want) {
+	if want := map[string]string{"compose.yaml": Merged, filepath.Join("config", "app.toml"): Merged, filepath.Join("..", "README"): FromTag, ".gitignore": Yours}; !reflect.DeepEqual(how, want) {
 		t.Errorf("plan = %v, want %v", how, want)
 	}
 	if !reflect.DeepEqual(snapshot(t, top), before) {
 		t.Fatal("Plan changed the work tree")
+	}
+	for _, f := range p.Files {
+		if f.Path == filepath.Join("..", "README") && (f.Result != nil || f.Ours != nil) {
+			t.Error("a file outside the directory the admin never changed should carry only its path")
+		}
 	}
 	if err := p.Apply(ctx); err != nil {
 		t.Fatal(err)
@@ -226,8 +233,8 @@ func TestPlanApplyRestore(t *testing.T) {
 	if !strings.Contains(cfg, "cache = 50 # more") || !strings.Contains(cfg, `log_level = "warn"`) || !strings.Contains(cfg, "timeout = 30") {
 		t.Errorf("app.toml:\n%s", cfg)
 	}
-	if st, _ := os.Stat(filepath.Join(dir, "config", "app.toml")); st.Mode().Perm() != 0o644 {
-		t.Errorf("app.toml mode %v, want the tag's 0644", st.Mode().Perm())
+	if st, _ := os.Stat(filepath.Join(dir, "config", "app.toml")); st.Mode().Perm() != 0o600 {
+		t.Errorf("app.toml mode %v, want the admin's 0600", st.Mode().Perm())
 	}
 	if read(t, filepath.Join(top, "README")) != readmeV2 {
 		t.Error("README not at the tag's version")
@@ -235,13 +242,17 @@ func TestPlanApplyRestore(t *testing.T) {
 	if read(t, filepath.Join(dir, ".env")) != envLocal {
 		t.Error(".env (ignored) was touched")
 	}
+	if read(t, filepath.Join(dir, "compose.override.yaml")) != "services: {}\n" {
+		t.Error("the admin's untracked file was touched")
+	}
+	if read(t, filepath.Join(dir, ".gitignore")) != gitignore+"backups/\n" {
+		t.Error("the admin's .gitignore edit is gone")
+	}
 
-	if err := r.Restore(ctx, p.RestoreRef(), p.Saved); err != nil {
+	if err := p.Undo(ctx); err != nil {
 		t.Fatal(err)
 	}
 	after := snapshot(t, top)
-	// Modes of tracked files come from the commit; the admin's chmod is the one thing a checkout resets.
-	after[filepath.Join(dir, "config", "app.toml")] = strings.Replace(after[filepath.Join(dir, "config", "app.toml")], "-rw-r--r--", "-rw-------", 1)
 	if !reflect.DeepEqual(after, before) {
 		t.Errorf("Restore did not put everything back:\n got %v\nwant %v", after, before)
 	}
@@ -341,4 +352,118 @@ func TestPlanUntrackedCollision(t *testing.T) {
 	if len(p.Conflicts) != 1 || p.Conflicts[0].Path != "extra.yaml" || !strings.Contains(p.Conflicts[0].Detail, "starts tracking") {
 		t.Fatalf("conflicts = %v", p.Conflicts)
 	}
+}
+
+// An edit between Plan and Apply makes Apply refuse.
+func TestApplyRefusesAChangedTree(t *testing.T) {
+	ctx := context.Background()
+	top, dir := newRepo(t)
+	p, err := openRepo(t, dir).Plan(ctx, "2.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(top, "README"), "edited after the plan\n")
+	before := snapshot(t, top)
+	if err := p.Apply(ctx); err == nil || !strings.Contains(err.Error(), "since the plan") {
+		t.Fatalf("Apply = %v", err)
+	}
+	if !reflect.DeepEqual(snapshot(t, top), before) {
+		t.Error("the refusal changed the work tree")
+	}
+}
+
+// The executable bit follows the tag on a file the admin edited but did not chmod.
+func TestApplyExecutableBit(t *testing.T) {
+	ctx := context.Background()
+	top, dir := newRepo(t)
+	run(t, top, "checkout", "--quiet", "2.0.0")
+	write(t, filepath.Join(dir, "start.sh"), "#!/bin/sh\necho start\n")
+	run(t, top, "add", "docker/start.sh")
+	run(t, top, "commit", "--quiet", "-m", "script")
+	run(t, top, "tag", "2.1.0")
+	write(t, filepath.Join(dir, "start.sh"), "#!/bin/sh\necho start\necho again\n")
+	if err := os.Chmod(filepath.Join(dir, "start.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, top, "commit", "--quiet", "-am", "executable")
+	run(t, top, "tag", "2.2.0")
+	run(t, top, "checkout", "--quiet", "2.1.0")
+	write(t, filepath.Join(dir, "start.sh"), "#!/bin/sh\n# mine\necho start\n")
+	p, err := openRepo(t, dir).Plan(ctx, "2.2.0")
+	if err != nil || len(p.Conflicts) > 0 {
+		t.Fatalf("plan: %v %v", err, p.Conflicts)
+	}
+	if err := p.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "start.sh"))
+	if err != nil || st.Mode().Perm()&0o100 == 0 {
+		t.Errorf("start.sh mode %v, want executable as the tag has it", st.Mode())
+	}
+	if got := read(t, filepath.Join(dir, "start.sh")); got != "#!/bin/sh\n# mine\necho start\necho again\n" {
+		t.Errorf("start.sh = %q", got)
+	}
+}
+
+// The admin's own commit on top of the release is carried like an
+// uncommitted edit; the branch is untouched and comes back on Undo.
+func TestPlanCarriesCommittedEdits(t *testing.T) {
+	ctx := context.Background()
+	top, dir := newRepo(t)
+	write(t, filepath.Join(dir, "compose.yaml"), strings.Replace(composeV11, `"8080:8080"`, `"18080:8080"`, 1))
+	write(t, filepath.Join(dir, "local.txt"), "mine\n")
+	run(t, top, "add", "-A", "docker/compose.yaml", "docker/local.txt")
+	run(t, top, "commit", "--quiet", "-m", "our port")
+	write(t, filepath.Join(dir, "config", "app.toml"), strings.Replace(configV1, "cache = 10", "cache = 50", 1))
+	before := snapshot(t, top)
+	p, err := openRepo(t, dir).Plan(ctx, "2.0.0")
+	if err != nil || len(p.Conflicts) > 0 {
+		t.Fatalf("plan: %v %v", err, p.Conflicts)
+	}
+	if p.BaseCommit != run(t, top, "rev-parse", "v1.1.0^{commit}") {
+		t.Errorf("base %s, want the release the admin runs", p.BaseCommit)
+	}
+	if err := p.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, filepath.Join(dir, "compose.yaml")); !strings.Contains(got, `"18080:8080"`) || !strings.Contains(got, "scheduler:") {
+		t.Errorf("compose.yaml:\n%s", got)
+	}
+	if read(t, filepath.Join(dir, "local.txt")) != "mine\n" || !strings.Contains(read(t, filepath.Join(dir, "config", "app.toml")), "cache = 50") {
+		t.Error("the admin's committed file or uncommitted edit is gone")
+	}
+	if err := p.Undo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(snapshot(t, top), before) {
+		t.Error("Undo did not put the branch and files back")
+	}
+	// Moving back is refused.
+	run(t, top, "checkout", "--quiet", "--force", "2.0.0")
+	if _, err := openRepo(t, dir).Plan(ctx, "v1.1.0"); err == nil || !strings.Contains(err.Error(), "older than the checkout") {
+		t.Errorf("Plan to an older tag = %v", err)
+	}
+}
+
+// Files in the opened directory the admin never changed carry their
+// contents, for the diff the admin confirms.
+func TestPlanUnchangedFilesInside(t *testing.T) {
+	_, dir := newRepo(t)
+	p, err := openRepo(t, dir).Plan(context.Background(), "2.0.0")
+	if err != nil || len(p.Conflicts) > 0 {
+		t.Fatalf("plan: %v %v", err, p.Conflicts)
+	}
+	for _, f := range p.Files {
+		if f.Path != "compose.yaml" {
+			continue
+		}
+		if f.How != FromTag || string(f.Ours) != composeV11 || string(f.Result) != composeV2 || !strings.Contains(f.Diff, "+  scheduler:") {
+			t.Errorf("compose.yaml planned as %+v", f)
+		}
+		if _, saved := p.Saved["compose.yaml"]; saved {
+			t.Error("an unchanged file is in Saved (the checkout puts it back)")
+		}
+		return
+	}
+	t.Error("compose.yaml not in the plan")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,14 +23,18 @@ const (
 
 // PlannedFile is one file the move to the tag changes or the admin changed.
 // Paths are relative to the opened directory; nil contents are absent.
+// FromTag files outside the opened directory (the app's source code in a
+// clone) carry only their path: the checkout writes them, and a big
+// release diff costs one git call.
 type PlannedFile struct {
 	Path   string
-	How    string // FromTag, Yours or Merged
-	Base   []byte // at HEAD
-	Theirs []byte // at the tag
-	Ours   []byte // in the work tree
-	Result []byte // after Apply
-	Diff   string // ours → result, secrets masked; "" when the admin's file does not change (FromTag files the admin never changed included)
+	How    string      // FromTag, Yours or Merged
+	Mode   os.FileMode // the admin's permissions, kept (the executable bit follows the tag when the admin had not changed it)
+	Base   []byte      // at HEAD
+	Theirs []byte      // at the tag
+	Ours   []byte      // in the work tree
+	Result []byte      // after Apply
+	Diff   string      // ours → result, secrets masked; "" when the admin's file does not change (FromTag files the admin never changed included)
 }
 
 // FileConflict is a file that cannot be carried across: what both sides did.
@@ -48,13 +53,19 @@ type CheckoutPlan struct {
 	repo       *Repo
 	Tag        string
 	TagCommit  string
+	BaseCommit string // git merge-base of HEAD and the tag: the release the admin's changes are measured from
 	PrevHead   string // the commit checked out before
 	PrevBranch string // the branch checked out before ("" when detached)
 	Files      []PlannedFile
 	Conflicts  []FileConflict
-	// Saved holds every planned file as it is now (nil: absent), relative
-	// to the opened directory: with RestoreRef it is what Restore needs.
-	Saved map[string][]byte
+	// Saved holds every file the admin changed (and any untracked file the
+	// tag would start tracking) as it is now (nil: absent), relative to the
+	// opened directory: with RestoreRef it is what Restore needs (the
+	// checkout puts every other tracked file back). SavedModes holds their
+	// permissions (Undo restores them too).
+	Saved        map[string][]byte
+	SavedModes   map[string]os.FileMode
+	localChanges []string // git status at Plan: Apply refuses a work tree that changed since
 }
 
 // RestoreRef is what Restore checks out to undo Apply: the branch the work
@@ -66,14 +77,19 @@ func (p *CheckoutPlan) RestoreRef() string {
 	return p.PrevHead
 }
 
-// Plan works out the move to targetTag: every file that differs between
-// HEAD and the tag or is changed locally, with base = HEAD's content,
-// theirs = the tag's, ours = the work tree's. Unchanged locally → the
-// tag's; changed only locally → the admin's; changed on both sides →
-// compose files through envfile.MergeCompose, .env/.toml/.yaml through
-// envfile.MergeConfigFile, others through git merge-file. It refuses
-// (error, nothing changed) an unknown tag, a merge or rebase in progress
-// and staged changes; conflicts are in the plan (Apply refuses them).
+// Plan works out the move to targetTag. The base of the three-way merges
+// is the last commit HEAD and the tag share (the release the admin runs,
+// git merge-base), so commits of the admin's own on top of a release count
+// as the admin's changes, like uncommitted ones. For every file that
+// differs between the base and the tag, or between the base and the work
+// tree: base = the base's content, theirs = the tag's, ours = the work
+// tree's. Unchanged by the admin → the tag's; changed by the admin only →
+// the admin's; changed on both sides → compose files through
+// envfile.MergeCompose, .env/.toml/.yaml through envfile.MergeConfigFile,
+// others through git merge-file. It refuses (error, nothing changed) an
+// unknown tag, a tag older than the checkout, a merge or rebase in
+// progress and staged changes; conflicts are in the plan (Apply refuses
+// them).
 func (r *Repo) Plan(ctx context.Context, targetTag string) (*CheckoutPlan, error) {
 	out, code, err := r.gitCode(ctx, nil, "rev-parse", "--verify", "--quiet", "refs/tags/"+targetTag+"^{commit}")
 	if err != nil {
@@ -82,7 +98,7 @@ func (r *Repo) Plan(ctx context.Context, targetTag string) (*CheckoutPlan, error
 	if code != 0 || targetTag == "" {
 		return nil, fmt.Errorf("%s has no tag %q; nothing was changed. Run git fetch --tags there, or check the version", r.top, targetTag)
 	}
-	p := &CheckoutPlan{repo: r, Tag: targetTag, TagCommit: strings.TrimSpace(string(out)), Saved: map[string][]byte{}}
+	p := &CheckoutPlan{repo: r, Tag: targetTag, TagCommit: strings.TrimSpace(string(out)), Saved: map[string][]byte{}, SavedModes: map[string]os.FileMode{}}
 	if err := r.refuseUnsafe(ctx); err != nil {
 		return nil, err
 	}
@@ -90,41 +106,80 @@ func (r *Repo) Plan(ctx context.Context, targetTag string) (*CheckoutPlan, error
 		return nil, err
 	}
 	p.PrevBranch = r.branch(ctx)
-	diff, err := r.git(ctx, "diff", "--no-renames", "--name-only", "-z", p.PrevHead, p.TagCommit, "--")
+	mb, code, err := r.gitCode(ctx, nil, "merge-base", p.PrevHead, p.TagCommit)
+	if err != nil || code != 0 {
+		return nil, fmt.Errorf("%s: the checkout and tag %s share no history; nothing was changed. Is this a clone of the app's repository?", r.top, targetTag)
+	}
+	p.BaseCommit = strings.TrimSpace(string(mb))
+	if p.BaseCommit == p.TagCommit && p.PrevHead != p.TagCommit {
+		return nil, fmt.Errorf("%s: tag %s is older than the checkout (%s); nothing was changed. Moving back is a rollback (Restore), not an upgrade", r.top, targetTag, p.PrevHead)
+	}
+	diff, err := r.git(ctx, "diff", "--no-renames", "--name-status", "-z", p.BaseCommit, p.TagCommit, "--")
 	if err != nil {
 		return nil, err
+	}
+	added := map[string]bool{} // new in the tag
+	paths := map[string]bool{}
+	fields := strings.Split(string(diff), "\x00")
+	for i := 0; i+1 < len(fields); i += 2 {
+		paths[fields[i+1]] = true
+		added[fields[i+1]] = fields[i] == "A"
+	}
+	committed, err := r.git(ctx, "diff", "--no-renames", "--name-only", "-z", p.BaseCommit, p.PrevHead, "--")
+	if err != nil {
+		return nil, err
+	}
+	local := map[string]bool{}
+	for _, t := range strings.Split(string(committed), "\x00") {
+		if t != "" {
+			local[t], paths[t] = true, true
+		}
 	}
 	tracked, _, err := r.status(ctx) // untracked files the tag does not track are never touched; planFile checks the ones it does
 	if err != nil {
 		return nil, err
 	}
-	local := map[string]bool{}
 	for _, t := range tracked {
 		local[t] = true
+		paths[t] = true
 	}
-	paths := map[string]bool{}
-	for _, t := range append(strings.Split(string(diff), "\x00"), tracked...) {
-		if t != "" {
-			paths[t] = true
-		}
-	}
+	p.localChanges = tracked
 	sorted := make([]string, 0, len(paths))
 	for t := range paths {
 		sorted = append(sorted, t)
 	}
 	sort.Strings(sorted)
 	for _, t := range sorted {
-		if err := p.planFile(ctx, t, local[t]); err != nil {
+		if err := p.planFile(ctx, t, local[t], added[t]); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
 }
 
-func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally bool) error {
+// planFile plans one path (relative to the top). A file the admin did not
+// change outside the opened directory is the checkout's business: only its
+// path is kept.
+func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally, addedByTag bool) error {
 	r := p.repo
 	rel := r.dirPath(top)
-	base, err := r.show(ctx, p.PrevHead, top)
+	conflict := func(detail string) {
+		p.Conflicts = append(p.Conflicts, FileConflict{Path: rel, Detail: detail})
+	}
+	inside := rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	if !changedLocally && !addedByTag && !inside {
+		p.Files = append(p.Files, PlannedFile{Path: rel, How: FromTag})
+		return nil
+	}
+	ours, mode, err := readOptional(filepath.Join(r.top, filepath.FromSlash(top)))
+	if err != nil {
+		return err
+	}
+	if !changedLocally && ours == nil && !inside {
+		p.Files = append(p.Files, PlannedFile{Path: rel, How: FromTag})
+		return nil
+	}
+	base, err := r.show(ctx, p.BaseCommit, top)
 	if err != nil {
 		return err
 	}
@@ -132,15 +187,13 @@ func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally 
 	if err != nil {
 		return err
 	}
-	ours, err := readOptional(filepath.Join(r.top, filepath.FromSlash(top)))
-	if err != nil {
-		return err
+	if changedLocally || addedByTag && ours != nil { // the rest the checkout of RestoreRef puts back
+		p.Saved[rel] = ours
+		if ours != nil {
+			p.SavedModes[rel] = mode
+		}
 	}
-	p.Saved[rel] = ours
-	f := PlannedFile{Path: rel, Base: base, Theirs: theirs, Ours: ours}
-	conflict := func(detail string) {
-		p.Conflicts = append(p.Conflicts, FileConflict{Path: rel, Detail: detail})
-	}
+	f := PlannedFile{Path: rel, Base: base, Theirs: theirs, Ours: ours, Mode: mode}
 	switch {
 	case base == nil && !changedLocally && ours != nil && !bytes.Equal(ours, theirs):
 		// Untracked (or ignored) here, tracked by the tag: the checkout would overwrite it.
@@ -162,9 +215,7 @@ func (p *CheckoutPlan) planFile(ctx context.Context, top string, changedLocally 
 			return nil
 		}
 	}
-	if f.How != FromTag || changedLocally {
-		f.Diff = diffText(rel, ours, f.Result)
-	}
+	f.Diff = diffText(rel, ours, f.Result)
 	p.Files = append(p.Files, f)
 	return nil
 }
@@ -268,8 +319,15 @@ func (p *CheckoutPlan) Apply(ctx context.Context) error {
 	if err := r.refuseUnsafe(ctx); err != nil {
 		return err
 	}
+	tracked, _, err := r.status(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(tracked, p.localChanges) {
+		return fmt.Errorf("%s: files changed since the plan (%s); nothing was changed. Plan again", r.top, strings.Join(tracked, ", "))
+	}
 	for rel, want := range p.Saved {
-		got, err := readOptional(filepath.Join(r.dir, rel))
+		got, _, err := readOptional(filepath.Join(r.dir, rel))
 		if err != nil {
 			return err
 		}
@@ -284,7 +342,7 @@ func (p *CheckoutPlan) Apply(ctx context.Context) error {
 		if f.How == FromTag {
 			continue
 		}
-		if err := writeFile(filepath.Join(r.dir, f.Path), f.Result); err != nil {
+		if err := writeFile(filepath.Join(r.dir, f.Path), f.Result, p.modeAfter(ctx, f)); err != nil {
 			if rerr := r.Restore(ctx, p.RestoreRef(), p.Saved); rerr != nil {
 				return fmt.Errorf("%w; putting the previous checkout back failed too: %w", err, rerr)
 			}
@@ -304,25 +362,70 @@ func (r *Repo) Restore(ctx context.Context, prevHead string, files map[string][]
 	var errs []error
 	for rel, data := range files {
 		path := filepath.Join(r.dir, rel)
-		if err := writeFile(path, data); err != nil {
+		if err := writeFile(path, data, 0); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// writeFile replaces path atomically with its current mode (0644 for a new
-// file); data nil removes it.
-func writeFile(path string, data []byte) error {
+// Undo is Restore with this plan's saved files and their permissions.
+func (p *CheckoutPlan) Undo(ctx context.Context) error {
+	if err := p.repo.Restore(ctx, p.RestoreRef(), p.Saved); err != nil {
+		return err
+	}
+	var errs []error
+	for rel, mode := range p.SavedModes {
+		if err := os.Chmod(filepath.Join(p.repo.dir, rel), mode); err != nil {
+			errs = append(errs, fmt.Errorf("restore the mode of %s: %w", rel, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// modeAfter is the admin's permissions, with the executable bit the tag
+// sets when the admin left it as the base had it.
+func (p *CheckoutPlan) modeAfter(ctx context.Context, f PlannedFile) os.FileMode {
+	if f.Ours == nil {
+		return 0
+	}
+	mode := f.Mode
+	headExec, tagExec := p.repo.executable(ctx, p.BaseCommit, f.Path), p.repo.executable(ctx, p.TagCommit, f.Path)
+	if headExec != tagExec && (mode&0o100 != 0) == headExec {
+		if tagExec {
+			mode |= (mode & 0o444) >> 2
+		} else {
+			mode &^= 0o111
+		}
+	}
+	return mode
+}
+
+// executable says whether git records path (relative to the opened
+// directory) as executable at rev.
+func (r *Repo) executable(ctx context.Context, rev, path string) bool {
+	top, err := r.topPath(path)
+	if err != nil {
+		return false
+	}
+	out, err := r.git(ctx, "ls-tree", rev, "--", top)
+	return err == nil && strings.HasPrefix(string(out), "100755 ")
+}
+
+// writeFile replaces path atomically; mode 0 keeps the current file's
+// (0644 for a new file); data nil removes it.
+func writeFile(path string, data []byte, mode os.FileMode) error {
 	if data == nil {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", path, err)
 		}
 		return nil
 	}
-	mode := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil {
-		mode = st.Mode().Perm()
+	if mode == 0 {
+		mode = 0o644
+		if st, err := os.Stat(path); err == nil {
+			mode = st.Mode().Perm()
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -330,18 +433,22 @@ func writeFile(path string, data []byte) error {
 	return envfile.WriteAtomic(path, data, mode)
 }
 
-func readOptional(path string) ([]byte, error) {
+func readOptional(path string) ([]byte, os.FileMode, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", path, err)
 	}
 	if data == nil {
 		data = []byte{}
 	}
-	return data, nil
+	return data, st.Mode().Perm(), nil
 }
 
 func equalOrBothAbsent(a, b []byte) bool {

@@ -41,6 +41,9 @@ type ScratchSpec struct {
 	Env     []string // e.g. POSTGRES_PASSWORD=...
 	DataDir string   // where the fresh anonymous volume is mounted (the image's data directory)
 	Purpose string   // recorded in LabelHelper
+	// Aliases are extra names of the server on its network (the app's DB
+	// service name, so an app container on it connects unchanged).
+	Aliases []string
 
 	pid int // owner recorded in LabelScratchPID; tests fake a dead one
 }
@@ -106,7 +109,7 @@ func (e *Engine) StartScratch(ctx context.Context, spec ScratchSpec) (_ *Scratch
 			NetworkMode: container.NetworkMode(name),
 			Mounts:      mounts,
 		},
-		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{name: {}}},
+		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{name: {Aliases: spec.Aliases}}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create scratch container from %s: %w", shortID(spec.Image), err)

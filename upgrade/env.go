@@ -66,6 +66,9 @@ type Env struct {
 	// CleanupScratch removes scratch servers a killed run left behind
 	// (nil in tests).
 	CleanupScratch func(ctx context.Context) error
+	// NoRehearsal turns off the rehearsal of each hop's migration on a
+	// scratch copy (--no-rehearsal).
+	NoRehearsal bool
 	// RollbackTo says where a failure goes back to: the last good hop's
 	// restore point (default: nothing written before it is lost) or the
 	// run's first one.
@@ -87,6 +90,7 @@ type Env struct {
 	xidAtBackup int64
 	lateWrites  map[string]int64
 	verifiedIDs map[string]bool // sets verified by this run (checked before a restore)
+	rehearsal   rehearsalState
 }
 
 // RollbackTarget is where a rollback goes back to.

@@ -32,6 +32,8 @@ type Env struct {
 	Backups  Backups
 	DB       DB
 	HTTP     HTTP
+	// PG runs the PostgreSQL major hop (nil in tests that have none).
+	PG PGServers
 	// BuildImage, when set, builds the app's image of a version instead
 	// of pulling it (the demo builds its images from this binary).
 	BuildImage func(ctx context.Context, version string, log func(string)) error
@@ -91,6 +93,10 @@ type Env struct {
 	lateWrites  map[string]int64
 	verifiedIDs map[string]bool // sets verified by this run (checked before a restore)
 	rehearsal   rehearsalState
+	// pgSwitched are the restore points taken by a PostgreSQL major hop of
+	// this process, after its stop: the old server's volume holds exactly
+	// their data, so a rollback to one only switches back.
+	pgSwitched map[string]bool
 }
 
 // RollbackTarget is where a rollback goes back to.

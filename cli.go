@@ -40,6 +40,9 @@ type stackFlags struct {
 	// envTemplates is a directory of <version>.env.example files used
 	// instead of the profile's template source (offline).
 	envTemplates string
+	// templates is --templates DIR: <version>/<file> compose and config
+	// templates used instead of the profile's sources (offline).
+	templates string
 	// rollbackTo is --rollback-to: last-good (default) or start.
 	rollbackTo string
 	// dockerContext is --context: the engine the SDK and every docker
@@ -48,6 +51,10 @@ type stackFlags struct {
 	// acceptErrors is --accept-migration-errors: with --yes, keep a version
 	// whose migration logged a matching error line and then served.
 	acceptErrors string
+	// postgresImage/postgresMajor: a PostgreSQL major hop for a target
+	// that needs a newer server.
+	postgresImage string
+	postgresMajor int
 }
 
 func (f *stackFlags) register(cmd *cobra.Command) {
@@ -65,6 +72,8 @@ func (f *stackFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.logFile, "log-file", "", "write diagnostics to this file")
 	fl.StringVar(&f.dockerContext, "context", "", "Docker context to use, as for docker --context (default: DOCKER_HOST, DOCKER_CONTEXT, the current context)")
 	fl.StringVar(&f.acceptErrors, "accept-migration-errors", "", "with --yes: keep a new version whose migration logged an error matching this regexp and then started (otherwise such a hop is rolled back)")
+	fl.StringVar(&f.postgresImage, "postgres-image", "", "when a target needs a newer PostgreSQL than the server runs: the image of the new major (e.g. postgres:17-alpine); the plan gets a PostgreSQL upgrade hop instead of being blocked")
+	fl.IntVar(&f.postgresMajor, "postgres-major", 0, "with a PostgreSQL upgrade hop: the major to move to (default: the image's, else the smallest the path needs)")
 	fl.StringVar(&f.rollbackTo, "rollback-to", "last-good", "where a failed upgrade goes back to: last-good (the last verified version on the way: nothing written before its hop is lost) or start")
 }
 
@@ -76,7 +85,8 @@ func (f *stackFlags) stackOptions() detect.StackOptions {
 func (f *stackFlags) options() engine.Options {
 	return engine.Options{
 		Stack: f.stackOptions(), Profile: f.profile, BackupDir: f.backupDir, Notes: f.notes,
-		EnvTemplates: f.envTemplates, Upshift: version, Builtins: builtins(), RollbackTo: f.rollbackTo,
+		EnvTemplates: f.envTemplates, Templates: f.templates, Upshift: version, Builtins: builtins(), RollbackTo: f.rollbackTo,
+		PostgresImage: f.postgresImage, PostgresMajor: f.postgresMajor,
 	}
 }
 
@@ -86,7 +96,8 @@ func builtins() engine.Builtins {
 	return engine.Builtins{
 		Notes:        map[string]releases.Source{"upshift-demo": releases.VersionedSource{Versions: demo.Versions, Read: demo.ReleaseNotes}},
 		EnvTemplates: map[string]func(string) ([]byte, error){"upshift-demo": demo.EnvTemplate},
-		Images:       map[string]func(context.Context, *dockerx.Engine, string, func(string)) error{"build-demo": demo.BuildImage},
+		Templates:    map[string]func(string, string) ([]byte, error){"upshift-demo": demo.Template},
+		Images:       map[string]func(context.Context, *dockerx.Engine, string, func(string)) error{"build-demo": demo.EnsureImage},
 	}
 }
 

@@ -165,7 +165,12 @@ func tableSums(t *testing.T, s *testenv.Stack) string {
 func quietWorker(t *testing.T, s *testenv.Stack) {
 	t.Helper()
 	s.SetEnv("WORKER_INTERVAL_MS", "3600000")
-	if out, err := s.Compose("up", "-d", "--wait", "worker"); err != nil {
+	s.SetEnv("SCHEDULER_INTERVAL_MS", "3600000") // 2.0.0 and later: the scheduler writes too
+	writers := []string{"worker"}
+	if services, err := s.Compose("config", "--services"); err == nil && strings.Contains(services, "scheduler") {
+		writers = append(writers, "scheduler")
+	}
+	if out, err := s.Compose(append([]string{"up", "-d", "--wait"}, writers...)...); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 }

@@ -63,6 +63,7 @@ func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) 
 		markNoNotes(&path)
 	}
 	inAppForm(s.Det.Profile, notes, &path)
+	notices = append(append([]string(nil), notices...), s.planDBHop(ctx, &path)...) // pgmajor.go
 	env := s.NewEnv()
 	env.BackupAfterStop = o.BackupAfterStop
 	hops := hopsOf(path)
@@ -83,7 +84,7 @@ func hopsOf(p releases.Path) []upgrade.Hop {
 		}
 		out = append(out, uh)
 	}
-	return out
+	return withDBHop(p, out)
 }
 
 // Infos lists the steps of a plan for people.
@@ -127,6 +128,10 @@ func (p *Planned) Estimate(ctx context.Context) Estimate {
 	}
 	e.Downtime = per * time.Duration(len(p.Path.Hops))
 	e.Rehearsal = p.Env.WillRehearse()
+	if p.Path.DBHop != nil {
+		// Dump, restore and compare every database with the app stopped.
+		e.Downtime += per + time.Duration(db/(20<<20))*time.Second
+	}
 	if rs := p.Env.Rehearsals(); len(rs) > 0 {
 		e.Measured = p.Env.RehearsalTime() + upgrade.StopStartTime*time.Duration(len(p.Path.Hops))
 	}

@@ -36,7 +36,14 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 			_, _ = fmt.Fprintf(w, "! the release notes ask for a stop at %s, which the profile's rules do not have: check before going on (%s)\n", ns.Version, firstLineOf(ns.Reason))
 		}
 	}
-	for i, h := range p.Hops {
+	n := 0
+	for _, h := range p.Hops {
+		if d := p.DBHop; d != nil && d.Before == h.Version {
+			n++
+			_, _ = fmt.Fprintf(w, "\nhop %d: %s  (the database server, before %s)\n", n, d.Title(), h.Version)
+			_, _ = fmt.Fprintf(w, "  %s\n", d.Explain())
+		}
+		n++
 		stop := ""
 		if h.RequiredStop {
 			stop = "  (required stop"
@@ -45,7 +52,7 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 			}
 			stop += ")"
 		}
-		_, _ = fmt.Fprintf(w, "\nhop %d: %s%s\n", i+1, h.Version, stop)
+		_, _ = fmt.Fprintf(w, "\nhop %d: %s%s\n", n, h.Version, stop)
 		// Headlines first, grouped per note section; the low-confidence
 		// ones of a version apart ("may concern you"); --full adds the text.
 		for _, g := range releases.Group(h.Warnings) {

@@ -32,6 +32,8 @@ type Env struct {
 	Backups  Backups
 	DB       DB
 	HTTP     HTTP
+	// PG runs the PostgreSQL major hop (nil in tests that have none).
+	PG PGServers
 	// BuildImage, when set, builds the app's image of a version instead
 	// of pulling it (the demo builds its images from this binary).
 	BuildImage func(ctx context.Context, version string, log func(string)) error
@@ -52,6 +54,12 @@ type Env struct {
 	// EnvTemplateDir holds <version>.env.example files that replace the
 	// profile's template source (an admin without internet access).
 	EnvTemplateDir string
+	// TemplateDir (--templates DIR) holds <version>/<file> templates that
+	// replace the profile's template sources (offline).
+	TemplateDir string
+	// BuiltinTemplate gives a template built into upshift (the demo's
+	// compose file per version): name, the admin's file, version.
+	BuiltinTemplate func(name, file, version string) ([]byte, error)
 	// MigrationTimeout bounds a migration (default 30 minutes).
 	MigrationTimeout time.Duration
 	// RestoreProof says whether each hop's backup is proven by a restore
@@ -68,6 +76,10 @@ type Env struct {
 	// run's first one.
 	RollbackTo RollbackTarget
 
+	// git: the project directory is a clone of the app's repository with
+	// a tag per version; the config step checks the target's out.
+	git *gitLayer
+
 	mu         sync.Mutex
 	points     []*backup.Set // restore points of the run, one per hop, oldest first
 	current    string        // version running (or being installed) now
@@ -81,6 +93,10 @@ type Env struct {
 	lateWrites  map[string]int64
 	verifiedIDs map[string]bool // sets verified by this run (checked before a restore)
 	rehearsal   rehearsalState
+	// pgSwitched are the restore points taken by a PostgreSQL major hop of
+	// this process, after its stop: the old server's volume holds exactly
+	// their data, so a rollback to one only switches back.
+	pgSwitched map[string]bool
 }
 
 // RollbackTarget is where a rollback goes back to.

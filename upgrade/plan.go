@@ -16,6 +16,9 @@ import (
 type Hop struct {
 	Version string
 	Renames []envfile.Rename
+	// Postgres, when set, makes this a PostgreSQL major hop (Version is
+	// then the app version, unchanged by it).
+	Postgres *PostgresMajor
 }
 
 // Build turns hops into the steps of an upgrade of env's stack, in order.
@@ -29,6 +32,10 @@ func Build(env *Env, from string, hops []Hop) *steps.Plan {
 	p := &steps.Plan{From: from}
 	prev := from
 	for _, h := range hops {
+		if h.Postgres != nil {
+			p.Steps = append(p.Steps, postgresHopSteps(env, prev, *h.Postgres)...)
+			continue
+		}
 		p.Steps = append(p.Steps, &preflightStep{env: env, from: prev, to: h.Version})
 		if !env.BackupAfterStop {
 			p.Steps = append(p.Steps, withRestoreProof(&backupStep{env: env, hop: h.Version}))

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -28,8 +31,30 @@ const DefaultPostgresImage = "postgres:16-alpine"
 // PostgresImageEnv overrides the database image.
 const PostgresImageEnv = "UPSHIFT_DEMO_POSTGRES_IMAGE"
 
+// ImageRepoEnv overrides ImageRepo: a test that must run this binary's
+// demo app, whichever upshift built the shared upshift-demo/app images,
+// names its own repository (it must end in /upshift-demo/app, the name the
+// profile matches).
+const ImageRepoEnv = "UPSHIFT_DEMO_IMAGE_REPO"
+
+func imageRepo() string {
+	if r := os.Getenv(ImageRepoEnv); strings.HasSuffix(r, "/"+ImageRepo) {
+		return r
+	}
+	return ImageRepo
+}
+
 // ImageRef is the image reference of version v.
-func ImageRef(v string) string { return ImageRepo + ":" + v }
+func ImageRef(v string) string { return imageRepo() + ":" + v }
+
+// withRepo is a demo compose file with the image repository of
+// ImageRepoEnv when set.
+func withRepo(compose []byte) []byte {
+	if r := imageRepo(); r != ImageRepo {
+		return bytes.ReplaceAll(compose, []byte("image: "+ImageRepo+":"), []byte("image: "+r+":"))
+	}
+	return compose
+}
 
 // CheckStatic returns an error unless path is a statically linked executable:
 // the demo images are FROM scratch, with no dynamic loader or libc.
@@ -62,25 +87,67 @@ func BuildImage(ctx context.Context, eng *dockerx.Engine, version string, log fu
 	if err := CheckStatic(exe); err != nil {
 		return err
 	}
+	sum, err := binarySum(exe)
+	if err != nil {
+		return err
+	}
 	dockerfile := fmt.Sprintf(`FROM scratch
 COPY upshift /upshift
 ENV %s=%s
-LABEL org.opencontainers.image.version=%q org.opencontainers.image.title="upshift demo app"
+LABEL org.opencontainers.image.version=%q org.opencontainers.image.title="upshift demo app" %s=%q
 EXPOSE 8080
 ENTRYPOINT ["/upshift", "demo-app"]
 CMD ["serve"]
-`, AppVersionEnv, version, version)
+`, AppVersionEnv, version, version, binaryLabel, sum)
 	return eng.BuildImage(ctx, []string{ImageRef(version)}, nil, []dockerx.BuildFile{
 		{Name: "Dockerfile", Body: []byte(dockerfile)},
 		{Name: "upshift", Path: exe, Mode: 0o755},
 	}, log)
 }
 
-// EnsureImage builds the image of version unless it already exists.
+// binaryLabel records which upshift binary a demo image holds: an image
+// built by an older upshift lacks what this one's demo does (2.0.0's
+// scheduler), so it is built again.
+const binaryLabel = "io.upshift.demo.binary"
+
+func binarySum(exe string) (string, error) {
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", fmt.Errorf("read the upshift executable: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read the upshift executable: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// EnsureImage builds the image of version unless it exists, built from
+// this upshift.
 func EnsureImage(ctx context.Context, eng *dockerx.Engine, version string, log func(string)) error {
-	_, ok, err := eng.ImageInspect(ctx, ImageRef(version))
-	if err != nil || ok {
+	img, ok, err := eng.ImageInspect(ctx, ImageRef(version))
+	if err != nil {
 		return err
+	}
+	if ok {
+		exe, err := os.Executable()
+		if err == nil {
+			exe, err = filepath.EvalSymlinks(exe)
+		}
+		if err != nil {
+			return fmt.Errorf("find the upshift executable: %w", err)
+		}
+		if CheckStatic(exe) != nil {
+			return nil // this executable cannot be an image (a test binary): keep the one there
+		}
+		sum, err := binarySum(exe)
+		if err != nil {
+			return err
+		}
+		if img.Labels[binaryLabel] == sum {
+			return nil
+		}
 	}
 	return BuildImage(ctx, eng, version, log)
 }
@@ -109,7 +176,7 @@ func WriteStack(opts StackOptions) error {
 		return fmt.Errorf("create %s: %w", opts.Dir, err)
 	}
 	compose := filepath.Join(opts.Dir, "compose.yaml")
-	if b, err := os.ReadFile(compose); err == nil && !bytes.Equal(b, ComposeYAML) {
+	if b, err := os.ReadFile(compose); err == nil && !isDemoCompose(b) {
 		return fmt.Errorf("%s exists and is not the demo stack's; nothing was changed. Fix: choose an empty directory with --dir", compose)
 	}
 	envPath := filepath.Join(opts.Dir, ".env")
@@ -117,6 +184,10 @@ func WriteStack(opts StackOptions) error {
 		return nil // already written: `demo up` again just starts it
 	}
 	tmpl, err := EnvTemplate(opts.Version)
+	if err != nil {
+		return err
+	}
+	composeYAML, err := ComposeFor(opts.Version)
 	if err != nil {
 		return err
 	}
@@ -138,7 +209,7 @@ func WriteStack(opts StackOptions) error {
 		env.Set(kv[0], kv[1])
 	}
 	files := map[string][]byte{
-		"compose.yaml": ComposeYAML,
+		"compose.yaml": composeYAML,
 		".env.example": tmpl,
 	}
 	for _, v := range Versions {
@@ -263,7 +334,9 @@ func Up(ctx context.Context, eng *dockerx.Engine, opts StackOptions, log func(st
 	if err := p.Compose(ctx, log, "up", "--detach", "--wait", "--wait-timeout", "120", "db"); err != nil {
 		return p, err
 	}
-	if err := p.Compose(ctx, log, "run", "--rm", "--no-deps", "api", "migrate"); err != nil {
+	// A new database gets the notes of a 1.x history (duplicates included
+	// before 2.1.0), as an install that has run for years would have.
+	if err := p.Compose(ctx, log, "run", "--rm", "--no-deps", "-e", SeedEnv+"=1", "api", "migrate"); err != nil {
 		return p, err
 	}
 	if err := p.Compose(ctx, log, "up", "--detach", "--wait", "--wait-timeout", "120"); err != nil {

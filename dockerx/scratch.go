@@ -40,6 +40,9 @@ type ScratchSpec struct {
 	Image   string   // image ID or reference; must be present locally
 	Env     []string // e.g. POSTGRES_PASSWORD=...
 	DataDir string   // where the fresh anonymous volume is mounted (the image's data directory)
+	// Aliases are extra names of the server on its network (the app's DB
+	// service name, so an app container on it connects unchanged).
+	Aliases []string
 	// Volume, when set, is a named volume mounted at DataDir instead of a
 	// fresh anonymous one; Remove keeps it (a PostgreSQL major upgrade
 	// fills the new server's data volume this way).
@@ -112,7 +115,7 @@ func (e *Engine) StartScratch(ctx context.Context, spec ScratchSpec) (_ *Scratch
 			NetworkMode: container.NetworkMode(name),
 			Mounts:      mounts,
 		},
-		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{name: {}}},
+		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{name: {Aliases: spec.Aliases}}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create scratch container from %s: %w", shortID(spec.Image), err)

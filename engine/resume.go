@@ -98,6 +98,11 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 		}
 		r.Plan = upgrade.RestorePlan(env, set, "restore", false)
 		return r, nil
+	case steps.KindRehearse:
+		// A rehearsal changes nothing of the stack; its scratch server
+		// went with the cleanup above.
+		r.NoRestorePoint = true
+		return r, nil
 	case steps.KindBackup:
 		if stopped(st) {
 			r.Plan = upgrade.StartPlan(env, st.Info.From)

@@ -54,6 +54,12 @@ type Env struct {
 	// EnvTemplateDir holds <version>.env.example files that replace the
 	// profile's template source (an admin without internet access).
 	EnvTemplateDir string
+	// TemplateDir (--templates DIR) holds <version>/<file> templates that
+	// replace the profile's template sources (offline).
+	TemplateDir string
+	// BuiltinTemplate gives a template built into upshift (the demo's
+	// compose file per version): name, the admin's file, version.
+	BuiltinTemplate func(name, file, version string) ([]byte, error)
 	// MigrationTimeout bounds a migration (default 30 minutes).
 	MigrationTimeout time.Duration
 	// RestoreProof says whether each hop's backup is proven by a restore
@@ -62,10 +68,17 @@ type Env struct {
 	// CleanupScratch removes scratch servers a killed run left behind
 	// (nil in tests).
 	CleanupScratch func(ctx context.Context) error
+	// NoRehearsal turns off the rehearsal of each hop's migration on a
+	// scratch copy (--no-rehearsal).
+	NoRehearsal bool
 	// RollbackTo says where a failure goes back to: the last good hop's
 	// restore point (default: nothing written before it is lost) or the
 	// run's first one.
 	RollbackTo RollbackTarget
+
+	// git: the project directory is a clone of the app's repository with
+	// a tag per version; the config step checks the target's out.
+	git *gitLayer
 
 	mu         sync.Mutex
 	points     []*backup.Set // restore points of the run, one per hop, oldest first
@@ -79,6 +92,7 @@ type Env struct {
 	xidAtBackup int64
 	lateWrites  map[string]int64
 	verifiedIDs map[string]bool // sets verified by this run (checked before a restore)
+	rehearsal   rehearsalState
 	// pgSwitched are the restore points taken by a PostgreSQL major hop of
 	// this process, after its stop: the old server's volume holds exactly
 	// their data, so a rollback to one only switches back.

@@ -197,7 +197,7 @@ func TestPGHopPlanOrder(t *testing.T) {
 		ids = append(ids, st.Info().ID)
 	}
 	want := append(hopIDs("postgresql-17", "preflight", "images", "review", "stop", "backup", "copy", "config", "start", "verify"),
-		hopIDs("1.1.0", "preflight", "backup", "images", "config", "stop", "migrate", "start", "verify")...)
+		hopIDs("1.1.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate", "start", "verify")...)
 	want = append(want, "cleanup")
 	if !equalStrings(ids, want) {
 		t.Fatalf("steps\n got %v\nwant %v", ids, want)

@@ -41,6 +41,11 @@ func Build(env *Env, from string, hops []Hop) *steps.Plan {
 			p.Steps = append(p.Steps, withRestoreProof(&backupStep{env: env, hop: h.Version}))
 		}
 		p.Steps = append(p.Steps, &imagesStep{env: env, hop: h.Version})
+		if env.migrates() {
+			// Before anything is stopped or changed; it skips itself (and
+			// says why) when the backup comes after the stop.
+			p.Steps = append(p.Steps, &rehearseStep{env: env, hop: h.Version, from: prev, renames: h.Renames})
+		}
 		if len(env.Profile.Upgrade.Consent) > 0 {
 			p.Steps = append(p.Steps, &termsStep{env: env, hop: h.Version})
 		}

@@ -260,7 +260,10 @@ func TestPostgresMajorHopRollback(t *testing.T) {
 	before := fingerprint(t, s.PSQL, nil)
 
 	out, err := s.Run("upgrade", "--to", "2.1.0", "--yes", "--json", "--profile", prof,
-		"--postgres-image", testenv.PostgresImageMajor(17), "--rollback-to", "start", "--restore-proof", "never")
+		"--postgres-image", testenv.PostgresImageMajor(17), "--rollback-to", "start", "--restore-proof", "never",
+		// A rehearsal would catch the failing migration before its downtime:
+		// this test needs the failure after the switch.
+		"--no-rehearsal")
 	if code := exitCode(err); code != 3 {
 		t.Fatalf("upgrade: exit %d (%v), want 3 (rolled back)\n%s", code, err, out)
 	}
@@ -288,5 +291,54 @@ func TestPostgresMajorHopRollback(t *testing.T) {
 	}
 	if v, err := s.APIVersion(); err != nil || !strings.Contains(v, "2.0.0") {
 		t.Fatalf("api /version: %q %v", v, err)
+	}
+}
+
+// TestPostgresMajorHopDemo: the issue's own path on the demo's real rule
+// (3.0.0 needs PostgreSQL 16): 2.0.0 on 15, the 2.1.0 note's DELETE of
+// duplicate notes run, `upgrade --to 3.0.0 --yes --postgres-image
+// upshift-test/postgres:17` goes PostgreSQL 15 → 17, then 3.0.0 (whose
+// migration refuses 15); every note kept, the old volume still there.
+func TestPostgresMajorHopDemo(t *testing.T) {
+	t.Parallel()
+	testenv.RequireDocker(t)
+	testenv.RequireImage(t, testenv.PostgresImageMajor(17))
+	s := testenv.StartDemoAs(t, "h14pg-pgmajor-demo", "2.0.0")
+	quietWorker(t, s)
+	oldVol := dbVolume(t, s)
+	dropVolumesAtEnd(t, s, oldVol)
+	if out, err := s.PSQL(`DELETE FROM notes a USING notes b WHERE a.id > b.id AND a.body = b.body`); err != nil {
+		t.Fatalf("the 2.1.0 note's DELETE: %v %s", err, out)
+	}
+	maxID, err := s.PSQL(`SELECT max(id) FROM notes`)
+	if err != nil {
+		t.Fatal(maxID)
+	}
+	notes := func() string {
+		out, err := s.PSQL(`SELECT count(*) || ' ' || md5(string_agg(id || '|' || body || '|' || created_at, ',' ORDER BY id)) FROM notes WHERE id <= ` + maxID)
+		if err != nil {
+			t.Fatalf("notes: %v %s", err, out)
+		}
+		return out
+	}
+	before := notes()
+	out, err := s.Run("upgrade", "--to", "3.0.0", "--yes", "--json", "--postgres-image", testenv.PostgresImageMajor(17), "--restore-proof", "never")
+	if err != nil {
+		t.Fatalf("upgrade: %v\n%s", err, out)
+	}
+	if res := lastResult(t, out); res.Outcome != "success" || res.Reached != "3.0.0" {
+		t.Fatalf("result %+v", res)
+	}
+	if v := serverVersionNum(t, s); !strings.HasPrefix(v, "17") {
+		t.Fatalf("server %s, want 17", v)
+	}
+	if v, err := s.APIVersion(); err != nil || !strings.Contains(v, "3.0.0") {
+		t.Fatalf("api /version: %q %v", v, err)
+	}
+	if after := notes(); after != before {
+		t.Fatalf("notes changed: before %s, after %s", before, after)
+	}
+	if out, err := testenv.Docker("volume", "inspect", "--format", "{{.Name}}", oldVol); err != nil {
+		t.Fatalf("the old volume %s is gone: %v %s", oldVol, err, out)
 	}
 }

@@ -77,6 +77,7 @@ type Env struct {
 	xidAtBackup int64
 	lateWrites  map[string]int64
 	verifiedIDs map[string]bool // sets verified by this run (checked before a restore)
+	physical    bool            // this hop's restore point is a base backup + WAL (preflight decides)
 }
 
 // RollbackTarget is where a rollback goes back to.

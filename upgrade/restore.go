@@ -20,9 +20,13 @@ type restoreStep struct {
 }
 
 func (s *restoreStep) Info() steps.StepInfo {
+	lost := "Whatever was written to the database after " + s.set.Manifest.Finished.Local().Format(time.DateTime) + " is not in it."
+	if ph := s.set.Manifest.Physical; ph != nil {
+		lost = "The database is its base backup replayed (WAL) up to the stop of the app, so nothing committed before that stop is lost; the data directory is replaced, at about disk speed."
+	}
 	return steps.StepInfo{
 		ID: id(s.hop, "restore"), Hop: s.hop, Name: "Restore backup " + s.set.ID,
-		Explain: "Puts back, together, everything the backup " + s.set.ID + " holds: the database (recreated from its dump), the compose files and .env, the volumes, and the images that ran then (" + s.set.Manifest.Version + "). The set is verified first; a damaged set is refused before anything is touched. Whatever was written to the database after " + s.set.Manifest.Finished.Local().Format(time.DateTime) + " is not in it.",
+		Explain: "Puts back, together, everything the backup " + s.set.ID + " holds: the database (recreated from its dump), the compose files and .env, the volumes, and the images that ran then (" + s.set.Manifest.Version + "). The set is verified first; a damaged set is refused before anything is touched. " + lost,
 		Confirm: s.confirm,
 		Touches: []string{"database", s.env.Dir(), "volumes", "image tags"},
 	}
@@ -45,7 +49,7 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 			return fmt.Errorf("backup %s does not verify, nothing was restored: %w", s.set.ID, err)
 		}
 	}
-	if len(s.set.Manifest.Databases) > 0 && (det.DB.Container == "" || det.DB.SQLite != nil) {
+	if (len(s.set.Manifest.Databases) > 0 || s.set.Manifest.Physical != nil) && (det.DB.Container == "" || det.DB.SQLite != nil) {
 		// Restoring files and images without the database would pair an
 		// old version with a newer schema: refuse before touching anything.
 		return fmt.Errorf("backup %s holds a database, but no container of the %s service runs to restore it into; nothing was restored. Fix: start the database (docker compose up -d %s), then run `upshift restore %s`", s.set.ID, orDash(det.DB.Service), orDash(det.DB.Service), s.set.ID)
@@ -66,7 +70,11 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err := e.Backups.RestoreImages(ctx, s.set); err != nil {
 		return err
 	}
-	if det.DB.Container != "" && det.DB.SQLite == nil {
+	done, err := e.restorePhysical(ctx, s.set, det, s.hop == "rollback", sink, progress)
+	if err != nil {
+		return err
+	}
+	if !done && det.DB.Container != "" && det.DB.SQLite == nil {
 		sink.Log("restoring the database")
 		db := backup.DBSource{Container: det.DB.Container, User: det.DB.Params.User, Password: det.DB.Params.Password, Database: det.DB.Params.Database, Extra: e.Profile.DB.ExtraDatabases}
 		if err := e.Backups.RestoreDatabase(ctx, s.set, db, progress); err != nil {

@@ -107,6 +107,10 @@ func (s *provenBackupStep) Run(ctx context.Context, sink steps.Sink) error {
 	}
 	e := s.env
 	set := e.newestPoint()
+	if set != nil && set.Manifest.Physical != nil {
+		sink.Log("• no scratch restore of a base backup: it is proven when restored, by PostgreSQL's replay to the stop position and the tables compared with the stop")
+		return nil
+	}
 	if set == nil || len(set.Manifest.Databases) == 0 || e.Start == nil {
 		return nil
 	}

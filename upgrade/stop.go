@@ -40,6 +40,8 @@ func (s *stopStep) Run(ctx context.Context, sink steps.Sink) error {
 	}
 	if !s.all {
 		s.env.countLateWrites(ctx, sink)
+		// Nothing writes now: the restore point gets the WAL up to here.
+		return s.env.sealRestorePoint(ctx, sink)
 	}
 	return nil
 }

@@ -248,8 +248,13 @@ func (s *Set) Seal(ctx context.Context, eng *dockerx.Engine, db DBSource, progre
 			err = red.err(fmt.Errorf("seal %s: dropping the replication slot %s failed: %w. Drop it with SELECT pg_drop_replication_slot('%s')", s.ID, p.Slot, derr, p.Slot))
 		}
 	}()
+	// The message guarantees WAL after the last commit, so the switch
+	// happens and its record, at or after the stop position, ends the
+	// replay there (without a record at or past the target, recovery
+	// refuses to promote).
 	out, err := r.psql(ctx, db.Database,
 		"SELECT count(*) FROM pg_replication_slots WHERE slot_name = "+quoteLit(p.Slot),
+		"SELECT pg_logical_emit_message(false, 'upshift', "+quoteLit("seal "+s.ID)+")",
 		"SELECT pg_current_wal_insert_lsn()",
 		"SELECT pg_walfile_name(pg_switch_wal() - 1)",
 		"SELECT pg_walfile_name("+quoteLit(p.StartLSN)+"::pg_lsn)",
@@ -258,9 +263,10 @@ func (s *Set) Seal(ctx context.Context, eng *dockerx.Engine, db DBSource, progre
 		return red.err(fmt.Errorf("seal %s: %w", s.ID, err))
 	}
 	f := strings.Split(out, "\n")
-	if len(f) != 5 {
+	if len(f) != 6 {
 		return fmt.Errorf("seal %s: unexpected answer %q", s.ID, out)
 	}
+	f = append(f[:1], f[2:]...)
 	if strings.TrimSpace(f[0]) != "1" {
 		return fmt.Errorf("seal %s: the replication slot %s is gone, so the WAL since the base backup may be too: this restore point cannot be completed", s.ID, p.Slot)
 	}

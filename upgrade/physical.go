@@ -107,10 +107,7 @@ func (e *Env) dropStaleSlots(ctx context.Context, det *detect.Result, keep strin
 // the run's newest restore point when it still waits for its seal (a
 // resume that retries the stop seals it).
 func (e *Env) DropStaleSlots(ctx context.Context, keepPending bool, log func(string)) {
-	det, err := e.detectNow(ctx)
-	if err != nil {
-		return
-	}
+	det := e.Start // what the session detected: no second detection
 	keep := ""
 	if keepPending {
 		keep = e.pendingSlot()
@@ -208,11 +205,10 @@ func (e *Env) PhysicalNote(ctx context.Context) string {
 		return ""
 	}
 	pb, ok := e.Backups.(physicalBackups)
-	det, err := e.detectNow(ctx)
-	if !ok || err != nil {
+	if !ok {
 		return ""
 	}
-	db := e.dbSource(det)
+	db := e.dbSource(e.Start)
 	if db == nil {
 		return ""
 	}

@@ -27,7 +27,7 @@ U=$(env_value DB_USER); D=$(env_value DB_NAME); DB=$PROJECT-db-1
 docker compose --project-directory "$STACK" -f "$STACK/compose.yaml" stop api worker >/dev/null 2>&1
 ROWS=$(( SIZE * 1024 * 1024 / 700 ))
 echo "== generating ~${SIZE} MiB ($ROWS rows of md5 text)"
-docker exec "$DB" psql -qX -U "$U" -d "$D" -c "CREATE TABLE filler (id bigint, t text); INSERT INTO filler SELECT g, (SELECT string_agg(md5(random()::text || g), '') FROM generate_series(1, 18)) FROM generate_series(1, $ROWS) g; CHECKPOINT" >/dev/null
+docker exec "$DB" psql -qX -U "$U" -d "$D" -c "CREATE TABLE filler (id bigint, t text); INSERT INTO filler SELECT g, (SELECT string_agg(md5(random()::text || g || i), '') FROM generate_series(1, 18) i) FROM generate_series(1, $ROWS) g; CHECKPOINT" >/dev/null
 DBSIZE=$(docker exec "$DB" psql -qtAX -U "$U" -d "$D" -c "SELECT pg_database_size(current_database())")
 echo "   database $(( DBSIZE / 1048576 )) MiB"
 m() { local n=$1; shift; sync; "$TIME" -f '%e %M' -o "$WORK/$n.t" "$@" >"$WORK/$n.out"; printf '   %-16s %7.2fs rss %7d KiB\n' "$n" $(cat "$WORK/$n.t"); }

@@ -113,8 +113,15 @@ func walBytes(t *testing.T, s *testenv.Stack) int {
 
 // TestPhysicalSlotOfKilledRun: upshift killed -9 between the slot's
 // creation and its drop (after the backup, before the stop) leaves a slot;
-// the next `plan` drops it and says so, and pg_wal shrinks back.
+// the next `plan`, or `resume`, drops it and says so, and the WAL it pinned
+// is freed.
 func TestPhysicalSlotOfKilledRun(t *testing.T) {
+	for _, next := range [][]string{{"plan", "--to", "2.1.0"}, {"resume", "--rollback", "--yes"}} {
+		t.Run(next[0], func(t *testing.T) { slotOfKilledRun(t, next) })
+	}
+}
+
+func slotOfKilledRun(t *testing.T, next []string) {
 	s := testenv.StartDemo(t, "2.0.0")
 	before := walBytes(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -147,22 +154,22 @@ func TestPhysicalSlotOfKilledRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	pinned := walBytes(t, s)
-	out, err := s.Run("plan", "--to", "2.1.0")
+	out, err := s.Run(next...)
 	if err != nil {
-		t.Fatalf("plan: %v\n%s", err, out)
+		t.Fatalf("%s: %v\n%s", next[0], err, out)
 	}
 	if !strings.Contains(out, "dropped the replication slot") {
-		t.Errorf("plan does not say it dropped the slot:\n%s", out)
+		t.Errorf("%s does not say it dropped the slot:\n%s", next[0], out)
 	}
 	if n := slotCount(t, s); n != "0" {
-		t.Fatalf("%s replication slots after plan", n)
+		t.Fatalf("%s replication slots after %s", n, next[0])
 	}
 	after := walBytes(t, s)
-	t.Logf("pg_wal: %d bytes before the run, %d with the slot held, %d after plan", before, pinned, after)
+	t.Logf("pg_wal: %d bytes before the run, %d with the slot held, %d after %s", before, pinned, after, next[0])
 	if pinned <= before {
 		t.Errorf("the slot pinned no WAL (%d bytes, %d before): the test proves nothing", pinned, before)
 	}
 	if d := after - before; d*20 > before || -d*20 > before {
-		t.Errorf("pg_wal is %d bytes after plan, %d before the run (more than ±5%%)", after, before)
+		t.Errorf("pg_wal is %d bytes after %s, %d before the run (more than ±5%%)", after, next[0], before)
 	}
 }

@@ -29,6 +29,9 @@ const (
 	KindWAL  = "wal"  // tar of the WAL segments up to the stop, zstd-compressed
 )
 
+// dockerxStopGrace is how long a scratch server may take to shut down.
+const dockerxStopGrace = 30 * time.Second
+
 const (
 	baseFile    = "pgdata-base.tar.zst"
 	walFile     = "pgdata-wal.tar.zst"
@@ -47,6 +50,8 @@ type PhysicalEntry struct {
 	Image            string `json:"image"`    // image ID of the DB container: a restore needs the same
 	DataDir          string `json:"data_dir"` // PGDATA inside the container
 	Owner            string `json:"owner"`    // uid:gid of the data directory
+	User             string `json:"user"`     // the role that took it (a scratch proof connects as it)
+	Database         string `json:"database"`
 	// Set by Seal, with the writers stopped.
 	WALFile  string    `json:"wal_file,omitempty"`
 	StopLSN  string    `json:"stop_lsn,omitempty"`
@@ -139,7 +144,7 @@ func (b *builder) basebackup(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	p := &PhysicalEntry{Slot: SlotName(b.m.ID), BaseFile: baseFile, Image: c.ImageID}
+	p := &PhysicalEntry{Slot: SlotName(b.m.ID), BaseFile: baseFile, Image: c.ImageID, User: db.User, Database: db.Database}
 	out, err := r.psql(ctx, db.Database, `SELECT current_setting('server_version_num'), current_setting('data_directory'),
  pg_size_bytes(current_setting('wal_segment_size'))`)
 	if err != nil {

@@ -46,6 +46,11 @@ func TestPhysicalRestorePoint(t *testing.T) {
 	if len(set.Manifest.Physical.Tables) == 0 {
 		t.Fatalf("no table sums at the seal: %s", set.Manifest.Physical.TablesNote)
 	}
+	// Proven in a scratch server: replayed to the stop, tables compared.
+	proof, err := set.VerifyRestore(ctx, eng, "", nil)
+	if err != nil || !proof.Passed || proof.Tables == 0 {
+		t.Fatalf("restore proof of the physical set: %+v %v", proof, err)
+	}
 	// What a failed migration leaves.
 	if _, err := st.PSQL("INSERT INTO notes (body) VALUES ('after the stop'); CREATE TABLE junk (x int)"); err != nil {
 		t.Fatal(err)

@@ -97,6 +97,9 @@ func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 	if err := s.CheckFiles(ctx, progress); err != nil {
 		return err
 	}
+	if len(s.Manifest.Databases) == 0 && s.Manifest.Physical != nil {
+		return s.provePhysical(ctx, eng, proof, progress)
+	}
 	if len(s.Manifest.Databases) == 0 {
 		return fmt.Errorf("%w: %s has no PostgreSQL dump to restore", ErrRestoreProof, s.ID)
 	}

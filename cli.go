@@ -40,6 +40,9 @@ type stackFlags struct {
 	// envTemplates is a directory of <version>.env.example files used
 	// instead of the profile's template source (offline).
 	envTemplates string
+	// templates is --templates DIR: <version>/<file> compose and config
+	// templates used instead of the profile's sources (offline).
+	templates string
 	// rollbackTo is --rollback-to: last-good (default) or start.
 	rollbackTo string
 	// dockerContext is --context: the engine the SDK and every docker
@@ -76,7 +79,7 @@ func (f *stackFlags) stackOptions() detect.StackOptions {
 func (f *stackFlags) options() engine.Options {
 	return engine.Options{
 		Stack: f.stackOptions(), Profile: f.profile, BackupDir: f.backupDir, Notes: f.notes,
-		EnvTemplates: f.envTemplates, Upshift: version, Builtins: builtins(), RollbackTo: f.rollbackTo,
+		EnvTemplates: f.envTemplates, Templates: f.templates, Upshift: version, Builtins: builtins(), RollbackTo: f.rollbackTo,
 	}
 }
 
@@ -86,7 +89,8 @@ func builtins() engine.Builtins {
 	return engine.Builtins{
 		Notes:        map[string]releases.Source{"upshift-demo": releases.VersionedSource{Versions: demo.Versions, Read: demo.ReleaseNotes}},
 		EnvTemplates: map[string]func(string) ([]byte, error){"upshift-demo": demo.EnvTemplate},
-		Images:       map[string]func(context.Context, *dockerx.Engine, string, func(string)) error{"build-demo": demo.BuildImage},
+		Templates:    map[string]func(string, string) ([]byte, error){"upshift-demo": demo.Template},
+		Images:       map[string]func(context.Context, *dockerx.Engine, string, func(string)) error{"build-demo": demo.EnsureImage},
 	}
 }
 

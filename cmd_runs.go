@@ -119,6 +119,7 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "answer yes to every confirmation; without a choice, roll back")
 	cmd.Flags().StringVar(&f.envTemplates, "env-templates", "", "DIR of <version>.env.example files to merge .env with, instead of the profile's source (offline)")
+	cmd.Flags().StringVar(&f.templates, "templates", "", "DIR of <version>/<file> compose and config templates to merge with, instead of the profile's sources (offline)")
 	cmd.Flags().BoolVar(&f.acceptTerms, "accept-terms", false, "with --yes: agree to documents the new version changed (e.g. MaiBot's EULA); read them first")
 	cmd.Flags().BoolVar(&retry, "retry", false, "run the interrupted step again, then go on")
 	cmd.Flags().BoolVar(&cont, "continue", false, "go on after the interrupted migration or .env step (you finished it by hand); any other interrupted step runs again")

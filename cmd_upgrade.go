@@ -95,6 +95,7 @@ per line and ends with {"result": "success"|"rolled_back"|"failed", ...}.
 	cmd.Flags().StringVar(&u.to, "to", "", "target version (or latest)")
 	cmd.Flags().BoolVarP(&u.yes, "yes", "y", false, "answer yes to every confirmation (unattended)")
 	cmd.Flags().StringVar(&f.envTemplates, "env-templates", "", "DIR of <version>.env.example files to merge .env with, instead of the profile's source (offline)")
+	cmd.Flags().StringVar(&f.templates, "templates", "", "DIR of <version>/<file> compose and config templates to merge with, instead of the profile's sources (offline)")
 	cmd.Flags().BoolVar(&f.acceptTerms, "accept-terms", false, "with --yes: agree to documents the new version changed (e.g. MaiBot's EULA); read them first")
 	cmd.Flags().BoolVar(&u.dryRun, "dry-run", false, "print every step with the containers, commands and files it would touch; change nothing")
 	cmd.Flags().BoolVar(&u.backupAfterStop, "backup-after-stop", false, "take each backup after stopping the writers (no write can be lost by a rollback; longer downtime)")

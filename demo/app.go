@@ -54,7 +54,10 @@ func RunApp(ctx context.Context, mode string) error {
 		}
 		defer func() { _ = conn.Close(context.Background()) }()
 		return Migrate(ctx, conn, version)
-	case "serve", "worker":
+	case "serve", "worker", "scheduler":
+		if mode == "scheduler" && version < "2.0.0" {
+			return fmt.Errorf("the scheduler is new in 2.0.0; %s has none", version)
+		}
 		if err := checkSettings(version); err != nil {
 			return err
 		}
@@ -71,12 +74,15 @@ func RunApp(ctx context.Context, mode string) error {
 		if err := checkSchema(ctx, conn, version); err != nil {
 			return err
 		}
-		if mode == "serve" {
+		switch mode {
+		case "serve":
 			return serve(ctx, conn, version)
+		case "scheduler":
+			return schedule(ctx, conn, version)
 		}
 		return work(ctx, conn, version)
 	default:
-		return fmt.Errorf("unknown demo-app mode %q (serve, worker, migrate, healthcheck)", mode)
+		return fmt.Errorf("unknown demo-app mode %q (serve, worker, scheduler, migrate, healthcheck)", mode)
 	}
 }
 
@@ -295,5 +301,40 @@ func work(ctx context.Context, conn *pgx.Conn, version string) error {
 			continue
 		}
 		log.Printf("committed id=%d", id)
+	}
+}
+
+// schedule (2.0.0 and later) writes a digest note per interval, each body
+// unique, and logs the id of each committed row like the worker.
+func schedule(ctx context.Context, conn *pgx.Conn, version string) error {
+	interval := 2 * time.Second
+	if ms, err := strconv.Atoi(os.Getenv("SCHEDULER_INTERVAL_MS")); err == nil && ms > 0 {
+		interval = time.Duration(ms) * time.Millisecond
+	}
+	log.Printf("scheduler %s started, one digest every %s", version, interval)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			log.Printf("scheduler stopped")
+			return nil
+		case <-t.C:
+		}
+		id, err := insertNote(ctx, conn, version, fmt.Sprintf("digest %d at %s", n, time.Now().UTC().Format(time.RFC3339Nano)))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if !conn.IsClosed() {
+				return err
+			}
+			log.Printf("lost the database connection (%v); reconnecting", err)
+			if c, cerr := pgx.Connect(ctx, os.Getenv("DATABASE_URL")); cerr == nil {
+				conn = c
+			}
+			continue
+		}
+		log.Printf("scheduled digest id=%d", id)
 	}
 }

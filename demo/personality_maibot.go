@@ -86,10 +86,19 @@ func MaiBotImageFiles(v string) map[string]string {
 	if v != "1.1.0" {
 		eula = "# MaiBot 最终用户许可协议 (EULA)\n\n更新日期：2026-07-15\n\n1. 使用本软件即表示你同意本协议。\n2. 你需要自行承担使用大模型产生内容的责任。\n3. 插件由第三方提供，其行为不由本项目负责。\n"
 	}
+	// The config templates: 1.2.0 adds bot.alias_names and renames
+	// bot.qq_account to bot.account.
+	botTemplate := "[inner]\nversion = \"8.14.37\" # 配置文件版本\n\n[bot]\nplatform = \"qq\"\nqq_account = 0 # 机器人账号\nnickname = \"麦麦\"\n"
+	modelTemplate := "[inner]\nversion = \"1.17.8\"\n"
+	if v != "1.1.0" {
+		botTemplate = "[inner]\nversion = \"8.15.0\" # 配置文件版本\n\n[bot]\nplatform = \"qq\"\naccount = 0 # 机器人账号\nnickname = \"麦麦\"\nalias_names = [] # 别名\n"
+	}
 	return map[string]string{
-		"pyproject.toml": "[project]\nname = \"MaiBot\"\nversion = \"" + v + "\"\ndescription = \"MaiCore\"\nrequires-python = \">=3.10\"\n",
-		"EULA.md":        eula,
-		"PRIVACY.md":     "# MaiBot 隐私条款\n\n更新日期：2026-03-01\n\n本软件在本地保存聊天记录，用于生成回复。\n",
+		"template/bot_config_template.toml":   botTemplate,
+		"template/model_config_template.toml": modelTemplate,
+		"pyproject.toml":                      "[project]\nname = \"MaiBot\"\nversion = \"" + v + "\"\ndescription = \"MaiCore\"\nrequires-python = \">=3.10\"\n",
+		"EULA.md":                             eula,
+		"PRIVACY.md":                          "# MaiBot 隐私条款\n\n更新日期：2026-03-01\n\n本软件在本地保存聊天记录，用于生成回复。\n",
 	}
 }
 

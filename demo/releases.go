@@ -5,6 +5,7 @@
 package demo
 
 import (
+	"bytes"
 	"embed"
 	"fmt"
 	"slices"
@@ -46,7 +47,40 @@ func EnvTemplate(v string) ([]byte, error) {
 	return b, nil
 }
 
-// ComposeYAML is the demo stack's compose.yaml (the same for every version).
+// ComposeYAML is the demo stack's compose.yaml of the 1.x versions.
 //
 //go:embed releases/compose.yaml
 var ComposeYAML []byte
+
+//go:embed releases/compose-2.0.0.yaml
+var compose2 []byte
+
+// ComposeFor is the compose.yaml the demo ships with version v: 2.0.0 adds
+// the scheduler service and changes a default, so an upgrade across it
+// merges the admin's compose file with the new one (profile templates).
+func ComposeFor(v string) ([]byte, error) {
+	if !IsVersion(v) {
+		return nil, fmt.Errorf("demo app has no version %q (known: %v)", v, Versions)
+	}
+	if v >= "2.0.0" {
+		return compose2, nil
+	}
+	return ComposeYAML, nil
+}
+
+// Template is a file of a demo release by its name in the stack directory
+// (profile templates, source builtin:upshift-demo).
+func Template(file, v string) ([]byte, error) {
+	switch file {
+	case "compose.yaml":
+		return ComposeFor(v)
+	case ".env.example", ".env":
+		return EnvTemplate(v)
+	}
+	return nil, fmt.Errorf("the demo app ships no template for %s", file)
+}
+
+// isDemoCompose reports whether b is a compose file the demo wrote.
+func isDemoCompose(b []byte) bool {
+	return bytes.Equal(b, ComposeYAML) || bytes.Equal(b, compose2)
+}

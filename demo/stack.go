@@ -1,13 +1,15 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -62,25 +64,64 @@ func BuildImage(ctx context.Context, eng *dockerx.Engine, version string, log fu
 	if err := CheckStatic(exe); err != nil {
 		return err
 	}
+	sum, err := binarySum(exe)
+	if err != nil {
+		return err
+	}
 	dockerfile := fmt.Sprintf(`FROM scratch
 COPY upshift /upshift
 ENV %s=%s
-LABEL org.opencontainers.image.version=%q org.opencontainers.image.title="upshift demo app"
+LABEL org.opencontainers.image.version=%q org.opencontainers.image.title="upshift demo app" %s=%q
 EXPOSE 8080
 ENTRYPOINT ["/upshift", "demo-app"]
 CMD ["serve"]
-`, AppVersionEnv, version, version)
+`, AppVersionEnv, version, version, binaryLabel, sum)
 	return eng.BuildImage(ctx, []string{ImageRef(version)}, nil, []dockerx.BuildFile{
 		{Name: "Dockerfile", Body: []byte(dockerfile)},
 		{Name: "upshift", Path: exe, Mode: 0o755},
 	}, log)
 }
 
-// EnsureImage builds the image of version unless it already exists.
+// binaryLabel records which upshift binary a demo image holds: an image
+// built by an older upshift lacks what this one's demo does (2.0.0's
+// scheduler), so it is built again.
+const binaryLabel = "io.upshift.demo.binary"
+
+func binarySum(exe string) (string, error) {
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", fmt.Errorf("read the upshift executable: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read the upshift executable: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// EnsureImage builds the image of version unless it exists, built from
+// this upshift.
 func EnsureImage(ctx context.Context, eng *dockerx.Engine, version string, log func(string)) error {
-	_, ok, err := eng.ImageInspect(ctx, ImageRef(version))
-	if err != nil || ok {
+	img, ok, err := eng.ImageInspect(ctx, ImageRef(version))
+	if err != nil {
 		return err
+	}
+	if ok {
+		exe, err := os.Executable()
+		if err == nil {
+			exe, err = filepath.EvalSymlinks(exe)
+		}
+		if err != nil {
+			return fmt.Errorf("find the upshift executable: %w", err)
+		}
+		sum, err := binarySum(exe)
+		if err != nil {
+			return err
+		}
+		if img.Labels[binaryLabel] == sum {
+			return nil
+		}
 	}
 	return BuildImage(ctx, eng, version, log)
 }
@@ -109,7 +150,7 @@ func WriteStack(opts StackOptions) error {
 		return fmt.Errorf("create %s: %w", opts.Dir, err)
 	}
 	compose := filepath.Join(opts.Dir, "compose.yaml")
-	if b, err := os.ReadFile(compose); err == nil && !bytes.Equal(b, ComposeYAML) {
+	if b, err := os.ReadFile(compose); err == nil && !isDemoCompose(b) {
 		return fmt.Errorf("%s exists and is not the demo stack's; nothing was changed. Fix: choose an empty directory with --dir", compose)
 	}
 	envPath := filepath.Join(opts.Dir, ".env")
@@ -117,6 +158,10 @@ func WriteStack(opts StackOptions) error {
 		return nil // already written: `demo up` again just starts it
 	}
 	tmpl, err := EnvTemplate(opts.Version)
+	if err != nil {
+		return err
+	}
+	composeYAML, err := ComposeFor(opts.Version)
 	if err != nil {
 		return err
 	}
@@ -138,7 +183,7 @@ func WriteStack(opts StackOptions) error {
 		env.Set(kv[0], kv[1])
 	}
 	files := map[string][]byte{
-		"compose.yaml": ComposeYAML,
+		"compose.yaml": composeYAML,
 		".env.example": tmpl,
 	}
 	for _, v := range Versions {

@@ -108,6 +108,31 @@ services:
       - ./volumes/plugin_daemon:/app/storage
 `
 
+// difyComposeFor is the compose file of release v in the shape of Dify's:
+// 1.9.2 adds a key to the shared env block and a service (a dataset worker
+// on the api image).
+func difyComposeFor(v string) string {
+	c := strings.ReplaceAll(difyCompose, ":1.9.1\n", ":"+v+"\n")
+	if v == "1.9.1" {
+		return c
+	}
+	c = strings.Replace(c, "  PLUGIN_MAX_PACKAGE_SIZE: ${PLUGIN_MAX_PACKAGE_SIZE:-52428800}\n", "  PLUGIN_MAX_PACKAGE_SIZE: ${PLUGIN_MAX_PACKAGE_SIZE:-52428800}\n  DATASET_QUEUE: ${DATASET_QUEUE:-dataset}\n", 1)
+	return strings.Replace(c, "\n  web:\n", `
+  worker_dataset:
+    image: langgenius/dify-api:`+v+`
+    restart: always
+    environment:
+      <<: *shared-api-worker-env
+      MODE: worker
+    depends_on:
+      db_postgres:
+        condition: service_healthy
+        required: false
+
+  web:
+`, 1)
+}
+
 // difyEnvExample is docker/.env.example of each version, trimmed; 1.9.2
 // adds PLUGIN_MAX_PACKAGE_SIZE with its comment.
 func difyEnvExample(v string) string {
@@ -147,8 +172,10 @@ func TestDifyLookalike(t *testing.T) {
 	env = strings.Replace(env, "EXPOSE_API_PORT=5001", "EXPOSE_API_PORT="+port, 1)
 	env = strings.Replace(env, "COMPOSE_PROFILES=${VECTOR_STORE:-weaviate},${DB_TYPE:-postgresql}", "COMPOSE_PROFILES=postgresql", 1)
 	env += "PG_IMAGE=" + testenv.PostgresImage() + "\n"
+	// The admin's own edit of the shared block: upgrades keep it.
+	adminCompose := strings.Replace(difyCompose, "LOG_LEVEL: ${LOG_LEVEL:-INFO}", "LOG_LEVEL: ${LOG_LEVEL:-DEBUG} # mine", 1)
 	s := newAppStack(t, "dify", map[string]string{
-		"docker-compose.yaml":       difyCompose,
+		"docker-compose.yaml":       adminCompose,
 		".env":                      env,
 		"volumes/app/storage/.keep": "",
 		"volumes/plugin_daemon/cwd": "plugins",
@@ -158,8 +185,15 @@ func TestDifyLookalike(t *testing.T) {
 	if err := os.MkdirAll(templates, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	composeTemplates := filepath.Join(filepath.Dir(s.dir), "templates")
 	for _, v := range []string{"1.9.1", "1.9.2", "1.10.0"} {
 		if err := os.WriteFile(filepath.Join(templates, v+".env.example"), []byte(difyEnvExample(v)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(composeTemplates, v), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(composeTemplates, v, "docker-compose.yaml"), []byte(difyComposeFor(v)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -223,7 +257,7 @@ func TestDifyLookalike(t *testing.T) {
 	})
 
 	upgrade := func(to string) (string, error) {
-		return s.upshift("upgrade", "--to", to, "--yes", "--json", "--notes", s.notes, "--env-templates", templates)
+		return s.upshift("upgrade", "--to", to, "--yes", "--json", "--notes", s.notes, "--env-templates", templates, "--templates", composeTemplates)
 	}
 	timed(t, "upgrade 1.9.1 → 1.9.2", func() {
 		out, err := upgrade("1.9.2")
@@ -238,9 +272,18 @@ func TestDifyLookalike(t *testing.T) {
 		}
 	})
 	compose, _ := os.ReadFile(filepath.Join(s.dir, "docker-compose.yaml"))
-	if n := strings.Count(string(compose), ":1.9.2\n"); n != 4 || strings.Contains(string(compose), ":1.9.1") || !strings.Contains(string(compose), "dify-plugin-daemon:0.5.3-local") {
+	if n := strings.Count(string(compose), ":1.9.2\n"); n != 5 || strings.Contains(string(compose), ":1.9.1") || !strings.Contains(string(compose), "dify-plugin-daemon:0.5.3-local") {
 		t.Errorf("compose after the upgrade (%d tags at 1.9.2):\n%s", n, compose)
 	}
+	// The release's new service runs; the shared block keeps the admin's
+	// value and gains the release's key.
+	if !strings.Contains(string(compose), "LOG_LEVEL: ${LOG_LEVEL:-DEBUG} # mine") || !strings.Contains(string(compose), "DATASET_QUEUE: ${DATASET_QUEUE:-dataset}") || !strings.Contains(string(compose), "worker_dataset:") {
+		t.Errorf("the compose merge lost the admin's value or the release's additions:\n%s", compose)
+	}
+	if running, err := s.compose("ps", "--status", "running", "--services"); err != nil || !strings.Contains(running, "worker_dataset") {
+		t.Errorf("the new service does not run: %v\n%s", err, running)
+	}
+	merged192 := compose
 	if s.env("SECRET_KEY") != "admins-own-secret-key-e2e" || s.env("PLUGIN_MAX_PACKAGE_SIZE") != "52428800" || s.env("COMPOSE_PROFILES") != "postgresql" {
 		t.Errorf(".env after the merge: SECRET_KEY=%q PLUGIN_MAX_PACKAGE_SIZE=%q COMPOSE_PROFILES=%q", s.env("SECRET_KEY"), s.env("PLUGIN_MAX_PACKAGE_SIZE"), s.env("COMPOSE_PROFILES"))
 	}
@@ -269,8 +312,8 @@ func TestDifyLookalike(t *testing.T) {
 		t.Errorf("the api's own error is not in the result: %s", res.Error)
 	}
 	compose, _ = os.ReadFile(filepath.Join(s.dir, "docker-compose.yaml"))
-	if strings.Count(string(compose), ":1.9.2\n") != 4 || strings.Contains(string(compose), "1.10.0") {
-		t.Errorf("compose after the rollback:\n%s", compose)
+	if string(compose) != string(merged192) {
+		t.Errorf("compose after the rollback is not the 1.9.2 file byte for byte:\n%s", compose)
 	}
 	if head := psql(`SELECT version_num FROM alembic_version`); head != "8a7f2ad7c23e" {
 		t.Errorf("alembic head after the rollback %s", head)

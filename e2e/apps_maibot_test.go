@@ -79,7 +79,7 @@ func TestMaiBotLookalike(t *testing.T) {
 	s := newAppStack(t, "mai", map[string]string{
 		"docker-compose.yml":                  fmt.Sprintf(mbCompose, eula110, privacy),
 		".env":                                fmt.Sprintf("MAI_SUFFIX=%s\nWEBUI_PORT=%s\n", testenv.UniqueName("e2e"), freePort(t)),
-		"docker-config/mmc/bot_config.toml":   "[inner]\nversion = \"8.14.37\"\n\n[bot]\nplatform = \"qq\"\nqq_account = 10001\nnickname = \"麦麦\"\n",
+		"docker-config/mmc/bot_config.toml":   "[inner]\nversion = \"8.14.37\" # 配置文件版本\n\n[bot]\nplatform = \"qq\"\n# 我的机器人账号\nqq_account = 10001 # 机器人账号\nnickname = \"小麦\"\n",
 		"docker-config/mmc/model_config.toml": "[inner]\nversion = \"1.17.8\"\n",
 		"data/MaiMBot/.keep":                  "",
 	}, nil, mbNotes)
@@ -166,8 +166,19 @@ func TestMaiBotLookalike(t *testing.T) {
 		t.Errorf("after the refusal detect says %s", d.Version)
 	}
 
+	// The admin's profile knows that 1.2.0's template renamed qq_account.
+	builtinYAML, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "profile", "builtin", "maibot.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := strings.Replace(string(builtinYAML), "    source: image:/MaiMBot/template/bot_config_template.toml\n    service: core\n    format: toml\n",
+		"    source: image:/MaiMBot/template/bot_config_template.toml\n    service: core\n    format: toml\n    renames:\n      - {from: bot.qq_account, to: bot.account, version: 1.2.0}\n", 1)
+	ownProfile := filepath.Join(filepath.Dir(s.dir), "maibot-own.yaml")
+	if own == string(builtinYAML) || os.WriteFile(ownProfile, []byte(own), 0o644) != nil {
+		t.Fatal("could not write the admin's profile")
+	}
 	timed(t, "upgrade 1.1.0 → 1.2.0 --accept-terms", func() {
-		out, err = s.upshift("upgrade", "--to", "1.2.0", "--yes", "--accept-terms", "--json", "--notes", s.notes)
+		out, err = s.upshift("upgrade", "--to", "1.2.0", "--yes", "--accept-terms", "--json", "--notes", s.notes, "--profile", ownProfile)
 		if err != nil {
 			t.Fatalf("upgrade: %v\n%s", err, out)
 		}
@@ -184,6 +195,18 @@ func TestMaiBotLookalike(t *testing.T) {
 	}
 	if v := sqliteUserVersion(t, dbPath); v != 39 {
 		t.Errorf("user_version %d, want 39", v)
+	}
+	// bot_config.toml merged from the 1.1.0 image's template to 1.2.0's:
+	// the new key, the admin's values and comments, the renamed key with
+	// the admin's value.
+	botConfig, _ := os.ReadFile(filepath.Join(s.dir, "docker-config", "mmc", "bot_config.toml"))
+	for _, want := range []string{`version = "8.15.0"`, "account = 10001", `nickname = "小麦"`, "alias_names = []", "# 我的机器人账号"} {
+		if !strings.Contains(string(botConfig), want) {
+			t.Errorf("bot_config.toml after the upgrade lacks %q:\n%s", want, botConfig)
+		}
+	}
+	if strings.Contains(string(botConfig), "qq_account") {
+		t.Errorf("the renamed key is still there:\n%s", botConfig)
 	}
 	if got := query(`SELECT group_concat(nickname, ',') FROM (SELECT nickname FROM person_info ORDER BY id)`); got != "小明,小红" {
 		t.Errorf("person_info after the upgrade: %q", got)
@@ -219,6 +242,9 @@ func TestMaiBotLookalike(t *testing.T) {
 	}
 	if v := sqliteUserVersion(t, dbPath); v != 39 {
 		t.Errorf("user_version after the rollback %d, want 39", v)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.dir, "docker-config", "mmc", "bot_config.toml")); string(b) != string(botConfig) {
+		t.Errorf("bot_config.toml after the rollback is not 1.2.0's byte for byte:\n%s", b)
 	}
 	if after := snapshot(); after != before {
 		t.Errorf("rows after the rollback:\n%s\nwant\n%s", after, before)

@@ -28,6 +28,9 @@ type Builtins struct {
 	Notes map[string]releases.Source
 	// EnvTemplates maps env_template "builtin:NAME" to a reader.
 	EnvTemplates map[string]func(version string) ([]byte, error)
+	// Templates maps a template source "builtin:NAME" to a reader of the
+	// file (its name in the project) at a version.
+	Templates map[string]func(file, version string) ([]byte, error)
 	// Images maps a profile's images value ("build-demo") to a builder.
 	Images map[string]func(ctx context.Context, eng *dockerx.Engine, version string, log func(string)) error
 }
@@ -43,8 +46,11 @@ type Options struct {
 	Notes string
 	// EnvTemplates is --env-templates DIR (offline .env templates).
 	EnvTemplates string
-	Upshift      string // upshift's own version
-	Builtins     Builtins
+	// Templates is --templates DIR (<version>/<file>: compose and config
+	// templates, offline).
+	Templates string
+	Upshift   string // upshift's own version
+	Builtins  Builtins
 	// RollbackTo is where a failure goes back to: "last-good" (default)
 	// or "start".
 	RollbackTo string
@@ -128,7 +134,8 @@ func (s *Session) NewEnv() *upgrade.Env {
 	env := &upgrade.Env{
 		Start: det, Profile: det.Profile, Project: det.Stack.Invocation,
 		BackupDir: s.BackupDir(), Upshift: s.opts.Upshift, EnvTemplateDir: s.opts.EnvTemplates,
-		RollbackTo: upgrade.RollbackTarget(s.opts.RollbackTo),
+		TemplateDir: s.opts.Templates,
+		RollbackTo:  upgrade.RollbackTarget(s.opts.RollbackTo),
 	}
 	upgrade.Real(env, s.Eng)
 	b := s.opts.Builtins
@@ -141,6 +148,16 @@ func (s *Session) NewEnv() *upgrade.Env {
 	if name, ok := cutBuiltin(det.Profile.EnvTemplate); ok {
 		env.BuiltinEnvTemplate = b.EnvTemplates[name]
 	}
+	if len(b.Templates) > 0 {
+		env.BuiltinTemplate = func(name, file, version string) ([]byte, error) {
+			read, ok := b.Templates[name]
+			if !ok {
+				return nil, fmt.Errorf("no built-in template %q in this upshift", name)
+			}
+			return read(file, version)
+		}
+	}
+	upgrade.UseGit(env)
 	return env
 }
 

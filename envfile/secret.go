@@ -117,11 +117,17 @@ func secretValues(files ...*File) []string {
 			if !IsSecretKey(e.key) {
 				continue
 			}
-			for _, v := range append([]string{e.literal}, strings.Split(e.literal, "\n")...) {
-				if v = strings.TrimSpace(v); len(v) >= 8 {
-					out = append(out, v)
-				}
-			}
+			out = appendSecret(out, e.literal)
+		}
+	}
+	return out
+}
+
+// appendSecret adds a secret value and each line of a multi-line one.
+func appendSecret(out []string, literal string) []string {
+	for _, v := range append([]string{literal}, strings.Split(literal, "\n")...) {
+		if v = strings.TrimSpace(v); len(v) >= 8 {
+			out = append(out, v)
 		}
 	}
 	return out

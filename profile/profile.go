@@ -38,6 +38,7 @@ type Profile struct {
 	Apply       Apply         `yaml:"apply"`
 	ConfigFiles []ConfigFile  `yaml:"config_files,omitempty"`
 	EnvTemplate string        `yaml:"env_template,omitempty"`
+	Templates   []Template    `yaml:"templates,omitempty"`
 	Renames     []KeyRename   `yaml:"renames,omitempty"`
 	Volumes     []Volume      `yaml:"volumes,omitempty"`
 	Health      []HealthCheck `yaml:"health,omitempty"`
@@ -283,6 +284,44 @@ type ConfigFile struct {
 	Path   string `yaml:"path"`
 	Format string `yaml:"format"`
 }
+
+// Template is a file the app's release ships (a compose file, a config
+// template inside its image): each upgrade merges the admin's File three
+// ways — upstream at the running version, the admin's file, upstream at the
+// target — keeping the admin's values and taking upstream's new services
+// and keys. A conflict (both changed the same thing) stops before any
+// downtime.
+type Template struct {
+	// File is the admin's file, relative to the project directory.
+	File string `yaml:"file"`
+	// Source is where upstream's version of it is: builtin:NAME, a URL
+	// template ({{version}}, {{tag}}), a path template in the project, or
+	// image:PATH (a file inside Service's image of that version).
+	Source string `yaml:"source"`
+	// Service whose image holds an image: source.
+	Service string `yaml:"service,omitempty"`
+	// Format: compose, env, toml or yaml (default: from the name; compose
+	// for the project's compose files).
+	Format string `yaml:"format,omitempty"`
+	// Renames are keys the release renamed (dotted paths in TOML/YAML):
+	// the admin's value moves to the new name.
+	Renames []TemplateRename `yaml:"renames,omitempty"`
+}
+
+// TemplateRename is a key of a template renamed in a version.
+type TemplateRename struct {
+	From    string `yaml:"from"`
+	To      string `yaml:"to"`
+	Version string `yaml:"version"`
+}
+
+// Template formats.
+const (
+	TemplateCompose = "compose"
+	TemplateEnv     = "env"
+	TemplateTOML    = "toml"
+	TemplateYAML    = "yaml"
+)
 
 // KeyRename is an env key renamed in a version.
 type KeyRename struct {

@@ -120,6 +120,7 @@ func (p *Profile) Validate() error {
 		c.oneOf(field+".format", f.Format, []string{"env", "toml", "yaml", "json"}, true)
 	}
 	p.validateEnvTemplate(c)
+	p.validateTemplates(c)
 	for i, r := range p.Renames {
 		field := fmt.Sprintf("renames[%d]", i)
 		if !envKeyRe.MatchString(r.From) {
@@ -301,7 +302,7 @@ func (p *Profile) validateApply(c *checker) {
 			c.bad("apply.env_key", "method env needs the .env key holding the version, e.g. APP_VERSION")
 		}
 	case ApplyDownload:
-		if !strings.Contains(a.ComposeURL, "{{version}}") {
+		if a.ComposeURL != "" && !strings.Contains(a.ComposeURL, "{{version}}") {
 			c.bad("apply.compose_url", "method download needs a URL template containing {{version}}")
 		}
 		if a.EnvURL != "" && !strings.Contains(a.EnvURL, "{{version}}") {
@@ -327,6 +328,54 @@ func (p *Profile) validateEnvTemplate(c *checker) {
 		}
 	case path.IsAbs(t) || strings.HasPrefix(path.Clean(t), ".."):
 		c.bad("env_template", "%q must be a path inside the project, a URL template or builtin:upshift-demo", t)
+	}
+}
+
+func (p *Profile) validateTemplates(c *checker) {
+	seen := map[string]bool{}
+	for i, t := range p.Templates {
+		f := fmt.Sprintf("templates[%d]", i)
+		switch {
+		case t.File == "":
+			c.bad(f+".file", "missing file: the admin's file the template is merged into, relative to the project directory")
+		case path.IsAbs(t.File) || strings.HasPrefix(path.Clean(t.File), ".."):
+			c.bad(f+".file", "%q must be a path inside the project", t.File)
+		case seen[path.Clean(t.File)]:
+			c.bad(f+".file", "%q has two templates", t.File)
+		}
+		seen[path.Clean(t.File)] = true
+		c.oneOf(f+".format", t.Format, []string{TemplateCompose, TemplateEnv, TemplateTOML, TemplateYAML}, false)
+		for j, r := range t.Renames {
+			rf := fmt.Sprintf("%s.renames[%d]", f, j)
+			if r.From == "" || r.To == "" || r.From == r.To {
+				c.bad(rf, "a rename needs from and to, two different keys (dotted paths in TOML/YAML: bot.qq_account)")
+			}
+			c.version(rf+".version", r.Version, true)
+		}
+		src := t.Source
+		switch {
+		case src == "":
+			c.bad(f+".source", "missing source: builtin:NAME, a URL template, a path template in the project, or image:PATH")
+		case strings.HasPrefix(src, "builtin:"):
+		case strings.HasPrefix(src, "image:"):
+			if t.Service == "" {
+				c.bad(f+".service", "an image: source needs the service whose image holds the file")
+			}
+			if !path.IsAbs(strings.TrimPrefix(src, "image:")) {
+				c.bad(f+".source", "%q: the path inside the image must be absolute", src)
+			}
+		case strings.HasPrefix(src, "http://"), strings.HasPrefix(src, "https://"):
+			if !strings.Contains(src, "{{version}}") && !strings.Contains(src, "{{tag}}") {
+				c.bad(f+".source", "a URL template must contain {{version}} or {{tag}}")
+			}
+		case path.IsAbs(src) || strings.HasPrefix(path.Clean(src), ".."):
+			c.bad(f+".source", "%q must be a path inside the project, a URL template, builtin:NAME or image:PATH", src)
+		case !strings.Contains(src, "{{version}}") && !strings.Contains(src, "{{tag}}"):
+			c.bad(f+".source", "a path template must contain {{version}} or {{tag}}")
+		}
+	}
+	if p.Apply.Method == ApplyDownload && len(p.Templates) == 0 && p.Apply.ComposeURL == "" {
+		c.bad("apply.method", "download takes the version from the release's compose file: list it under templates (or give apply.compose_url)")
 	}
 }
 

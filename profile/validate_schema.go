@@ -50,9 +50,6 @@ func (p *Profile) validateSchema(c *checker) {
 // validateApplyForm rejects apply fields the method does not read.
 func (p *Profile) validateApplyForm(c *checker) {
 	a := p.Apply
-	if a.Method == ApplyGitCheckout || a.Method == ApplyDownload {
-		c.bad("apply.method", "%s is not carried out by this upshift (the version would never be applied, and verify would roll the upgrade back); use env, image-tag or auto", a.Method)
-	}
 	c.oneOf("apply.form", a.Form, []string{FormTag, FormImage}, false)
 	if a.Form != "" && a.Method != ApplyEnv {
 		c.bad("apply.form", "says what apply.env_key holds, so it needs method env (method %s ignores it)", a.Method)

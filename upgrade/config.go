@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/seed-e7a9fb3b/upshift/envfile"
@@ -26,21 +27,45 @@ type configStep struct {
 	composeNew map[string][]byte
 	// tagsAlready: every image is at the target tag already.
 	tagsAlready bool
+	// created: files the release adds (no old content); templateNotes say
+	// what each template merge did.
+	created       map[string]bool
+	why           map[string]string // what changed a file: git, template, image tags
+	templateNotes []string
 }
 
 func (s *configStep) Info() steps.StepInfo {
 	return steps.StepInfo{
 		ID: id(s.to, "config"), Hop: s.to, Name: "Update .env for " + s.to,
-		Explain: "Merges your .env with the new version's template: new settings are added with their defaults, your own values are kept, renamed keys move your value to the new name, removed keys are kept as comments. Then the version is set to " + s.to + ". You see the diff before anything is written; the old file is in the backup.",
+		Explain: s.explain(),
 		Confirm: true,
 		Touches: s.touches(),
 	}
 }
 
+func (s *configStep) explain() string {
+	x := "Merges your .env with the new version's template: new settings are added with their defaults, your own values are kept, renamed keys move your value to the new name, removed keys are kept as comments."
+	if s.env.git != nil {
+		x += " Checks out the " + s.to + " tag of the clone with your local changes carried across (a change the tag made too stops here, before any downtime)."
+	}
+	if len(s.env.templateNames()) > 0 {
+		x += " Merges the files the release ships (" + strings.Join(s.env.templateNames(), ", ") + ") three ways into yours: its new services and keys come in, your own settings stay; a setting both changed stops here, before any downtime."
+	}
+	return x + " Then the version is set to " + s.to + ". You see the diff before anything is written; the old files are in the backup."
+}
+
 func (s *configStep) touches() []string {
 	t := []string{s.env.EnvPath()}
-	if m := s.env.Profile.Apply.Method; m == profile.ApplyImageTag || m == profile.ApplyAuto {
+	if m := s.env.Profile.Apply.Method; m == profile.ApplyImageTag || m == profile.ApplyAuto || s.env.git != nil {
 		t = append(t, s.env.Project.Files...)
+	}
+	for _, tp := range s.env.templates() {
+		if p := s.env.templatePath(tp); !slices.Contains(t, p) {
+			t = append(t, p)
+		}
+	}
+	if s.env.git != nil {
+		t = append(t, "git checkout "+s.env.tagFor(s.to)+" in "+s.env.git.top())
 	}
 	return t
 }
@@ -86,24 +111,69 @@ func (s *configStep) compute(ctx context.Context) error {
 		merged = f.Bytes()
 	}
 	s.merged = merged
-	if e.Profile.Apply.Method == profile.ApplyAuto {
-		out, old, next, err := e.applyAuto(merged, os.ReadFile, s.to)
+	// The release's own files first (a git checkout, templates), then the
+	// version is set in what they give.
+	s.composeNew, s.composeOld = map[string][]byte{}, map[string][]byte{}
+	s.created, s.why = map[string]bool{}, map[string]string{}
+	read := func(f string) ([]byte, error) {
+		if b, ok := s.composeNew[f]; ok {
+			return b, nil
+		}
+		return os.ReadFile(f)
+	}
+	put := func(f string, c fileChange) {
+		if _, ok := s.composeOld[f]; !ok {
+			s.composeOld[f] = c.old
+			if c.old == nil {
+				s.created[f] = true
+			}
+		}
+		s.composeNew[f] = c.new
+		if c.why != "" {
+			s.why[f] = c.why
+		}
+	}
+	if e.git != nil {
+		changes, err := e.git.plan(ctx, s.from, s.to)
 		if err != nil {
 			return err
 		}
-		s.merged, s.composeOld, s.composeNew = out, old, next
-		s.tagsAlready = len(next) == 0
+		for _, f := range sortedChangeKeys(changes) {
+			put(f, changes[f])
+		}
 	}
-	if e.Profile.Apply.Method == profile.ApplyImageTag {
-		s.composeNew = map[string][]byte{}
-		s.composeOld = map[string][]byte{}
-		found := map[string]bool{}
-		for _, f := range e.Project.Files {
+	changes, notes, err := e.mergeTemplates(ctx, s.from, s.to, s.renames, read)
+	if err != nil {
+		return err
+	}
+	s.templateNotes = notes
+	for _, f := range sortedChangeKeys(changes) {
+		put(f, changes[f])
+	}
+	if e.Profile.Apply.Method == profile.ApplyAuto {
+		out, _, next, err := e.applyAuto(merged, read, s.to)
+		if err != nil {
+			return err
+		}
+		s.merged = out
+		for f, b := range next {
 			old, err := os.ReadFile(f)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", f, err)
 			}
-			out, changed, in, err := RewriteImageTags(old, e.Profile.Apply.Services, e.tagFor(s.to))
+			put(f, fileChange{old: old, new: b, why: whyTags})
+		}
+		s.tagsAlready = len(next) == 0
+	}
+	if e.Profile.Apply.Method == profile.ApplyImageTag {
+		found := map[string]bool{}
+		tagsChanged := false
+		for _, f := range e.Project.Files {
+			cur, err := read(f)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", f, err)
+			}
+			out, changed, in, err := RewriteImageTags(cur, e.Profile.Apply.Services, e.tagFor(s.to))
 			if err != nil {
 				return fmt.Errorf("%s: %w", f, err)
 			}
@@ -111,7 +181,12 @@ func (s *configStep) compute(ctx context.Context) error {
 				found[n] = true
 			}
 			if len(changed) > 0 {
-				s.composeOld[f], s.composeNew[f] = old, out
+				old, err := os.ReadFile(f)
+				if err != nil {
+					return fmt.Errorf("read %s: %w", f, err)
+				}
+				put(f, fileChange{old: old, new: out, why: whyTags})
+				tagsChanged = true
 			}
 		}
 		var missing []string
@@ -125,10 +200,7 @@ func (s *configStep) compute(ctx context.Context) error {
 		}
 		// Every image already at the target tag (a resumed run, or the
 		// admin's own edit): nothing to rewrite.
-		s.tagsAlready = len(s.composeNew) == 0
-	}
-	if s.composeNew == nil {
-		s.composeNew, s.composeOld = map[string][]byte{}, map[string][]byte{}
+		s.tagsAlready = !tagsChanged
 	}
 	out, err := e.writeAgreements(s.merged, s.composeOld, s.composeNew)
 	if err != nil {
@@ -146,6 +218,12 @@ func (s *configStep) Prompt(ctx context.Context) (string, error) {
 	b.WriteString((&envfile.MergeResult{Merged: s.merged}).Diff(s.original, ".env"))
 	for _, f := range sortedKeys(s.composeNew) {
 		b.WriteString((&envfile.MergeResult{Merged: s.composeNew[f]}).Diff(s.composeOld[f], filepath.Base(f)))
+	}
+	for _, n := range s.templateNotes {
+		b.WriteString("\n" + n)
+	}
+	if len(s.templateNotes) > 0 {
+		b.WriteString("\n")
 	}
 	if s.result != nil {
 		b.WriteString("\n" + s.result.Summary.String() + "\n")
@@ -174,18 +252,45 @@ func (s *configStep) Run(ctx context.Context, sink steps.Sink) error {
 		}
 		wroteEnv = true
 	}
-	if s.tagsAlready {
+	if s.tagsAlready && len(s.composeNew) == 0 {
 		sink.Log("✓ the image tags are at " + s.env.tagFor(s.to) + " already")
+	}
+	if s.env.git != nil {
+		if err := s.env.git.apply(ctx, sink.Log); err != nil {
+			return err
+		}
+	}
+	for _, n := range s.templateNotes {
+		sink.Log(n)
+	}
+	var created []string
+	for f := range s.created {
+		created = append(created, f)
+	}
+	if err := s.env.recordCreated(created); err != nil {
+		return err
 	}
 	for _, f := range sortedKeys(s.composeNew) {
 		mode := os.FileMode(0o644)
 		if st, err := os.Stat(f); err == nil {
 			mode = st.Mode().Perm()
 		}
+		if s.created[f] {
+			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+				return fmt.Errorf("create the directory of %s: %w", f, err)
+			}
+		}
 		if err := envfile.WriteAtomic(f, s.composeNew[f], mode); err != nil {
 			return err
 		}
-		sink.Log("✓ set the image tags in " + f + " to " + s.env.tagFor(s.to))
+		switch s.why[f] {
+		case whyTags:
+			sink.Log("✓ set the image tags in " + f + " to " + s.env.tagFor(s.to))
+		case whyGit:
+			sink.Log("✓ wrote " + f + " (your changes carried onto " + s.env.tagFor(s.to) + ")")
+		default:
+			sink.Log("✓ wrote " + f + " (merged with the " + s.to + " template)")
+		}
 	}
 	s.env.agreementsWritten()
 	s.env.setCurrent(s.to)

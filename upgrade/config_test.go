@@ -198,8 +198,10 @@ func TestConfigImageTagApply(t *testing.T) {
 		}
 		writeFile(t, f.env.EnvPath(), "CONSOLE_API_URL=https://dify.example.com\nSECRET_KEY=sk-abcdef\n")
 		f.http.bodies = map[string]string{
-			"/1.9.1/":  "CONSOLE_API_URL=\nSECRET_KEY=\n",
-			"/1.10.0/": "CONSOLE_API_URL=\nSECRET_KEY=\nNEW_KEY=default\n",
+			"/1.9.1/docker/.env":            "CONSOLE_API_URL=\nSECRET_KEY=\n",
+			"/1.10.0/docker/.env":           "CONSOLE_API_URL=\nSECRET_KEY=\nNEW_KEY=default\n",
+			"/1.9.1/docker/docker-compose":  difyCompose,
+			"/1.10.0/docker/docker-compose": strings.NewReplacer("dify-api:1.9.1", "dify-api:1.10.0", "dify-web:1.9.1", "dify-web:1.10.0").Replace(difyCompose),
 		}
 		s := &configStep{env: f.env, from: "1.9.1", to: "1.10.0"}
 		prompt, err := s.Prompt(context.Background())
@@ -230,15 +232,17 @@ func TestConfigImageTagApply(t *testing.T) {
 		if v := envValue(t, f.env.EnvPath(), "SECRET_KEY"); v != "sk-abcdef" {
 			t.Errorf("SECRET_KEY=%q", v)
 		}
-		// The templates of both versions come from the profile's URL.
+		// The templates of both versions come from the profile's URLs.
 		wantURLs := []string{
 			"https://raw.githubusercontent.com/langgenius/dify/1.9.1/docker/.env.example",
 			"https://raw.githubusercontent.com/langgenius/dify/1.10.0/docker/.env.example",
+			"https://raw.githubusercontent.com/langgenius/dify/1.10.0/docker/docker-compose.yaml",
+			"https://raw.githubusercontent.com/langgenius/dify/1.9.1/docker/docker-compose.yaml",
 		}
 		if !equalStrings(f.http.urls, wantURLs) {
 			t.Errorf("urls %v", f.http.urls)
 		}
-		if !f.sink.has("✓ set the image tags in "+compose+" to 1.10.0") || f.env.Current() != "1.10.0" {
+		if !f.sink.has("✓ wrote "+compose+" (merged with the 1.10.0 template)") || f.env.Current() != "1.10.0" {
 			t.Errorf("log:\n%s", f.sink.text())
 		}
 	})
@@ -262,6 +266,9 @@ func TestConfigImageTagApply(t *testing.T) {
 		writeFile(t, f.env.Project.Files[0], "services:\n  api:\n    image: langgenius/dify-api:1.9.1\n")
 		writeFile(t, f.env.EnvPath(), "X=1\n")
 		f.http.body = "X=\n"
+		p := *f.env.Profile
+		p.Templates = nil // the tags alone
+		f.env.Profile = &p
 		err := (&configStep{env: f.env, from: "1.9.1", to: "1.10.0"}).Run(context.Background(), f.sink)
 		wantErr(t, err, "docker-compose.yml", "sets the image of worker, worker_beat, web", "Nothing was changed")
 		if f.env.Changed() {

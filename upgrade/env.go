@@ -52,6 +52,12 @@ type Env struct {
 	// EnvTemplateDir holds <version>.env.example files that replace the
 	// profile's template source (an admin without internet access).
 	EnvTemplateDir string
+	// TemplateDir (--templates DIR) holds <version>/<file> templates that
+	// replace the profile's template sources (offline).
+	TemplateDir string
+	// BuiltinTemplate gives a template built into upshift (the demo's
+	// compose file per version): name, the admin's file, version.
+	BuiltinTemplate func(name, file, version string) ([]byte, error)
 	// MigrationTimeout bounds a migration (default 30 minutes).
 	MigrationTimeout time.Duration
 	// RestoreProof says whether each hop's backup is proven by a restore
@@ -64,6 +70,10 @@ type Env struct {
 	// restore point (default: nothing written before it is lost) or the
 	// run's first one.
 	RollbackTo RollbackTarget
+
+	// git: the project directory is a clone of the app's repository with
+	// a tag per version; the config step checks the target's out.
+	git *gitLayer
 
 	mu         sync.Mutex
 	points     []*backup.Set // restore points of the run, one per hop, oldest first

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -161,7 +162,7 @@ func (d *fakeDocker) ReadImageFile(_ context.Context, image, path string, _ int6
 	d.log.add("docker read " + image + " " + path)
 	b, ok := d.files[image+" "+path]
 	if !ok {
-		return nil, fmt.Errorf("no %s in %s", path, image)
+		return nil, fmt.Errorf("no %s in %s: %w", path, image, os.ErrNotExist)
 	}
 	return b, nil
 }
@@ -540,6 +541,8 @@ type fixture struct {
 	http    *fakeHTTP
 	sink    *logSink
 	svcs    []svc
+	// templates are the built-in templates by "file@version" or "file".
+	templates map[string][]byte
 }
 
 // newFixture builds an Env for the named builtin profile with its stack
@@ -572,6 +575,26 @@ func newFixtureWith(t *testing.T, p *profile.Profile, services []svc, version st
 		BackupDir: filepath.Join(dir, "backups"), Upshift: "test",
 	}
 	f.env.setCurrent(version)
+	// Built-in templates (the demo's compose.yaml): the same file in every
+	// version unless a test says otherwise.
+	f.env.BuiltinTemplate = func(name, file, v string) ([]byte, error) {
+		if b, ok := f.templates[file+"@"+v]; ok {
+			return b, nil
+		}
+		if b, ok := f.templates[file]; ok {
+			return b, nil
+		}
+		return nil, fmt.Errorf("no built-in template %s of %s: %w", file, v, os.ErrNotExist)
+	}
+	for _, tp := range p.Templates {
+		if strings.HasPrefix(tp.Source, "builtin:") {
+			body := []byte("services:\n  api:\n    image: app:${APP_VERSION}\n")
+			f.templates = map[string][]byte{tp.File: body}
+			if err := os.WriteFile(filepath.Join(dir, tp.File), body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	return f
 }
 

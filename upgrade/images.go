@@ -26,6 +26,15 @@ func (s *imagesStep) Info() steps.StepInfo {
 func (s *imagesStep) Run(ctx context.Context, sink steps.Sink) error {
 	e := s.env
 	for _, ref := range e.targetImages(s.hop) {
+		if e.BuildImage != nil {
+			// Built locally (the demo): the builder knows whether the image
+			// there is its own or a stale one.
+			sink.Log("building " + ref + " (unless this upshift built it already)")
+			if err := e.BuildImage(ctx, s.hop, sink.Log); err != nil {
+				return err
+			}
+			continue
+		}
 		if _, ok, err := e.Docker.ImageInspect(ctx, ref); err != nil {
 			return err
 		} else if ok {

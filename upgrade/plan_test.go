@@ -1,6 +1,7 @@
 package upgrade
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -154,10 +155,10 @@ func TestBuildStepInfo(t *testing.T) {
 			t.Errorf("Touches %q, want %q", got, want)
 		}
 	})
-	t.Run(".env apply: config touches .env only (demo)", func(t *testing.T) {
+	t.Run(".env apply: config touches .env and the templated compose.yaml only (demo)", func(t *testing.T) {
 		f := newFixture(t, "upshift-demo", "1.0.0")
 		p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}})
-		if got := stepInfo(t, p.Steps, "1.1.0/config").Touches; !equalStrings(got, []string{f.env.EnvPath()}) {
+		if got := stepInfo(t, p.Steps, "1.1.0/config").Touches; !equalStrings(got, []string{f.env.EnvPath(), filepath.Join(f.env.Dir(), "compose.yaml")}) {
 			t.Errorf("Touches %q", got)
 		}
 	})

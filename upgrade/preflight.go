@@ -44,6 +44,9 @@ func (s *preflightStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err := e.checkApply(s.to, sink); err != nil {
 		return err
 	}
+	if err := e.checkReleaseFiles(ctx, s.from, s.to, sink); err != nil {
+		return err
+	}
 	det, err := e.detectNow(ctx)
 	if err != nil {
 		return err

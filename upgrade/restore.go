@@ -62,6 +62,14 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 			sink.Progress(p.Done, p.Total)
 		}
 	}
+	if e.git != nil {
+		if err := e.git.undo(ctx, s.set.ID, sink.Log); err != nil {
+			return fmt.Errorf("put the git clone back as it was before %s: %w", s.set.ID, err)
+		}
+	}
+	if err := e.removeCreated(s.set.ID, sink.Log); err != nil {
+		return err
+	}
 	sink.Log("restoring config files")
 	if err := e.Backups.RestoreConfig(ctx, s.set, e.Dir()); err != nil {
 		return err

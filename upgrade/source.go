@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,7 +49,14 @@ func (e *Env) backupSource(ctx context.Context, det *detect.Result) (backup.Sour
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(e.Dir(), p)
 		}
-		if _, err := os.Stat(p); err == nil {
+		if _, err := os.Stat(p); err == nil && !slices.Contains(src.ConfigPaths, p) {
+			src.ConfigPaths = append(src.ConfigPaths, p)
+		}
+	}
+	// Every file a template merge or a git checkout may write: a rollback
+	// puts each back byte for byte.
+	for _, p := range e.filesTheReleaseWrites() {
+		if _, err := os.Stat(p); err == nil && !slices.Contains(src.ConfigPaths, p) {
 			src.ConfigPaths = append(src.ConfigPaths, p)
 		}
 	}

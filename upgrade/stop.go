@@ -28,6 +28,9 @@ func (s *stopStep) Info() steps.StepInfo {
 }
 
 func (s *stopStep) Run(ctx context.Context, sink steps.Sink) error {
+	if err := s.env.stopAdded(ctx, sink); err != nil {
+		return err
+	}
 	w := s.env.Writers()
 	if len(w) == 0 {
 		return nil
@@ -42,6 +45,36 @@ func (s *stopStep) Run(ctx context.Context, sink steps.Sink) error {
 		s.env.countLateWrites(ctx, sink)
 		// Nothing writes now: the restore point gets the WAL up to here.
 		return s.env.sealRestorePoint(ctx, sink)
+	}
+	return nil
+}
+
+// stopAdded stops the containers running now of services the stack did
+// not have when the run began (a service a release added, such as the demo
+// 2.0.0's scheduler). The profile does not know them, so they count as
+// writers: a migration or a restore never runs under them. They are
+// stopped by container, since the compose file in place may no longer name
+// them (a rollback that already put the old one back).
+func (e *Env) stopAdded(ctx context.Context, sink steps.Sink) error {
+	if e.Start == nil {
+		return nil
+	}
+	cs, err := e.Docker.ProjectContainers(ctx, e.Project.Name)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, s := range e.Start.Report.Services {
+		known[s.Name] = true
+	}
+	for _, c := range cs {
+		if c.OneOff || c.State != "running" || c.Service == "" || known[c.Service] || c.Service == e.Start.DB.Service {
+			continue
+		}
+		sink.Log("stopping " + c.Name + " (service " + c.Service + ", added by the upgrade)")
+		if err := e.Docker.Stop(ctx, c.ID, 20*time.Second); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -95,7 +95,7 @@ func TestStop(t *testing.T) {
 		if err := (&stopStep{env: f.env, hop: "1.1.0"}).Run(context.Background(), f.sink); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"docker ps proj", "docker wait c-run", "compose stop --timeout 20 api worker"}
+		want := []string{"docker ps proj", "docker ps proj", "docker wait c-run", "compose stop --timeout 20 api worker"}
 		if got := f.calls.list(); !equalStrings(got, want) {
 			t.Errorf("calls %v, want %v", got, want)
 		}

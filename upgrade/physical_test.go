@@ -143,6 +143,17 @@ func TestStopSeals(t *testing.T) {
 			t.Errorf("sealed %v, log:\n%s", pb.sealed, f.sink.text())
 		}
 	})
+	t.Run("no writers to stop: still sealed (the migration comes next)", func(t *testing.T) {
+		f := newFixtureWith(t, builtin(t, "upshift-demo"), []svc{{"db", "db", "postgres:16"}}, "1.0.0")
+		pb := withPhysical(f)
+		f.env.AddRestorePoint(physicalSet("s1", false))
+		if err := (&stopStep{env: f.env, hop: "1.1.0"}).Run(context.Background(), f.sink); err != nil {
+			t.Fatal(err)
+		}
+		if len(pb.sealed) != 1 {
+			t.Errorf("not sealed; calls %v", f.calls.list())
+		}
+	})
 	t.Run("a failed seal fails the stop, before any migration", func(t *testing.T) {
 		f := newFixture(t, "upshift-demo", "1.0.0")
 		pb := withPhysical(f)

@@ -16,15 +16,17 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/upshift-physbench-XXXXXX")
 STACK=$WORK/stack
 PROJECT=upphysbench-$$
 BIN=$WORK/backupbench
+UPSHIFT=$WORK/upshift
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "needs GNU time at $TIME" >&2; exit 1; }
-cleanup() { "$BIN" down "$STACK" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+cleanup() { "$UPSHIFT" demo down --dir "$STACK" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-(cd "$REPO" && CGO_ENABLED=0 go build -o "$BIN" ./bench/backupbench)
-"$BIN" up "$STACK" "$PROJECT" "$PGIMAGE"
+(cd "$REPO" && CGO_ENABLED=0 go build -o "$BIN" ./bench/backupbench && CGO_ENABLED=0 go build -o "$UPSHIFT" .)
+# The demo images are built by upshift itself (they hold its binary).
+"$UPSHIFT" demo up --dir "$STACK" --project "$PROJECT" --postgres-image "$PGIMAGE" >/dev/null
 env_value() { sed -n "s/^$1=//p" "$STACK/.env" | tail -n1; }
 U=$(env_value DB_USER); D=$(env_value DB_NAME); DB=$PROJECT-db-1
-docker compose --project-directory "$STACK" -f "$STACK/compose.yaml" stop api worker >/dev/null 2>&1
+docker compose --project-directory "$STACK" -f "$STACK/compose.yaml" stop api worker scheduler >/dev/null 2>&1 || true
 ROWS=$(( SIZE * 1024 * 1024 / 700 ))
 echo "== generating ~${SIZE} MiB ($ROWS rows of md5 text)"
 docker exec "$DB" psql -qX -U "$U" -d "$D" -c "CREATE TABLE filler (id bigint, t text); INSERT INTO filler SELECT g, (SELECT string_agg(md5(random()::text || g || i), '') FROM generate_series(1, 18) i) FROM generate_series(1, $ROWS) g; CHECKPOINT" >/dev/null

@@ -83,7 +83,12 @@ func physical(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		return set.RestorePhysical(ctx, eng, *src.DB, nil)
+		start := time.Now()
+		return set.RestorePhysical(ctx, eng, *src.DB, func(p backup.Progress) {
+			if p.Line != "" {
+				fmt.Fprintf(os.Stderr, "%6.2fs %s\n", time.Since(start).Seconds(), p.Line)
+			}
+		})
 	}
 	if r := backup.PhysicalReady(ctx, eng, *src.DB); !r.OK {
 		return fmt.Errorf("no physical backup possible: %s", r.Reason)

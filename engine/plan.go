@@ -40,7 +40,7 @@ func (s *Session) Plan(ctx context.Context, to string, o PlanOptions) (*Planned,
 		return nil, fmt.Errorf("the running version is %s, so no upgrade path can be computed. Nothing was changed. Fix: start the stack so its version endpoint answers, pin the image to a version tag, or pass --from VERSION", rep.Version)
 	}
 	pl, err := s.planFrom(ctx, rep.Version, to, o)
-	if err != nil || s.Eng == nil {
+	if err != nil || s.Eng == nil || !rep.DB.Reachable {
 		return pl, err
 	}
 	if !steps.Locked(s.BackupDir()) {

@@ -87,7 +87,7 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 		env.ResumeLateWrites(st.XIDs[st.Backups[n-1]])
 	}
 	r := &Resumed{Env: env, State: st}
-	if s.Eng != nil {
+	if s.Eng != nil && s.Det != nil && s.Det.Report.DB.Reachable {
 		// A killed run's replication slot keeps WAL until the disk is full.
 		// A retry keeps the one its newest restore point still needs.
 		slotEnv := s.NewEnv()

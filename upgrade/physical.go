@@ -217,3 +217,30 @@ func (e *Env) PhysicalNote(ctx context.Context) string {
 	}
 	return "each hop's restore point will be a base backup taken while the app runs plus the WAL up to the stop: a rollback loses nothing committed before the stop"
 }
+
+// withStoppedDB lets a physical restore resume when the database container
+// is stopped: a run killed in the middle of replacing the data directory
+// leaves it so, and starting it by hand would run on a partial directory.
+// The restore replaces the directory again and starts the container itself.
+func (e *Env) withStoppedDB(det *detect.Result, set *backup.Set, log func(string)) *detect.Result {
+	ph := set.Manifest.Physical
+	if det == nil || det.DB.Container != "" || det.DB.SQLite != nil || !ph.IsSealed() || len(set.Manifest.Databases) > 0 {
+		return det
+	}
+	svc := det.Report.DB.Service
+	if svc == "" && e.Start != nil {
+		svc = e.Start.DB.Service
+	}
+	c, ok := det.Containers[svc]
+	if !ok || c.ID == "" || c.State == "running" {
+		return det
+	}
+	out := *det
+	out.DB.Service, out.DB.Container = svc, c.ID
+	out.DB.Params.User, out.DB.Params.Database = ph.User, ph.Database
+	if e.Start != nil && e.Start.DB.Params.User == ph.User {
+		out.DB.Params.Password = e.Start.DB.Params.Password
+	}
+	log("the database container " + c.Name + " is stopped (an interrupted restore, or the database never came back): its data directory is replaced again from " + set.ID)
+	return &out
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/dockerx"
 )
 
 // fakePhysical is fakeBackups with the physical operations.
@@ -249,4 +250,43 @@ func containsPrefix(calls []string, p string) bool {
 		}
 	}
 	return false
+}
+
+// TestRestorePhysicalStoppedDB: a rollback killed while the data directory
+// was being replaced left the database container stopped; the resumed
+// restore finds it and replaces the directory again instead of refusing.
+func TestRestorePhysicalStoppedDB(t *testing.T) {
+	f := newFixture(t, "upshift-demo", "1.0.0")
+	pb := withPhysical(f)
+	res := *f.det.res
+	res.Containers = map[string]dockerx.Container{}
+	for k, c := range f.det.res.Containers {
+		res.Containers[k] = c
+	}
+	db := res.Containers[res.DB.Service]
+	if db.ID == "" {
+		db.ID, db.Name = "dbid", "proj-db-1"
+	}
+	db.State = "exited"
+	res.Containers[res.DB.Service] = db
+	res.Report.DB.Service = res.DB.Service
+	res.DB.Container = ""
+	f.det.res = &res
+	set := physicalSet("s1", true)
+	set.Manifest.Physical.User, set.Manifest.Physical.Database = "notes", "notes"
+	f.env.markVerified(set.ID)
+	if err := (&restoreCheckStep{env: f.env, hop: "rollback", set: set}).Run(context.Background(), f.sink); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&restoreStep{env: f.env, hop: "rollback", set: set}).Run(context.Background(), f.sink); err != nil {
+		t.Fatal(err)
+	}
+	if len(pb.restored) != 1 || !f.sink.has("is stopped (an interrupted restore") {
+		t.Errorf("restored %v\n%s", pb.restored, f.sink.text())
+	}
+	// A logical set still needs a running server: refused as before.
+	f.env.markVerified("s2")
+	logical := testSet("s2", "1.0.0")
+	logical.Manifest.Databases = []backup.DatabaseEntry{{Name: "notes", File: "db-notes.pgdump"}}
+	wantErr(t, (&restoreStep{env: f.env, hop: "rollback", set: logical}).Run(context.Background(), f.sink), "no container of the")
 }

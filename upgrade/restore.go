@@ -38,6 +38,7 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err != nil {
 		return err
 	}
+	det = e.withStoppedDB(det, s.set, sink.Log)
 	// A resumed rollback: the writes after the restore point's dump are
 	// counted now (the stop is done, the restore has not begun), so the
 	// result says what the rollback loses even when the killed run could

@@ -38,6 +38,7 @@ func (s *restoreCheckStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err != nil {
 		return err
 	}
+	det = e.withStoppedDB(det, s.set, sink.Log)
 	sink.Log("verifying " + s.set.ID)
 	if err := e.Backups.Verify(ctx, s.set, e.pgContainer(det)); err != nil {
 		return fmt.Errorf("backup %s does not verify, nothing was restored: %w", s.set.ID, err)

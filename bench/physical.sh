@@ -23,7 +23,7 @@ cleanup() { "$UPSHIFT" demo down --dir "$STACK" >/dev/null 2>&1 || true; rm -rf 
 trap cleanup EXIT
 (cd "$REPO" && CGO_ENABLED=0 go build -o "$BIN" ./bench/backupbench && CGO_ENABLED=0 go build -o "$UPSHIFT" .)
 # The demo images are built by upshift itself (they hold its binary).
-"$UPSHIFT" demo up --dir "$STACK" --project "$PROJECT" --postgres-image "$PGIMAGE" >/dev/null
+"$UPSHIFT" demo up --dir "$STACK" --project "$PROJECT" --postgres-image "$PGIMAGE" >/dev/null 2>&1
 env_value() { sed -n "s/^$1=//p" "$STACK/.env" | tail -n1; }
 U=$(env_value DB_USER); D=$(env_value DB_NAME); DB=$PROJECT-db-1
 docker compose --project-directory "$STACK" -f "$STACK/compose.yaml" stop api worker scheduler >/dev/null 2>&1 || true

@@ -67,6 +67,10 @@ func (e *Env) checkPhysical(ctx context.Context, det *detect.Result, sink steps.
 	if !ok || db == nil {
 		return
 	}
+	if restoreProofMode(e) == ProofAlways {
+		sink.Log("• restore point: a pg_dump taken while the app runs, since --restore-proof always wants it restored in a scratch server before the downtime (a base backup is complete only at the stop); what is committed after it and before the stop would be lost by a rollback")
+		return
+	}
 	r := pb.PhysicalReady(ctx, *db)
 	if !r.OK {
 		sink.Log("• restore point: a pg_dump taken while the app runs; what is committed after it and before the stop would be lost by a rollback (a physical restore point is not possible: " + r.Reason + ")")
@@ -201,7 +205,7 @@ func (e *Env) restorePhysical(ctx context.Context, set *backup.Set, det *detect.
 // PhysicalNote says which kind of restore point the hops will get, and
 // why not a physical one ("" when it cannot be told: no database here).
 func (e *Env) PhysicalNote(ctx context.Context) string {
-	if e.BackupAfterStop || e.sqlite() {
+	if e.BackupAfterStop || e.sqlite() || restoreProofMode(e) == ProofAlways {
 		return ""
 	}
 	pb, ok := e.Backups.(physicalBackups)

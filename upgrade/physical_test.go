@@ -109,6 +109,15 @@ func TestPhysicalDecision(t *testing.T) {
 			t.Error("physical although not ready")
 		}
 	})
+	t.Run("--restore-proof always keeps a pg_dump, and says why", func(t *testing.T) {
+		f := newFixture(t, "upshift-demo", "1.0.0")
+		withPhysical(f)
+		f.env.RestoreProof = ProofAlways
+		f.env.checkPhysical(context.Background(), f.env.Start, f.sink)
+		if f.env.physicalOK() || !f.sink.has("since --restore-proof always") {
+			t.Errorf("physical %v, log:\n%s", f.env.physicalOK(), f.sink.text())
+		}
+	})
 	t.Run("--backup-after-stop and upshift backup stay logical", func(t *testing.T) {
 		f := newFixture(t, "upshift-demo", "1.0.0")
 		withPhysical(f)

@@ -80,4 +80,29 @@ func TestPhysicalRestorePoint(t *testing.T) {
 	if slots, _ := st.PSQL("SELECT count(*) FROM pg_replication_slots"); slots != "0" {
 		t.Errorf("%s replication slots after the restore", slots)
 	}
+
+	// Again, on the timeline the restore started (a second hop's rollback).
+	set2, err := backup.Create(ctx, eng, t.TempDir(), src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set2.Manifest.Physical.Timeline < 2 {
+		t.Errorf("timeline %d after a restore", set2.Manifest.Physical.Timeline)
+	}
+	if _, err := st.PSQL("INSERT INTO notes (body) VALUES ('second round')"); err != nil {
+		t.Fatal(err)
+	}
+	atStop2, _ := st.PSQL("SELECT count(*) || ':' || max(id) FROM notes")
+	if err := set2.Seal(ctx, eng, *src.DB, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.PSQL("DELETE FROM notes"); err != nil {
+		t.Fatal(err)
+	}
+	if err := set2.RestorePhysical(ctx, eng, *src.DB, nil); err != nil {
+		t.Fatalf("second restore: %v", err)
+	}
+	if got, _ := st.PSQL("SELECT count(*) || ':' || max(id) FROM notes"); got != atStop2 {
+		t.Fatalf("after the second restore notes are %s, at its stop %s", got, atStop2)
+	}
 }

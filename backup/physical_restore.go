@@ -122,20 +122,10 @@ func (s *Set) RestorePhysical(ctx context.Context, eng *dockerx.Engine, db DBSou
 }
 
 // stopForReplace stops a server whose data directory is about to be
-// replaced: an immediate shutdown (SIGQUIT to the postmaster) skips the
-// shutdown checkpoint, which would only write pages that are thrown away
-// next. A main process that does not stop on it gets a normal stop. Should
-// the restore fail before the data directory is touched, the next start
-// does an ordinary crash recovery.
+// replaced. A docker stop (not a kill): a container with restart: always
+// is restarted by Docker after a kill, and would run on the directory being
+// replaced; after a stop it stays down.
 func stopForReplace(ctx context.Context, eng *dockerx.Engine, id string) error {
-	if err := eng.Kill(ctx, id, "SIGQUIT"); err == nil {
-		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, werr := eng.Wait(wctx, id)
-		cancel()
-		if werr == nil {
-			return nil
-		}
-	}
 	return eng.Stop(ctx, id, 2*time.Minute)
 }
 
@@ -329,7 +319,7 @@ func waitPromoted(ctx context.Context, eng *dockerx.Engine, r pgRunner, containe
 			return err
 		}
 		if c.State != "running" {
-			return fmt.Errorf("the database container stopped (exit %d) during the recovery; see docker logs %s", c.ExitCode, c.Name)
+			return fmt.Errorf("the database container stopped (exit %d) during the recovery: %s (docker logs %s)", c.ExitCode, logTail(ctx, eng, container, 3), c.Name)
 		}
 		out, err := r.psql(ctx, maintenanceDB(r.db.Database), "SELECT pg_is_in_recovery()")
 		if err == nil && out == "f" {
@@ -346,6 +336,18 @@ func waitPromoted(ctx context.Context, eng *dockerx.Engine, r pgRunner, containe
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// logTail is the last n lines of a container's log, joined.
+func logTail(ctx context.Context, eng *dockerx.Engine, container string, n int) string {
+	var lines []string
+	_ = eng.Logs(ctx, container, false, time.Time{}, func(l string) {
+		lines = append(lines, strings.TrimSpace(l))
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	})
+	return strings.Join(lines, " | ")
 }
 
 // comparePhysical compares every table with its fingerprint at the stop.

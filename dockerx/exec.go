@@ -159,14 +159,6 @@ func (e *Engine) Wait(ctx context.Context, containerID string) (int, error) {
 	}
 }
 
-// Kill sends signal (e.g. "SIGQUIT") to the container's main process.
-func (e *Engine) Kill(ctx context.Context, containerID, signal string) error {
-	if _, err := e.c.ContainerKill(ctx, containerID, client.ContainerKillOptions{Signal: signal}); err != nil {
-		return fmt.Errorf("kill %s with %s: %w", shortID(containerID), signal, err)
-	}
-	return nil
-}
-
 // Stop stops a container with a grace period.
 func (e *Engine) Stop(ctx context.Context, containerID string, grace time.Duration) error {
 	secs := int(grace.Seconds())

@@ -51,6 +51,10 @@ type stackFlags struct {
 	// acceptErrors is --accept-migration-errors: with --yes, keep a version
 	// whose migration logged a matching error line and then served.
 	acceptErrors string
+	// postgresImage/postgresMajor: a PostgreSQL major hop for a target
+	// that needs a newer server.
+	postgresImage string
+	postgresMajor int
 }
 
 func (f *stackFlags) register(cmd *cobra.Command) {
@@ -68,6 +72,8 @@ func (f *stackFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.logFile, "log-file", "", "write diagnostics to this file")
 	fl.StringVar(&f.dockerContext, "context", "", "Docker context to use, as for docker --context (default: DOCKER_HOST, DOCKER_CONTEXT, the current context)")
 	fl.StringVar(&f.acceptErrors, "accept-migration-errors", "", "with --yes: keep a new version whose migration logged an error matching this regexp and then started (otherwise such a hop is rolled back)")
+	fl.StringVar(&f.postgresImage, "postgres-image", "", "when a target needs a newer PostgreSQL than the server runs: the image of the new major (e.g. postgres:17-alpine); the plan gets a PostgreSQL upgrade hop instead of being blocked")
+	fl.IntVar(&f.postgresMajor, "postgres-major", 0, "with a PostgreSQL upgrade hop: the major to move to (default: the image's, else the smallest the path needs)")
 	fl.StringVar(&f.rollbackTo, "rollback-to", "last-good", "where a failed upgrade goes back to: last-good (the last verified version on the way: nothing written before its hop is lost) or start")
 }
 
@@ -80,6 +86,7 @@ func (f *stackFlags) options() engine.Options {
 	return engine.Options{
 		Stack: f.stackOptions(), Profile: f.profile, BackupDir: f.backupDir, Notes: f.notes,
 		EnvTemplates: f.envTemplates, Templates: f.templates, Upshift: version, Builtins: builtins(), RollbackTo: f.rollbackTo,
+		PostgresImage: f.postgresImage, PostgresMajor: f.postgresMajor,
 	}
 }
 

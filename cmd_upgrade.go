@@ -17,7 +17,7 @@ import (
 func newPlanCmd() *cobra.Command {
 	var f stackFlags
 	var to string
-	var full bool
+	var full, noRehearsal bool
 	var mode engine.PlanMode
 	cmd := &cobra.Command{
 		Use:   "plan --to VERSION",
@@ -39,6 +39,7 @@ can be read, the plan follows the profile's rules and says so on each hop.`,
 			if err != nil {
 				return err
 			}
+			sess.SetRehearsal(pl, !noRehearsal)
 			est := sess.PlanEstimate(ctx, pl)
 			if f.jsonOut {
 				// JSON readers see "blocked": true; the exit code stays 0.
@@ -56,6 +57,7 @@ can be read, the plan follows the profile's rules and says so on each hop.`,
 	cmd.Flags().BoolVar(&full, "full", false, "print every release-note warning whole, not only its first line")
 	cmd.Flags().BoolVar(&mode.Offline, "offline", false, "plan from the files alone: no Docker engine, no database (automatic when no engine answers)")
 	cmd.Flags().StringVar(&mode.From, "from", "", "plan from this version instead of the detected one (with --profile NAME, no compose project is needed)")
+	cmd.Flags().BoolVar(&noRehearsal, "no-rehearsal", false, "plan without the rehearsal of each migration on a scratch copy")
 	return cmd
 }
 
@@ -65,6 +67,7 @@ type upgradeFlags struct {
 	dryRun          bool
 	backupAfterStop bool
 	restoreProof    string
+	noRehearsal     bool
 }
 
 func newUpgradeCmd() *cobra.Command {
@@ -100,6 +103,7 @@ per line and ends with {"result": "success"|"rolled_back"|"failed", ...}.
 	cmd.Flags().BoolVar(&u.dryRun, "dry-run", false, "print every step with the containers, commands and files it would touch; change nothing")
 	cmd.Flags().BoolVar(&u.backupAfterStop, "backup-after-stop", false, "take each backup after stopping the writers (no write can be lost by a rollback; longer downtime)")
 	cmd.Flags().StringVar(&u.restoreProof, "restore-proof", "auto", "prove each backup by restoring it into a throw-away PostgreSQL before the downtime: auto (databases up to 1 GiB), always, never")
+	cmd.Flags().BoolVar(&u.noRehearsal, "no-rehearsal", false, "do not rehearse each migration on a scratch copy of its backup before the downtime (on by default for PostgreSQL stacks)")
 	return cmd
 }
 
@@ -129,6 +133,7 @@ func runUpgrade(cmd *cobra.Command, f *stackFlags, u *upgradeFlags) error {
 		_, _ = fmt.Fprintf(out, "the stack already runs %s: nothing to do\n", v)
 		return nil
 	}
+	sess.SetRehearsal(pl, !u.noRehearsal)
 	if u.dryRun {
 		return render.DryRun(out, pl)
 	}

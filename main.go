@@ -104,7 +104,7 @@ migrates, verifies and rolls back when something fails.
 	root.Args = cobra.NoArgs
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return runWizard(cmd, &f) }
 	root.AddCommand(newVersionCmd(), newDemoCmd(), newDemoAppCmd(), newNotesCmd(),
-		newDetectCmd(), newPlanCmd(), newUpgradeCmd(), newResumeCmd(), newRollbackCmd(), newHistoryCmd(), newStatusCmd(),
+		newDetectCmd(), newPlanCmd(), newUpgradeCmd(), newRehearseCmd(), newResumeCmd(), newRollbackCmd(), newHistoryCmd(), newStatusCmd(),
 		newBackupCmd(), newBackupsCmd(), newRestoreCmd(), newMergeEnvCmd(), newProfilesCmd(), newProfileCmd())
 	return root
 }

@@ -65,14 +65,34 @@ const scratchReady = 90 * time.Second
 // its own volume and an internal network, and is removed on every path. The
 // outcome is recorded in the manifest (RestoreProof, Verified).
 func (s *Set) VerifyRestore(ctx context.Context, eng *dockerx.Engine, image string, progress func(Progress)) (*RestoreProof, error) {
+	proof, _, err := s.VerifyRestoreKeep(ctx, eng, image, ScratchOptions{}, progress)
+	return proof, err
+}
+
+// ScratchOptions say what a restore proof leaves for a rehearsal.
+type ScratchOptions struct {
+	// Keep leaves the scratch server running after a passed proof and
+	// returns it; the caller removes it (ScratchDB.Remove) on every path.
+	Keep bool
+	// Aliases are the server's extra names on its network (the app's DB
+	// service name).
+	Aliases []string
+}
+
+// VerifyRestoreKeep is VerifyRestore that, with opt.Keep, hands over the
+// scratch server holding the restored set (nil when the proof failed).
+func (s *Set) VerifyRestoreKeep(ctx context.Context, eng *dockerx.Engine, image string, opt ScratchOptions, progress func(Progress)) (*RestoreProof, *ScratchDB, error) {
 	if progress == nil {
 		progress = func(Progress) {}
 	}
 	start := time.Now()
 	proof := &RestoreProof{At: start.UTC(), Image: image}
-	err := s.verifyRestore(ctx, eng, image, proof, progress)
+	db, err := s.verifyRestore(ctx, eng, image, opt, proof, progress)
 	if ctx.Err() != nil {
-		return nil, err // an interrupted proof says nothing about the set
+		if db != nil {
+			_ = db.Remove(ctx)
+		}
+		return nil, nil, err // an interrupted proof says nothing about the set
 	}
 	proof.Seconds = time.Since(start).Seconds()
 	proof.Passed = err == nil
@@ -89,35 +109,39 @@ func (s *Set) VerifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 	if serr := s.saveManifest(); serr != nil && err == nil {
 		err = serr
 	}
-	return proof, err
+	if err != nil && db != nil {
+		_ = db.Remove(ctx)
+		db = nil
+	}
+	return proof, db, err
 }
 
-func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image string, proof *RestoreProof, progress func(Progress)) error {
+func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image string, opt ScratchOptions, proof *RestoreProof, progress func(Progress)) (_ *ScratchDB, err error) {
 	s.intact = false
 	if err := s.CheckFiles(ctx, progress); err != nil {
-		return err
+		return nil, err
 	}
 	if len(s.Manifest.Databases) == 0 && s.Manifest.Physical != nil {
-		return s.provePhysical(ctx, eng, proof, progress)
+		return nil, s.provePhysical(ctx, eng, proof, progress)
 	}
 	if len(s.Manifest.Databases) == 0 {
-		return fmt.Errorf("%w: %s has no PostgreSQL dump to restore", ErrRestoreProof, s.ID)
+		return nil, fmt.Errorf("%w: %s has no PostgreSQL dump to restore", ErrRestoreProof, s.ID)
 	}
 	if image == "" {
-		return fmt.Errorf("%w: %w: no PostgreSQL image is known to run it from (the database container is gone and the set records none)", ErrNoScratch, dockerx.ErrImageMissing)
+		return nil, fmt.Errorf("%w: %w: no PostgreSQL image is known to run it from (the database container is gone and the set records none)", ErrNoScratch, dockerx.ErrImageMissing)
 	}
 	img, ok, err := eng.ImageInspect(ctx, image)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !ok {
-		return fmt.Errorf("%w: %w: %s, so no scratch server can run. Nothing was changed. Fix: docker pull or build it", ErrNoScratch, dockerx.ErrImageMissing, image)
+		return nil, fmt.Errorf("%w: %w: %s, so no scratch server can run. Nothing was changed. Fix: docker pull or build it", ErrNoScratch, dockerx.ErrImageMissing, image)
 	}
 	// Leftovers of a killed run (never another upshift's live server).
 	_ = eng.CleanupScratch(ctx)
 	pw := randomHex(16)
 	sc, err := eng.StartScratch(ctx, dockerx.ScratchSpec{
-		Image: img.ID, Purpose: "restore-proof", DataDir: imagePGDATA(img.Env),
+		Image: img.ID, Purpose: "restore-proof", DataDir: imagePGDATA(img.Env), Aliases: opt.Aliases,
 		// The official image's variables, and Bitnami's for its superuser.
 		Env: []string{
 			"POSTGRES_USER=" + scratchUser, "POSTGRES_PASSWORD=" + pw, "POSTGRES_DB=" + scratchUser,
@@ -125,21 +149,27 @@ func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNoScratch, err)
+		return nil, fmt.Errorf("%w: %w", ErrNoScratch, err)
 	}
-	defer func() { _ = sc.Remove(ctx) }()
 	// The internal network has no route from the host on every engine, so
 	// the tools run inside the scratch container over its own loopback.
 	r := pgRunner{eng: eng, db: DBSource{Container: sc.ID, User: scratchUser, Password: pw, Database: scratchUser, Host: "127.0.0.1"}}
+	db := &ScratchDB{Scratch: sc, Image: img.ID, r: r}
+	defer func() {
+		if err != nil || !opt.Keep {
+			_ = sc.Remove(ctx)
+		}
+	}()
 	if err := waitReady(ctx, eng, r); err != nil {
-		return err
+		return nil, err
 	}
 	var problems []string
 	for _, d := range s.Manifest.Databases {
 		got, err := s.restoreIntoScratch(ctx, r, d, progress)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		db.Databases = append(db.Databases, d.Name)
 		if d.Tables == nil {
 			proof.Unchecked = append(proof.Unchecked, d.Name)
 			continue
@@ -148,10 +178,13 @@ func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 		problems = append(problems, compareTables(d.Name, d.Tables, got)...)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s: the dump does not restore to the rows it recorded: %s. The set is not a good restore point; the live stack was not touched. Fix: make a new backup (upshift backup)",
+		return nil, fmt.Errorf("%w: %s: the dump does not restore to the rows it recorded: %s. The set is not a good restore point; the live stack was not touched. Fix: make a new backup (upshift backup)",
 			ErrRestoreProof, s.ID, strings.Join(problems, "; "))
 	}
-	return nil
+	if !opt.Keep {
+		return nil, nil
+	}
+	return db, nil
 }
 
 func (s *Set) restoreIntoScratch(ctx context.Context, r pgRunner, d DatabaseEntry, progress func(Progress)) (map[string]TableSum, error) {

@@ -53,7 +53,13 @@ func RunApp(ctx context.Context, mode string) error {
 			return err
 		}
 		defer func() { _ = conn.Close(context.Background()) }()
-		return Migrate(ctx, conn, version)
+		if err := Migrate(ctx, conn, version); err != nil {
+			return err
+		}
+		if os.Getenv(SeedEnv) == "1" {
+			return seedHistory(ctx, conn, version)
+		}
+		return nil
 	case "serve", "worker", "scheduler":
 		if mode == "scheduler" && version < "2.0.0" {
 			return fmt.Errorf("the scheduler is new in 2.0.0; %s has none", version)
@@ -286,7 +292,7 @@ func work(ctx context.Context, conn *pgx.Conn, version string) error {
 			return nil
 		case <-t.C:
 		}
-		id, err := insertNote(ctx, conn, version, "worker heartbeat")
+		id, err := insertNote(ctx, conn, version, heartbeatBody(version))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

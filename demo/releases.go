@@ -63,9 +63,9 @@ func ComposeFor(v string) ([]byte, error) {
 		return nil, fmt.Errorf("demo app has no version %q (known: %v)", v, Versions)
 	}
 	if v >= "2.0.0" {
-		return compose2, nil
+		return withRepo(compose2), nil
 	}
-	return ComposeYAML, nil
+	return withRepo(ComposeYAML), nil
 }
 
 // Template is a file of a demo release by its name in the stack directory
@@ -82,5 +82,5 @@ func Template(file, v string) ([]byte, error) {
 
 // isDemoCompose reports whether b is a compose file the demo wrote.
 func isDemoCompose(b []byte) bool {
-	return bytes.Equal(b, ComposeYAML) || bytes.Equal(b, compose2)
+	return bytes.Equal(b, withRepo(ComposeYAML)) || bytes.Equal(b, withRepo(compose2))
 }

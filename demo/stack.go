@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -30,8 +31,30 @@ const DefaultPostgresImage = "postgres:16-alpine"
 // PostgresImageEnv overrides the database image.
 const PostgresImageEnv = "UPSHIFT_DEMO_POSTGRES_IMAGE"
 
+// ImageRepoEnv overrides ImageRepo: a test that must run this binary's
+// demo app, whichever upshift built the shared upshift-demo/app images,
+// names its own repository (it must end in /upshift-demo/app, the name the
+// profile matches).
+const ImageRepoEnv = "UPSHIFT_DEMO_IMAGE_REPO"
+
+func imageRepo() string {
+	if r := os.Getenv(ImageRepoEnv); strings.HasSuffix(r, "/"+ImageRepo) {
+		return r
+	}
+	return ImageRepo
+}
+
 // ImageRef is the image reference of version v.
-func ImageRef(v string) string { return ImageRepo + ":" + v }
+func ImageRef(v string) string { return imageRepo() + ":" + v }
+
+// withRepo is a demo compose file with the image repository of
+// ImageRepoEnv when set.
+func withRepo(compose []byte) []byte {
+	if r := imageRepo(); r != ImageRepo {
+		return bytes.ReplaceAll(compose, []byte("image: "+ImageRepo+":"), []byte("image: "+r+":"))
+	}
+	return compose
+}
 
 // CheckStatic returns an error unless path is a statically linked executable:
 // the demo images are FROM scratch, with no dynamic loader or libc.
@@ -114,6 +137,9 @@ func EnsureImage(ctx context.Context, eng *dockerx.Engine, version string, log f
 		}
 		if err != nil {
 			return fmt.Errorf("find the upshift executable: %w", err)
+		}
+		if CheckStatic(exe) != nil {
+			return nil // this executable cannot be an image (a test binary): keep the one there
 		}
 		sum, err := binarySum(exe)
 		if err != nil {
@@ -308,7 +334,9 @@ func Up(ctx context.Context, eng *dockerx.Engine, opts StackOptions, log func(st
 	if err := p.Compose(ctx, log, "up", "--detach", "--wait", "--wait-timeout", "120", "db"); err != nil {
 		return p, err
 	}
-	if err := p.Compose(ctx, log, "run", "--rm", "--no-deps", "api", "migrate"); err != nil {
+	// A new database gets the notes of a 1.x history (duplicates included
+	// before 2.1.0), as an install that has run for years would have.
+	if err := p.Compose(ctx, log, "run", "--rm", "--no-deps", "-e", SeedEnv+"=1", "api", "migrate"); err != nil {
 		return p, err
 	}
 	if err := p.Compose(ctx, log, "up", "--detach", "--wait", "--wait-timeout", "120"); err != nil {

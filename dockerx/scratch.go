@@ -40,7 +40,14 @@ type ScratchSpec struct {
 	Image   string   // image ID or reference; must be present locally
 	Env     []string // e.g. POSTGRES_PASSWORD=...
 	DataDir string   // where the fresh anonymous volume is mounted (the image's data directory)
-	Purpose string   // recorded in LabelHelper
+	// Aliases are extra names of the server on its network (the app's DB
+	// service name, so an app container on it connects unchanged).
+	Aliases []string
+	// Volume, when set, is a named volume mounted at DataDir instead of a
+	// fresh anonymous one; Remove keeps it (a PostgreSQL major upgrade
+	// fills the new server's data volume this way).
+	Volume  string
+	Purpose string // recorded in LabelHelper
 
 	pid int // owner recorded in LabelScratchPID; tests fake a dead one
 }
@@ -93,7 +100,9 @@ func (e *Engine) StartScratch(ctx context.Context, spec ScratchSpec) (_ *Scratch
 		cl[k] = v
 	}
 	var mounts []mount.Mount
-	if spec.DataDir != "" {
+	if spec.DataDir != "" && spec.Volume != "" {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: spec.Volume, Target: spec.DataDir})
+	} else if spec.DataDir != "" {
 		// No Source: Docker makes a new anonymous volume, seeded from the
 		// image's directory (ownership included), removed with the container.
 		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Target: spec.DataDir, VolumeOptions: &mount.VolumeOptions{Labels: labels}})
@@ -106,7 +115,7 @@ func (e *Engine) StartScratch(ctx context.Context, spec ScratchSpec) (_ *Scratch
 			NetworkMode: container.NetworkMode(name),
 			Mounts:      mounts,
 		},
-		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{name: {}}},
+		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{name: {Aliases: spec.Aliases}}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create scratch container from %s: %w", shortID(spec.Image), err)

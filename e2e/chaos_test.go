@@ -83,7 +83,13 @@ func chaosTrial(t *testing.T, seed int64) {
 	acked := followService(t, s.Project, "worker")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.Bin, "upgrade", "--to", to, "--yes", "--json")
+	args := []string{"upgrade", "--to", to, "--yes", "--json"}
+	if fault.failing {
+		// The rehearsal would stop it before the downtime: aim at the
+		// migration and the rollback.
+		args = append(args, "--no-rehearsal")
+	}
+	cmd := exec.CommandContext(ctx, s.Bin, args...)
 	cmd.Dir = s.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out strings.Builder

@@ -19,7 +19,7 @@ func TestRollbackToTheLastGoodHop(t *testing.T) {
 	if _, err := s.PSQL(`INSERT INTO notes (body) VALUES ('same body'), ('same body')`); err != nil {
 		t.Fatal(err)
 	}
-	out, err := s.Run("upgrade", "--to", "2.1.0", "--yes", "--json")
+	out, err := s.Run("upgrade", "--to", "2.1.0", "--yes", "--json", "--no-rehearsal")
 	if code := exitCode(err); code != 3 {
 		t.Fatalf("exit %d, want 3 (rolled back)\n%s", code, out)
 	}

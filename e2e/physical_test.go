@@ -39,7 +39,7 @@ func TestPhysicalRollbackLosesNothing(t *testing.T) {
 	s := testenv.StartDemo(t, "2.0.0")
 	seedDuplicates(t, s)
 	acked := followLogs(t, s.Container("worker"))
-	out, err := s.Run("upgrade", "--to", "2.1.0", "--yes", "--json")
+	out, err := s.Run("upgrade", "--to", "2.1.0", "--yes", "--json", "--no-rehearsal")
 	if code := exitCode(err); code != 3 {
 		t.Fatalf("exit code %d, want 3 (rolled back)\n%s", code, out)
 	}
@@ -74,7 +74,7 @@ func TestPhysicalKillDuringMigrationThenRollback(t *testing.T) {
 	seedDuplicates(t, s)
 	s.SetEnv("DEMO_MIGRATION_DELAY", "4s")
 	acked := followLogs(t, s.Container("worker"))
-	cmd, cancel := startUpgrade(t, s, "2.1.0")
+	cmd, cancel := startUpgrade(t, s, "2.1.0", "--no-rehearsal")
 	defer cancel()
 	time.Sleep(time.Second)
 	_ = cmd.Process.Kill() // SIGKILL
@@ -126,7 +126,7 @@ func slotOfKilledRun(t *testing.T, next []string) {
 	before := walBytes(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.Bin, "upgrade", "--to", "2.1.0", "--yes", "--json")
+	cmd := exec.CommandContext(ctx, s.Bin, "upgrade", "--to", "2.1.0", "--yes", "--json", "--no-rehearsal")
 	cmd.Dir = s.Dir
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -35,15 +35,6 @@ func editCompose(t *testing.T, s *testenv.Stack, edit func(string) string) strin
 	return out
 }
 
-func startedAt(t *testing.T, container string) string {
-	t.Helper()
-	out, err := testenv.Docker("inspect", "-f", "{{.State.StartedAt}}", container)
-	if err != nil {
-		t.Fatalf("inspect %s: %v\n%s", container, err, out)
-	}
-	return strings.TrimSpace(out)
-}
-
 func containerEnv(t *testing.T, container string) string {
 	t.Helper()
 	out, err := testenv.Docker("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", container)
@@ -90,7 +81,7 @@ func TestComposeTemplateMerge(t *testing.T) {
 	if v, err := s.APIVersion(); err != nil || v != "2.0.0" {
 		t.Errorf("api on the admin's port: %q %v", v, err)
 	}
-	if st := startedAt(t, s.Container("scheduler")); st == "" {
+	if st := startedAt(t, s, "scheduler"); st == "scheduler=" {
 		t.Error("the scheduler did not start")
 	}
 	if env := containerEnv(t, s.Container("api")); !strings.Contains(env, "ADMIN_NOTE=kept by upshift") || !strings.Contains(env, "NOTES_PAGE_SIZE=50") {
@@ -142,7 +133,7 @@ func TestComposeTemplateConflict(t *testing.T) {
 		return strings.Replace(c, `NOTES_PAGE_SIZE: "20"`, `NOTES_PAGE_SIZE: "30"`, 1)
 	})
 	env, _ := os.ReadFile(filepath.Join(s.Dir, ".env"))
-	api := startedAt(t, s.Container("api"))
+	api := startedAt(t, s, "api")
 	out, err := s.Run("upgrade", "--to", "2.0.0", "--yes", "--json")
 	if code := exitCode(err); code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
@@ -160,7 +151,7 @@ func TestComposeTemplateConflict(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(s.Dir, ".env")); string(b) != string(env) {
 		t.Errorf(".env changed")
 	}
-	if now := startedAt(t, s.Container("api")); now != api {
+	if now := startedAt(t, s, "api"); now != api {
 		t.Errorf("the api was restarted (%s → %s)", api, now)
 	}
 }
@@ -235,7 +226,7 @@ func TestGitCloneLayout(t *testing.T) {
 	edited := editCompose(t, s, func(c string) string {
 		return strings.Replace(c, `NOTES_PAGE_SIZE: "50"`, `NOTES_PAGE_SIZE: "70"`, 1)
 	})
-	api := startedAt(t, s.Container("api"))
+	api := startedAt(t, s, "api")
 	if _, err := s.PSQL(`DELETE FROM notes a USING notes b WHERE a.body = b.body AND a.id > b.id`); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +244,7 @@ func TestGitCloneLayout(t *testing.T) {
 	if b, _ := os.ReadFile(compose); string(b) != edited {
 		t.Errorf("compose changed:\n%s", b)
 	}
-	if now := startedAt(t, s.Container("api")); now != api {
+	if now := startedAt(t, s, "api"); now != api {
 		t.Errorf("the api was restarted (%s → %s)", api, now)
 	}
 }

@@ -74,6 +74,7 @@ func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) 
 		markNoNotes(&path)
 	}
 	inAppForm(s.Det.Profile, notes, &path)
+	notices = append(append([]string(nil), notices...), s.planDBHop(ctx, &path)...) // pgmajor.go
 	env := s.NewEnv()
 	env.BackupAfterStop = o.BackupAfterStop
 	hops := hopsOf(path)
@@ -94,7 +95,7 @@ func hopsOf(p releases.Path) []upgrade.Hop {
 		}
 		out = append(out, uh)
 	}
-	return out
+	return withDBHop(p, out)
 }
 
 // Infos lists the steps of a plan for people.
@@ -113,6 +114,11 @@ type Estimate struct {
 	BackupErr   error         // the backup cannot be sized (why)
 	FreeErr     error         // not enough free space (why)
 	Downtime    time.Duration // rough: stop, migration and start per hop
+	// Rehearsal says whether each migration is rehearsed first (and its
+	// time measured); Measured, when the rehearsals ran, is the downtime
+	// with their measured migration times.
+	Rehearsal bool
+	Measured  time.Duration
 	// NotEstimated: planned offline, nothing could be sized.
 	NotEstimated bool
 }
@@ -132,6 +138,14 @@ func (p *Planned) Estimate(ctx context.Context) Estimate {
 		per += time.Duration(e.BackupBytes/(100<<20)) * time.Second
 	}
 	e.Downtime = per * time.Duration(len(p.Path.Hops))
+	e.Rehearsal = p.Env.WillRehearse()
+	if p.Path.DBHop != nil {
+		// Dump, restore and compare every database with the app stopped.
+		e.Downtime += per + time.Duration(db/(20<<20))*time.Second
+	}
+	if rs := p.Env.Rehearsals(); len(rs) > 0 {
+		e.Measured = p.Env.RehearsalTime() + upgrade.StopStartTime*time.Duration(len(p.Path.Hops))
+	}
 	return e
 }
 

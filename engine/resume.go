@@ -109,6 +109,11 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 		}
 		r.Plan = upgrade.RestorePlan(env, set, "restore", false)
 		return r, nil
+	case steps.KindRehearse:
+		// A rehearsal changes nothing of the stack; its scratch server
+		// went with the cleanup above.
+		r.NoRestorePoint = true
+		return r, nil
 	case steps.KindBackup:
 		if stopped(st) {
 			r.Plan = upgrade.StartPlan(env, st.Info.From)
@@ -167,8 +172,13 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 }
 
 func hopVersions(p releases.Path) []string {
-	out := make([]string, 0, len(p.Hops))
+	out := make([]string, 0, len(p.Hops)+1)
 	for _, h := range p.Hops {
+		if d := p.DBHop; d != nil && d.Before == h.Version {
+			// The PostgreSQL hop, by its step prefix: a resume without the
+			// --postgres-image of the run sees another path and refuses.
+			out = append(out, upgrade.PostgresMajor{FromMajor: d.FromMajor, ToMajor: d.ToMajor}.HopID())
+		}
 		out = append(out, h.Version)
 	}
 	return out
@@ -201,6 +211,8 @@ func whereItStopped(st *steps.RunState) (lastGood string, changed bool) {
 	for _, id := range st.Started {
 		hop, step, _ := strings.Cut(id, "/")
 		switch {
+		case step == "verify" && st.Finished[id] == steps.StatusOK && upgrade.IsPostgresHop(hop):
+			changed = false // the server moved; the app version did not
 		case step == "verify" && st.Finished[id] == steps.StatusOK && slices.Contains(st.Info.Hops, hop):
 			lastGood, changed = hop, false
 		case hop == "rollback" || hop == "restore":

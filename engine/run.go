@@ -67,6 +67,9 @@ func (s *Session) Run(ctx context.Context, env *upgrade.Env, plan *steps.Plan, s
 		return steps.Result{}, err
 	}
 	defer lock.Release()
+	// A scratch copy kept for a rehearsal that never ran (a step between
+	// failed) goes with the run.
+	defer env.DropScratch(ctx)
 	var jour *steps.Journal
 	if resume != nil {
 		jour, err = steps.OpenJournal(resume.Path)

@@ -57,6 +57,12 @@ type Options struct {
 	// GitHubURL replaces the GitHub API base URL for release notes
 	// (GitHub Enterprise; a local stand-in). Default: $UPSHIFT_GITHUB_API.
 	GitHubURL string
+	// PostgresImage is --postgres-image: the image of a newer PostgreSQL
+	// major, for a target that needs one (a PostgreSQL major hop);
+	// PostgresMajor is --postgres-major (0: the image's, else the
+	// smallest the path needs).
+	PostgresImage string
+	PostgresMajor int
 }
 
 // Session is a connected engine plus what detect found on one stack.

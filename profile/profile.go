@@ -133,6 +133,10 @@ type DB struct {
 	// failure (gorm AutoMigrate), so preflight refuses a role that may not
 	// create and alter its tables.
 	NeedsDDL bool `yaml:"needs_ddl,omitempty"`
+	// MajorImage is the image of a newer PostgreSQL major, with {{major}}
+	// for the number ("postgres:{{major}}-alpine"): a target that needs a
+	// newer server than the one running gets a PostgreSQL upgrade hop.
+	MajorImage string `yaml:"major_image,omitempty"`
 	// AppDSN says where the app keeps its own connection string, when it
 	// connects with another role than the database service's user: the
 	// DDL check is made as that role.

@@ -211,6 +211,9 @@ func (p *Profile) validateDB(c *checker) {
 				c.bad(k.f, "%q is not an env key name", k.v)
 			}
 		}
+		if p.DB.MajorImage != "" && !strings.Contains(p.DB.MajorImage, "{{major}}") {
+			c.bad("db.major_image", "%q has no {{major}} for the PostgreSQL major version (e.g. postgres:{{major}}-alpine)", p.DB.MajorImage)
+		}
 	case EngineSQLite:
 		if p.DB.Path == "" {
 			c.bad("db.path", "a sqlite database needs the path of its file inside the project")

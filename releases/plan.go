@@ -49,6 +49,42 @@ type Path struct {
 	// ("upgrade to 2.1.2 first"), between From and To. Confirmed ones are
 	// stops of the profile too; the others are suggestions to check.
 	NoteStops []NoteStop `json:"note_stops,omitempty"`
+	// DBNeeds are the minimum database versions of the profile's rules
+	// that the running server does not meet, each also in Blockers; the
+	// engine may plan them as a DBHop instead.
+	DBNeeds []DBNeed `json:"db_needs,omitempty"`
+	// DBHop is the database server upgrade planned as a hop, before the
+	// app hop DBHop.Before.
+	DBHop *DBHop `json:"db_hop,omitempty"`
+}
+
+// DBNeed is a min_db rule the running server does not meet.
+type DBNeed struct {
+	Hop     string `json:"hop"`     // the app hop that needs it
+	Engine  string `json:"engine"`  // postgresql
+	Version string `json:"version"` // the minimum ("16")
+	Blocker string `json:"blocker"` // its text in Path.Blockers
+}
+
+// DBHop upgrades the database server to a new major version as a hop of
+// its own (dump, restore into the new major, switch the compose file).
+type DBHop struct {
+	Before    string `json:"before"` // the first app hop that needs it
+	Engine    string `json:"engine"`
+	From      string `json:"from"` // the running server's version
+	FromMajor int    `json:"from_major"`
+	ToMajor   int    `json:"to_major"`
+	Image     string `json:"image"`
+}
+
+// Explain says what the hop does, for people.
+func (h *DBHop) Explain() string {
+	return fmt.Sprintf("%s needs a newer server: with the app stopped, every database and the roles are dumped from %s %d and restored into %s %d (%s) on a new volume, every table compared, then the compose file's database service is pointed at the new image and volume. The old volume is kept untouched: a rollback switches back to it.", h.Before, engineTitle(engineName(h.Engine)), h.FromMajor, engineTitle(engineName(h.Engine)), h.ToMajor, h.Image)
+}
+
+// Title is the hop's name for people: "PostgreSQL 15 → 17".
+func (h *DBHop) Title() string {
+	return fmt.Sprintf("%s %d → %d", engineTitle(engineName(h.Engine)), h.FromMajor, h.ToMajor)
 }
 
 // Latest is the target that means "the newest released version".
@@ -395,7 +431,9 @@ func checkMinDB(p *profile.Profile, path *Path, db DBFacts) {
 					Requires: []Requirement{{Name: name, Version: r.Version}},
 				})
 			case server.Compare(want) < 0:
-				path.Blockers = append(path.Blockers, fmt.Sprintf("%s needs %s %s or newer%s, but the database runs %s %s. Upgrade the database server first (dump, new major, restore), then plan again.", h.Version, name, r.Version, why, name, server.Original))
+				blocker := fmt.Sprintf("%s needs %s %s or newer%s, but the database runs %s %s. Upgrade the database server first (dump, new major, restore), then plan again.", h.Version, name, r.Version, why, name, server.Original)
+				path.Blockers = append(path.Blockers, blocker)
+				path.DBNeeds = append(path.DBNeeds, DBNeed{Hop: h.Version, Engine: engineName(r.Engine), Version: r.Version, Blocker: blocker})
 			}
 		}
 	}

@@ -36,7 +36,14 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 			_, _ = fmt.Fprintf(w, "! the release notes ask for a stop at %s, which the profile's rules do not have: check before going on (%s)\n", ns.Version, firstLineOf(ns.Reason))
 		}
 	}
-	for i, h := range p.Hops {
+	n := 0
+	for _, h := range p.Hops {
+		if d := p.DBHop; d != nil && d.Before == h.Version {
+			n++
+			_, _ = fmt.Fprintf(w, "\nhop %d: %s  (the database server, before %s)\n", n, d.Title(), h.Version)
+			_, _ = fmt.Fprintf(w, "  %s\n", d.Explain())
+		}
+		n++
 		stop := ""
 		if h.RequiredStop {
 			stop = "  (required stop"
@@ -45,7 +52,7 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 			}
 			stop += ")"
 		}
-		_, _ = fmt.Fprintf(w, "\nhop %d: %s%s\n", i+1, h.Version, stop)
+		_, _ = fmt.Fprintf(w, "\nhop %d: %s%s\n", n, h.Version, stop)
 		// Headlines first, grouped per note section; the low-confidence
 		// ones of a version apart ("may concern you"); --full adds the text.
 		for _, g := range releases.Group(h.Warnings) {
@@ -72,7 +79,21 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 	if est.NotEstimated {
 		_, _ = fmt.Fprintf(w, "\nbackups go to %s; backup size and downtime not estimated (offline)\n", pl.Env.BackupDir)
 	} else {
-		_, _ = fmt.Fprintf(w, "\neach backup: about %s in %s; downtime: about %s\n", human.Bytes(est.BackupBytes), pl.Env.BackupDir, est.Downtime)
+		down := fmt.Sprintf("about %s", est.Downtime)
+		switch {
+		case est.Measured > 0:
+			down = fmt.Sprintf("about %s (measured in rehearsal)", est.Measured)
+		case est.Rehearsal:
+			down += " (a guess; each migration's time is measured in its rehearsal, before the stop)"
+		}
+		_, _ = fmt.Fprintf(w, "\neach backup: about %s in %s; downtime: %s\n", human.Bytes(est.BackupBytes), pl.Env.BackupDir, down)
+	}
+	switch {
+	case est.NotEstimated:
+	case est.Rehearsal:
+		_, _ = fmt.Fprintln(w, "rehearsal: each migration runs first on a scratch copy of its backup, before anything is stopped; a failure there changes nothing (--no-rehearsal to skip)")
+	case len(p.Hops) > 0 && pl.Env.RehearsalSkipReason() != "":
+		_, _ = fmt.Fprintln(w, "rehearsal: none: "+pl.Env.RehearsalSkipReason())
 	}
 	for _, pr := range est.Problems() {
 		_, _ = fmt.Fprintln(w, "  ✗ "+pr)
@@ -122,8 +143,9 @@ func PlanJSON(w io.Writer, pl *engine.Planned, est engine.Estimate) error {
 		Notices     []string         `json:"notices,omitempty"`
 		BackupBytes int64            `json:"backup_bytes"`
 		DowntimeNS  int64            `json:"downtime_ns"`
+		Rehearsal   bool             `json:"rehearsal"`
 		Problems    []string         `json:"problems,omitempty"`
-	}{Path: pl.Path, Steps: engine.Infos(pl.Plan), Notices: pl.Notices, BackupBytes: est.BackupBytes, DowntimeNS: int64(est.Downtime), Problems: est.Problems()}
+	}{Path: pl.Path, Steps: engine.Infos(pl.Plan), Notices: pl.Notices, BackupBytes: est.BackupBytes, DowntimeNS: int64(est.Downtime), Rehearsal: est.Rehearsal, Problems: est.Problems()}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return writeErr(enc.Encode(out))

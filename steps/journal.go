@@ -46,6 +46,9 @@ const (
 	KindUpgrade = "upgrade"
 	KindRestore = "restore"
 	KindBackup  = "backup"
+	// KindRehearse is `upshift rehearse`: scratch copies only, nothing of
+	// the stack changes, so there is nothing to resume.
+	KindRehearse = "rehearse"
 )
 
 // Record is one line of a journal.

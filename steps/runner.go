@@ -60,6 +60,9 @@ type Plan struct {
 	// RollsBack marks the rollback of an interrupted upgrade (resume): its
 	// success is the upgrade's "rolled_back", not a success.
 	RollsBack bool
+	// Success, when set, is the message of a success (a rehearsal, which
+	// installs nothing).
+	Success func() string
 	// Hint, when set, finds what the release notes say about a failure of
 	// step (the acknowledged manual action it matches), or "".
 	Hint func(step StepInfo, failure string) string
@@ -255,6 +258,11 @@ func (r *Runner) Run(ctx context.Context, p *Plan, start int) Result {
 		res.Backup = p.Origin()
 	}
 	switch {
+	case p.Success != nil:
+		res.Message = p.Success()
+		if p.Reached != nil {
+			res.Reached = p.Reached() // a rehearsal moves nothing
+		}
 	case p.RollsBack:
 		res.Outcome = OutcomeRolledBack
 		res.Message = fmt.Sprintf("The interrupted upgrade was rolled back: backup %s is back in place (database, config, volumes and images together) and the stack runs %s, healthy.", res.Backup, p.To)
@@ -320,12 +328,18 @@ func (r *Runner) fail(ctx context.Context, p *Plan, res Result, info StepInfo, c
 			res.Partial = true
 			res.Message = fmt.Sprintf("%q failed before it changed anything of its hop: %s. The stack runs %s, verified: the last good version on the way to %s.", info.Name, cause, res.Reached, p.To)
 			res.Next = fmt.Sprintf("Fix the cause, then run the upgrade to %s again: it goes on from %s.", p.To, res.Reached)
+			if h := r.hint(p, info, cause, res.Cause); h != "" {
+				res.Next = "The release notes say, for this hop: " + h + ". " + res.Next
+			}
 			return r.done(res)
 		}
 		res.Unchanged = true
 		res.Message = fmt.Sprintf("%q failed before anything was changed: %s. The stack still runs %s.", info.Name, cause, p.From)
 		if res.Outcome == OutcomeFailed {
 			res.Next = "Fix the cause, then run it again; nothing needs undoing."
+			if h := r.hint(p, info, cause, res.Cause); h != "" {
+				res.Next = "The release notes say, for this hop: " + h + ". " + res.Next
+			}
 		}
 		return r.done(res)
 	}

@@ -14,6 +14,10 @@ import (
 type backupStep struct {
 	env *Env
 	hop string
+	// afterStop: taken with the writers stopped whatever BackupAfterStop
+	// says; allDatabases: every database of the server, not only the
+	// profile's (both for the PostgreSQL major hop).
+	afterStop, allDatabases bool
 }
 
 func (s *backupStep) Info() steps.StepInfo {
@@ -37,7 +41,7 @@ func (s *backupStep) Info() steps.StepInfo {
 
 func (s *backupStep) Run(ctx context.Context, sink steps.Sink) error {
 	err := s.run(ctx, sink)
-	if err != nil && s.env.BackupAfterStop && !s.env.needsRollback(s.env.Start.Report.Version) {
+	if err != nil && (s.env.BackupAfterStop || s.afterStop) && !s.env.needsRollback(s.env.Start.Report.Version) {
 		// The writers were stopped for this backup and there is no restore
 		// point to roll back to: bring the old version back up as it was.
 		sink.Log("the backup failed; starting the app again (nothing else was changed)")
@@ -58,18 +62,42 @@ func (s *backupStep) run(ctx context.Context, sink steps.Sink) error {
 	if err != nil {
 		return err
 	}
+	if s.allDatabases && src.DB != nil {
+		if err := e.pgPorts(); err != nil {
+			return err
+		}
+		dbs, err := e.PG.ListDatabases(ctx, *src.DB)
+		if err != nil {
+			return err
+		}
+		src.DB.Extra = nil
+		var empty []string
+		for _, d := range dbs {
+			switch {
+			case d.Name == src.DB.Database:
+			case d.Empty:
+				empty = append(empty, d.Name) // nothing to dump: created empty on the new server
+			default:
+				src.DB.Extra = append(src.DB.Extra, d.Name)
+			}
+		}
+		sink.Log("databases: " + strings.Join(append([]string{src.DB.Database}, src.DB.Extra...), ", "))
+		if len(empty) > 0 {
+			sink.Log("• empty, nothing to dump: " + strings.Join(empty, ", "))
+		}
+	}
 	for _, f := range src.SQLiteFiles {
 		sink.Log("SQLite file " + f.Path + " (container stopped)")
 	}
 	for _, sk := range src.Skipped {
 		sink.Log("• not in this backup: " + sk)
 	}
-	src.Physical = s.hop != "" && src.DB != nil && e.physicalOK()
+	src.Physical = s.hop != "" && src.DB != nil && !s.afterStop && e.physicalOK()
 	if src.Physical {
 		sink.Log("• base backup (pg_basebackup) through a replication slot; the WAL up to the stop is added at the stop")
 	}
 	var mark int64
-	if !e.BackupAfterStop && src.DB != nil && !src.Physical {
+	if !e.BackupAfterStop && !s.afterStop && src.DB != nil && !src.Physical {
 		// The app keeps writing during this backup: mark where the dump
 		// starts, so the stop can tell what the restore point will lack.
 		if x, err := e.DB.NextXID(ctx, det.DB.Params); err == nil {

@@ -52,11 +52,23 @@ func (s *migrateStep) watchEntrypoint(ctx context.Context, sink steps.Sink) erro
 		return err
 	}
 	w := &logWatch{ok: okRe, bad: errRe, known: known, last: time.Now(), sink: sink, note: e.note, svc: svc, settle: settle}
+	err = e.followLog(ctx, c.ID, since, w)
+	var d *steps.Doubt
+	if errors.As(err, &d) {
+		d.Evidence = e.evidence(ctx, svc, s.hop)
+	}
+	return err
+}
+
+// followLog follows a migrating container's log with w until the
+// migration is over: nil (success), a *steps.Doubt (an error line, then the
+// success line) or an error. The migration and its rehearsal share it.
+func (e *Env) followLog(ctx context.Context, containerID string, since time.Time, w *logWatch) error {
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
 	ended := make(chan error, 1)
 	go func() {
-		ended <- e.Docker.Logs(lctx, c.ID, true, since, w.line)
+		ended <- e.Docker.Logs(lctx, containerID, true, since, w.line)
 	}()
 	tick := time.NewTicker(watchTick)
 	defer tick.Stop()
@@ -64,24 +76,13 @@ func (s *migrateStep) watchEntrypoint(ctx context.Context, sink steps.Sink) erro
 	for {
 		select {
 		case logErr := <-ended:
-			err := w.ended(logErr, settle, svc)
-			var d *steps.Doubt
-			if errors.As(err, &d) {
-				d.Evidence = e.evidence(ctx, svc, s.hop)
-			}
-			return err
+			return w.ended(logErr, w.settle, w.svc)
 		case <-ctx.Done():
-			return fmt.Errorf("no success line (%s) before the timeout: %w", m.SuccessLog, ctx.Err())
+			return fmt.Errorf("no success line (%s) before the timeout: %w", w.ok, ctx.Err())
 		case now := <-tick.C:
-			done, err := w.decide(now, settle, watchdog, svc)
-			if !done {
-				continue
+			if done, err := w.decide(now, w.settle, watchdog, w.svc); done {
+				return err
 			}
-			var d *steps.Doubt
-			if errors.As(err, &d) {
-				d.Evidence = e.evidence(ctx, svc, s.hop)
-			}
-			return err
 		}
 	}
 }

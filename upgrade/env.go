@@ -32,6 +32,8 @@ type Env struct {
 	Backups  Backups
 	DB       DB
 	HTTP     HTTP
+	// PG runs the PostgreSQL major hop (nil in tests that have none).
+	PG PGServers
 	// BuildImage, when set, builds the app's image of a version instead
 	// of pulling it (the demo builds its images from this binary).
 	BuildImage func(ctx context.Context, version string, log func(string)) error
@@ -66,6 +68,9 @@ type Env struct {
 	// CleanupScratch removes scratch servers a killed run left behind
 	// (nil in tests).
 	CleanupScratch func(ctx context.Context) error
+	// NoRehearsal turns off the rehearsal of each hop's migration on a
+	// scratch copy (--no-rehearsal).
+	NoRehearsal bool
 	// RollbackTo says where a failure goes back to: the last good hop's
 	// restore point (default: nothing written before it is lost) or the
 	// run's first one.
@@ -88,6 +93,11 @@ type Env struct {
 	lateWrites  map[string]int64
 	verifiedIDs map[string]bool // sets verified by this run (checked before a restore)
 	physical    bool            // this hop's restore point is a base backup + WAL (preflight decides)
+	rehearsal   rehearsalState
+	// pgSwitched are the restore points taken by a PostgreSQL major hop of
+	// this process, after its stop: the old server's volume holds exactly
+	// their data, so a rollback to one only switches back.
+	pgSwitched map[string]bool
 }
 
 // RollbackTarget is where a rollback goes back to.

@@ -99,7 +99,7 @@ func TestHopDemoRollback(t *testing.T) {
 			started = append(started, ev.Step)
 		}
 	}
-	want := append(hopIDs("1.1.0", "preflight", "backup", "images", "config", "stop", "migrate"), "rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify")
+	want := append(hopIDs("1.1.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate"), "rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify")
 	if !equalStrings(started, want) {
 		t.Errorf("started\n got %v\nwant %v", started, want)
 	}
@@ -174,11 +174,11 @@ func TestHopMaibot(t *testing.T) {
 	}{
 		{
 			"success", "WebUI started on 0.0.0.0:8001", steps.OutcomeSuccess,
-			append(hopIDs("0.11.0", "preflight", "images", "terms", "stop", "backup", "config", "migrate", "start", "verify"), "cleanup"),
+			append(hopIDs("0.11.0", "preflight", "images", "rehearse", "terms", "stop", "backup", "config", "migrate", "start", "verify"), "cleanup"),
 		},
 		{
 			"migration error rolls back", "Traceback (most recent call last):", steps.OutcomeRolledBack,
-			append(hopIDs("0.11.0", "preflight", "images", "terms", "stop", "backup", "config", "migrate"), "rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"),
+			append(hopIDs("0.11.0", "preflight", "images", "rehearse", "terms", "stop", "backup", "config", "migrate"), "rollback/check", "rollback/stop", "rollback/restore", "rollback/start", "rollback/verify"),
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -16,6 +16,9 @@ import (
 type Hop struct {
 	Version string
 	Renames []envfile.Rename
+	// Postgres, when set, makes this a PostgreSQL major hop (Version is
+	// then the app version, unchanged by it).
+	Postgres *PostgresMajor
 }
 
 // Build turns hops into the steps of an upgrade of env's stack, in order.
@@ -29,11 +32,20 @@ func Build(env *Env, from string, hops []Hop) *steps.Plan {
 	p := &steps.Plan{From: from}
 	prev := from
 	for _, h := range hops {
+		if h.Postgres != nil {
+			p.Steps = append(p.Steps, postgresHopSteps(env, prev, *h.Postgres)...)
+			continue
+		}
 		p.Steps = append(p.Steps, &preflightStep{env: env, from: prev, to: h.Version})
 		if !env.BackupAfterStop {
 			p.Steps = append(p.Steps, withRestoreProof(&backupStep{env: env, hop: h.Version}))
 		}
 		p.Steps = append(p.Steps, &imagesStep{env: env, hop: h.Version})
+		if env.migrates() {
+			// Before anything is stopped or changed; it skips itself (and
+			// says why) when the backup comes after the stop.
+			p.Steps = append(p.Steps, &rehearseStep{env: env, hop: h.Version, from: prev, renames: h.Renames})
+		}
 		if len(env.Profile.Upgrade.Consent) > 0 {
 			p.Steps = append(p.Steps, &termsStep{env: env, hop: h.Version})
 		}

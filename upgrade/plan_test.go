@@ -48,37 +48,37 @@ func TestBuildStepOrder(t *testing.T) {
 	}{
 		{
 			name: "one-off migration, .env apply (demo)", app: "upshift-demo", from: "1.0.0", hops: []string{"1.1.0"},
-			want: append(hopIDs("1.1.0", "preflight", "backup", "images", "config", "stop", "migrate", "start", "verify"), "cleanup"),
+			want: append(hopIDs("1.1.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate", "start", "verify"), "cleanup"),
 		},
 		{
 			name: "two hops, one clean-up at the end (demo)", app: "upshift-demo", from: "1.0.0", hops: []string{"1.1.0", "2.0.0"},
 			want: append(append(
-				hopIDs("1.1.0", "preflight", "backup", "images", "config", "stop", "migrate", "start", "verify"),
-				hopIDs("2.0.0", "preflight", "backup", "images", "config", "stop", "migrate", "start", "verify")...), "cleanup"),
+				hopIDs("1.1.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate", "start", "verify"),
+				hopIDs("2.0.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate", "start", "verify")...), "cleanup"),
 		},
 		{
 			name: "backup after the stop (demo)", app: "upshift-demo", from: "1.0.0", hops: []string{"1.1.0"}, backupAfterStop: true,
-			want: append(hopIDs("1.1.0", "preflight", "images", "stop", "backup", "config", "migrate", "start", "verify"), "cleanup"),
+			want: append(hopIDs("1.1.0", "preflight", "images", "rehearse", "stop", "backup", "config", "migrate", "start", "verify"), "cleanup"),
 		},
 		{
 			name: "entrypoint migration, image-tag apply (dify)", app: "dify", from: "1.9.1", hops: []string{"1.10.0"},
-			want: append(hopIDs("1.10.0", "preflight", "backup", "images", "config", "stop", "migrate", "start", "verify"), "cleanup"),
+			want: append(hopIDs("1.10.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate", "start", "verify"), "cleanup"),
 		},
 		{
 			name: "entrypoint migration with settle and needs_ddl (nightingale)", app: "nightingale", from: "8.0.0", hops: []string{"8.1.0"},
-			want: append(hopIDs("8.1.0", "preflight", "backup", "images", "config", "stop", "migrate", "start", "verify"), "cleanup"),
+			want: append(hopIDs("8.1.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate", "start", "verify"), "cleanup"),
 		},
 		{
 			name: "entrypoint migration, .env apply (mattermost)", app: "mattermost", from: "10.5.0", hops: []string{"10.11.0"},
-			want: append(hopIDs("10.11.0", "preflight", "backup", "images", "config", "stop", "migrate", "start", "verify"), "cleanup"),
+			want: append(hopIDs("10.11.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate", "start", "verify"), "cleanup"),
 		},
 		{
 			name: "one-off migration with after (simplelogin)", app: "simplelogin", from: "4.6.0", hops: []string{"4.7.0"},
-			want: append(hopIDs("4.7.0", "preflight", "backup", "images", "config", "stop", "migrate", "start", "verify"), "cleanup"),
+			want: append(hopIDs("4.7.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate", "start", "verify"), "cleanup"),
 		},
 		{
 			name: "SQLite and consent: terms before the stop, backup after it (maibot)", app: "maibot", from: "0.10.0", hops: []string{"0.11.0"},
-			want: append(hopIDs("0.11.0", "preflight", "images", "terms", "stop", "backup", "config", "migrate", "start", "verify"), "cleanup"),
+			want: append(hopIDs("0.11.0", "preflight", "images", "rehearse", "terms", "stop", "backup", "config", "migrate", "start", "verify"), "cleanup"),
 		},
 		{
 			name: "no migration step (mode none)", app: "upshift-demo", from: "1.0.0", hops: []string{"1.1.0"}, noMigration: true,

@@ -22,6 +22,7 @@ func Real(env *Env, eng *dockerx.Engine) {
 	env.DB = realDB{}
 	env.HTTP = realHTTP{}
 	env.CleanupScratch = eng.CleanupScratch
+	env.PG = realPG{eng: eng}
 }
 
 var _ Docker = (*dockerx.Engine)(nil)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
@@ -50,7 +51,10 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 			return fmt.Errorf("backup %s does not verify, nothing was restored: %w", s.set.ID, err)
 		}
 	}
-	if (len(s.set.Manifest.Databases) > 0 || s.set.Manifest.Physical != nil) && (det.DB.Container == "" || det.DB.SQLite != nil) {
+	// The restore point of a PostgreSQL major hop, whose old volume has
+	// not been written to since: switching the files back is the restore.
+	switchBack := e.isPGSwitched(s.set.ID)
+	if (len(s.set.Manifest.Databases) > 0 || s.set.Manifest.Physical != nil) && !switchBack && (det.DB.Container == "" || det.DB.SQLite != nil) {
 		// Restoring files and images without the database would pair an
 		// old version with a newer schema: refuse before touching anything.
 		return fmt.Errorf("backup %s holds a database, but no container of the %s service runs to restore it into; nothing was restored. Fix: start the database (docker compose up -d %s), then run `upshift restore %s`", s.set.ID, orDash(det.DB.Service), orDash(det.DB.Service), s.set.ID)
@@ -79,11 +83,32 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err := e.Backups.RestoreImages(ctx, s.set); err != nil {
 		return err
 	}
-	done, err := e.restorePhysical(ctx, s.set, det, s.hop == "rollback", sink, progress)
-	if err != nil {
-		return err
+	if det.DB.SQLite == nil && det.DB.Service != "" && (switchBack || dbImageChanged(s.set, det)) {
+		// The files name another database image (and volume) than the one
+		// running, as after a PostgreSQL major hop: start the database the
+		// restored files describe before anything goes into it.
+		sink.Log("starting the database service as the backup's files describe it (" + setImage(s.set, det.DB.Service) + ")")
+		if err := e.Compose.Run(ctx, sink.Log, "up", "--detach", "--wait", "--wait-timeout", "180", det.DB.Service); err != nil {
+			return fmt.Errorf("start the database service of backup %s: %w", s.set.ID, err)
+		}
+		if det, err = e.detectNow(ctx); err != nil {
+			return err
+		}
 	}
-	if !done && det.DB.Container != "" && det.DB.SQLite == nil {
+	if switchBack {
+		// Proven, not assumed: the old server's tables against the set's sums.
+		switchBack = e.oldServerIntact(ctx, s.set, det, sink)
+	}
+	done := false
+	if !switchBack {
+		var err error
+		if done, err = e.restorePhysical(ctx, s.set, det, s.hop == "rollback", sink, progress); err != nil {
+			return err
+		}
+	}
+	switch {
+	case switchBack, done:
+	case det.DB.Container != "" && det.DB.SQLite == nil:
 		sink.Log("restoring the database")
 		db := backup.DBSource{Container: det.DB.Container, User: det.DB.Params.User, Password: det.DB.Params.Password, Database: det.DB.Params.Database, Extra: e.Profile.DB.ExtraDatabases}
 		if err := e.Backups.RestoreDatabase(ctx, s.set, db, progress); err != nil {
@@ -108,4 +133,42 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 	}
 	e.setCurrent(s.set.Manifest.Version)
 	return nil
+}
+
+// dbImageChanged says whether the set's database service ran another image
+// than the one running now (or none runs).
+func dbImageChanged(set *backup.Set, det *detect.Result) bool {
+	for _, img := range set.Manifest.Images {
+		if img.Service != det.DB.Service || img.ID == "" {
+			continue
+		}
+		c, ok := det.Containers[det.DB.Service]
+		return !ok || c.ImageID != img.ID
+	}
+	return false
+}
+
+func setImage(set *backup.Set, service string) string {
+	for _, img := range set.Manifest.Images {
+		if img.Service == service {
+			return img.Ref
+		}
+	}
+	return "?"
+}
+
+// oldServerIntact compares the switched-back server's tables with the
+// restore point's sums: equal, nothing needs restoring into it.
+func (e *Env) oldServerIntact(ctx context.Context, set *backup.Set, det *detect.Result, sink steps.Sink) bool {
+	if e.PG == nil || det.DB.Container == "" {
+		return false
+	}
+	p := det.DB.Params
+	n, err := e.PG.CompareServer(ctx, set, backup.DBSource{Container: det.DB.Container, User: p.User, Password: p.Password, Database: p.Database})
+	if err != nil {
+		sink.Log("• the old database volume is not as the backup recorded (" + err.Error() + "): restoring the backup into it")
+		return false
+	}
+	sink.Log(fmt.Sprintf("✓ switched back to the old database volume, untouched: %d tables equal to backup %s, nothing to restore", n, set.ID))
+	return true
 }

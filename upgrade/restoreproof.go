@@ -135,11 +135,24 @@ func (s *provenBackupStep) Run(ctx context.Context, sink steps.Sink) error {
 		}
 	}
 	sink.Log("proving " + set.ID + " by a restore into a scratch PostgreSQL")
-	proof, err := prover.VerifyRestore(ctx, set, image, func(p backup.Progress) {
+	progress := func(p backup.Progress) {
 		if p.Total > 0 {
 			sink.Progress(p.Done, p.Total)
 		}
-	})
+	}
+	var proof *backup.RestoreProof
+	var err error
+	if r, ok := e.Backups.(rehearser); ok && e.rehearses() {
+		// The hop's rehearsal runs on this restore: it is kept running
+		// (not restored twice) and removed by the rehearsal.
+		var sc scratchCopy
+		proof, sc, err = r.ScratchCopy(ctx, set, image, []string{e.Start.DB.Service}, progress)
+		if sc != nil {
+			e.keepScratch(sc, s.hop)
+		}
+	} else {
+		proof, err = prover.VerifyRestore(ctx, set, image, progress)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("restore proof of %s interrupted (the scratch server was removed): %w", set.ID, err)

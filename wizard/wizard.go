@@ -120,6 +120,10 @@ func planView(pl *engine.Planned, est engine.Estimate, checks []engine.Check) tu
 		BackupDir: pl.Env.BackupDir, BackupEstimate: est.BackupBytes, ExpectedDowntime: est.Downtime, Notices: pl.Notices,
 	}
 	for _, h := range pl.Path.Hops {
+		if d := pl.Path.DBHop; d != nil && d.Before == h.Version {
+			// The database server's own hop, with what it does as its notes.
+			pv.Hops = append(pv.Hops, tui.HopView{Version: d.Title(), Reason: "the database server", NotesMarkdown: "# " + d.Title() + "\n\n" + d.Explain() + "\n"})
+		}
 		hv := tui.HopView{Version: h.Version, RequiredStop: h.RequiredStop, Reason: h.Reason}
 		// Headlines, grouped per note section: the admin acknowledges a
 		// group at once; low-confidence ones are shown apart.

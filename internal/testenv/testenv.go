@@ -32,6 +32,33 @@ func PostgresImage() string {
 	return "upshift-test/postgres:15"
 }
 
+// PostgresImageMajor is the local image of PostgreSQL major (scripts/test-env.sh
+// builds 15 and 17 with scripts/pg-image.sh); UPSHIFT_TEST_PG<major>_IMAGE
+// overrides it, and 15 is PostgresImage.
+func PostgresImageMajor(major int) string {
+	if major == 15 {
+		return PostgresImage()
+	}
+	if s := os.Getenv("UPSHIFT_TEST_PG" + strconv.Itoa(major) + "_IMAGE"); s != "" {
+		return s
+	}
+	return "upshift-test/postgres:" + strconv.Itoa(major)
+}
+
+// RequireImage skips (or fails under CI=true) when image is not present locally.
+func RequireImage(t testing.TB, image string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := exec.CommandContext(ctx, "docker", "image", "inspect", image).Run(); err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("E2E needs the image %s and CI=true (run scripts/test-env.sh)", image)
+	}
+	t.Skipf("\n\n*** SKIPPING END-TO-END TEST: image %s missing ***\n*** run scripts/test-env.sh to build it ***\n", image)
+}
+
 var (
 	binOnce sync.Once
 	binPath string
@@ -111,8 +138,14 @@ func UniqueName(prefix string) string {
 // stack (containers, network, volumes) is removed when the test ends.
 func StartDemo(t testing.TB, version string) *Stack {
 	t.Helper()
+	return StartDemoAs(t, "upt", version)
+}
+
+// StartDemoAs is StartDemo with a project named prefix-<random>.
+func StartDemoAs(t testing.TB, prefix, version string) *Stack {
+	t.Helper()
 	RequireDocker(t)
-	s := &Stack{Dir: t.TempDir(), Project: UniqueName("upt"), Bin: Binary(t), t: t}
+	s := &Stack{Dir: t.TempDir(), Project: UniqueName(prefix), Bin: Binary(t), t: t}
 	t.Cleanup(func() { s.Down() })
 	out, err := s.Run("demo", "up", "--dir", s.Dir, "--version", version, "--project", s.Project,
 		"--postgres-image", PostgresImage(), "--port", strconv.Itoa(FreePort(t)))

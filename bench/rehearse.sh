@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Benchmark of the migration rehearsal (issue #14): what it adds to an
+# upgrade's run time, against the pg_restore time of the same database, and
+# what it adds to the downtime (target: rehearsal <= 1.5x pg_restore, 0 s of
+# downtime).
+#
+# Three fresh demo stacks at 2.0.0, each grown to about SIZE MiB of notes
+# whose bodies are random hex (compresses about 2:1, unlike pgbench's
+# filler), the duplicate notes removed, then `upgrade --to 2.1.0 --yes
+# --json` (whose migration builds a unique index over every note body):
+#   A  default: the restore proof's scratch copy is kept and rehearsed on
+#   B  --restore-proof never: the rehearsal restores the backup itself
+#   C  --no-rehearsal: the baseline downtime
+# and, on stack A's database, `pg_dump -Fc` + `pg_restore` into a new
+# database inside the db container (the restore the rehearsal stands on).
+# Downtime = the stop, migrate, start and verify steps (from the events).
+#
+# Environment: SIZE (MiB, default 1024), PGIMAGE (default
+# upshift-test/postgres:15), KEEP=1 keeps the stacks.
+set -euo pipefail
+
+SIZE=${SIZE:-1024}
+PGIMAGE=${PGIMAGE:-${UPSHIFT_TEST_PG_IMAGE:-upshift-test/postgres:15}}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/upshift-bench-rehearse-XXXXXX")
+BIN=$WORK/upshift
+# Own demo images: the app code of this checkout, whatever built the
+# shared upshift-demo/app images (demo.ImageRepoEnv).
+export UPSHIFT_DEMO_IMAGE_REPO=upbench-rehearse-$$.local/upshift-demo/app
+STACKS=()
+
+cleanup() {
+	if [ "${KEEP:-}" = 1 ]; then
+		echo "kept: $WORK"
+		return
+	fi
+	for d in "${STACKS[@]}"; do "$BIN" demo down --dir "$d" >/dev/null 2>&1 || true; done
+	for v in 2.0.0 2.1.0; do docker rmi --force "$UPSHIFT_DEMO_IMAGE_REPO:$v" >/dev/null 2>&1 || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== building upshift"
+(cd "$REPO" && CGO_ENABLED=0 go build -o "$BIN" .)
+
+# stack NAME: a 2.0.0 demo grown to SIZE MiB, duplicates removed, quiet;
+# sets dir, project, user, db.
+stack() {
+	dir=$WORK/$1 project=upbench-$1-$$
+	STACKS+=("$dir")
+	"$BIN" demo up --dir "$dir" --version 2.0.0 --project "$project" --postgres-image "$PGIMAGE" --port 0 >/dev/null 2>&1
+	sed -i 's/^WORKER_INTERVAL_MS=.*/WORKER_INTERVAL_MS=3600000/' "$dir/.env"
+	docker compose --project-directory "$dir" -f "$dir/compose.yaml" up -d --wait worker >/dev/null 2>&1
+	user=$(sed -n 's/^DB_USER=//p' "$dir/.env")
+	db=$(sed -n 's/^DB_NAME=//p' "$dir/.env")
+	local rows=$(( SIZE * 1048576 / 330 )) start
+	start=$(date +%s)
+	docker exec "$project-db-1" psql -qtAX -U "$user" -d "$db" -c "DELETE FROM notes a USING notes b WHERE a.id > b.id AND a.body = b.body" \
+		-c "INSERT INTO notes (body, word_count) SELECT string_agg(md5(random()::text || g || i), ' '), 8 FROM generate_series(1, $rows) g, generate_series(1, 8) i GROUP BY g" \
+		-c "VACUUM ANALYZE notes" >/dev/null
+	echo "   generated $rows notes in $(( $(date +%s) - start ))s"
+}
+
+# steps FILE: "step seconds" of every finished step of a --json run.
+steps() { jq -r 'select(.event == "step_finished") | "\(.step) \((.duration_ns // 0) / 1e9)"' "$1"; }
+sum_of() { awk -v re="$2" '$1 ~ re { s += $2 } END { printf "%.1f", s }' "$1"; }
+
+declare -A RUN TOTAL
+for mode in A B C; do
+	echo "== $mode: stack"
+	stack "$(echo "$mode" | tr A-Z a-z)"
+	size=$(docker exec "$project-db-1" psql -qtAX -U "$user" -d "$db" -c "SELECT pg_database_size(current_database())")
+	echo "== $mode: database $(( size / 1048576 )) MiB"
+	flags=()
+	case $mode in
+	B) flags=(--restore-proof never) ;;
+	C) flags=(--no-rehearsal) ;;
+	esac
+	start=$(date +%s.%N)
+	(cd "$dir" && "$BIN" upgrade --to 2.1.0 --yes --json "${flags[@]}" >"$WORK/$mode.jsonl") || { echo "upgrade $mode failed"; tail -3 "$WORK/$mode.jsonl"; exit 1; }
+	TOTAL[$mode]=$(echo "$(date +%s.%N) - $start" | bc)
+	steps "$WORK/$mode.jsonl" >"$WORK/$mode.steps"
+	RUN[$mode]=$dir
+	if [ "$mode" = A ]; then
+		echo "== pg_dump -Fc + pg_restore of the same database (in the db container)"
+		docker exec "$project-db-1" sh -c "pg_dump -Fc -U $user -d $db -f /tmp/bench.dump"
+		docker exec "$project-db-1" psql -qtAX -U "$user" -d "$db" -c "CREATE DATABASE benchrestore" >/dev/null
+		rs=$(date +%s.%N)
+		docker exec "$project-db-1" pg_restore --no-owner -U "$user" -d benchrestore /tmp/bench.dump
+		RESTORE=$(echo "$(date +%s.%N) - $rs" | bc)
+	fi
+done
+
+printf '\n%-34s %8s %8s %8s\n' "" A B C
+for what in "backup (+ proof):/backup$" "rehearse:/rehearse$" "downtime (stop..verify):/(stop|migrate|start|verify)$"; do
+	label=${what%%:*} re=${what#*:}
+	printf '%-34s %8s %8s %8s\n' "$label" "$(sum_of "$WORK/A.steps" "$re")" "$(sum_of "$WORK/B.steps" "$re")" "$(sum_of "$WORK/C.steps" "$re")"
+done
+printf '%-34s %8.1f %8.1f %8.1f\n' "whole upgrade" "${TOTAL[A]}" "${TOTAL[B]}" "${TOTAL[C]}"
+printf 'pg_restore of the same database:   %.1f s\n' "$RESTORE"
+ra=$(sum_of "$WORK/A.steps" '/rehearse$')
+rb=$(sum_of "$WORK/B.steps" '/rehearse$')
+printf 'rehearsal / pg_restore: A (on the proof'"'"'s copy) %.2fx, B (own restore) %.2fx\n' "$(echo "$ra / $RESTORE" | bc -l)" "$(echo "$rb / $RESTORE" | bc -l)"
+printf 'downtime added by the rehearsal: A - C = %.1f s (rehearsal runs before the stop)\n' \
+	"$(echo "$(sum_of "$WORK/A.steps" '/(stop|migrate|start|verify)$') - $(sum_of "$WORK/C.steps" '/(stop|migrate|start|verify)$')" | bc -l)"

@@ -1,0 +1,298 @@
+package upgrade
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/seed-e7a9fb3b/upshift/envfile"
+)
+
+// pgSwitch is the edit that points the database service at the new major:
+// its image (a literal in a compose file, or the .env variable the compose
+// file takes it from) and its data volume (a new named volume, declared in
+// the top-level volumes). Every other byte of the files stays as it was.
+type pgSwitch struct {
+	files    map[string][]byte // compose files before the edit (those that change)
+	next     map[string][]byte // and after
+	env      []byte            // the .env before (nil: unchanged)
+	envNext  []byte
+	imageVar string // the .env key holding the image, "" for a literal
+
+	oldImage, newImage   string
+	oldVolume, newVolume string // compose volume keys
+	// done: the files point at the new image and volume already (a
+	// resumed run): nothing to write.
+	done bool
+}
+
+// Diff is what the admin reads before saying yes.
+func (w *pgSwitch) Diff(envPath string) string {
+	var b strings.Builder
+	if w.envNext != nil {
+		b.WriteString((&envfile.MergeResult{Merged: w.envNext}).Diff(w.env, filepath.Base(envPath)))
+	}
+	for _, f := range sortedKeys(w.next) {
+		b.WriteString((&envfile.MergeResult{Merged: w.next[f]}).Diff(w.files[f], filepath.Base(f)))
+	}
+	return b.String()
+}
+
+// varRef matches a whole-value variable: $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}.
+var varRef = regexp.MustCompile(`^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))$`)
+
+// planPGSwitch computes the edit of the compose files (in compose's order,
+// later files override earlier ones) and the .env for service: image
+// newImage, data directory dataDir on the volume oldVolume+"-pg"+major.
+func planPGSwitch(files []string, read func(string) ([]byte, error), envPath string, service, dataDir, newImage string, major int) (*pgSwitch, error) {
+	w := &pgSwitch{files: map[string][]byte{}, next: map[string][]byte{}, newImage: newImage}
+	type found struct {
+		file string
+		node *yaml.Node
+	}
+	var image, volEntry, volDecl found
+	docs := map[string]*yaml.Node{}
+	for _, f := range files {
+		body, err := read(f)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f, err)
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(body, &doc); err != nil {
+			return nil, fmt.Errorf("read %s: %w", f, err)
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		w.files[f] = body
+		docs[f] = doc.Content[0]
+		svc := mapValue(mapValue(doc.Content[0], "services"), service)
+		if img := mapValue(svc, "image"); img != nil {
+			image = found{f, img}
+		}
+		if vols := mapValue(svc, "volumes"); vols != nil && vols.Kind == yaml.SequenceNode {
+			for _, v := range vols.Content {
+				if volumeTarget(v) == dataDir {
+					volEntry = found{f, v}
+				}
+			}
+		}
+	}
+	if image.node == nil || image.node.Kind != yaml.ScalarNode {
+		return nil, fmt.Errorf("no compose file (%s) sets a plain image: for the %s service, so upshift cannot point it at %s. Nothing was changed. Fix: give the service an image: line", strings.Join(files, ", "), service, newImage)
+	}
+	if volEntry.node == nil {
+		return nil, fmt.Errorf("no compose file mounts a volume at %s (the data directory) in the %s service, so its data cannot be moved to a new volume. Nothing was changed. Fix: mount a named volume there (volumes: - pgdata:%s)", dataDir, service, dataDir)
+	}
+	src, srcNode := volumeSource(volEntry.node)
+	if src == "" || strings.ContainsAny(src[:1], "/.~$") {
+		return nil, fmt.Errorf("the %s service keeps its data directory %s in %q, not in a named volume: upshift moves PostgreSQL to a new major only between named volumes. Nothing was changed. Do this upgrade by hand (dump, new bind directory, restore)", service, dataDir, src)
+	}
+	w.oldVolume = src
+	w.newVolume = src + fmt.Sprintf("-pg%d", major)
+	if strings.HasSuffix(src, fmt.Sprintf("-pg%d", major)) {
+		w.newVolume = src // pointed at the new volume already
+	}
+	for _, f := range files {
+		if decl := mapValue(docs[f], "volumes"); decl != nil && mapHas(decl, src) {
+			volDecl = found{f, decl}
+		}
+	}
+	if volDecl.node == nil {
+		return nil, fmt.Errorf("the volume %s of the %s service is not declared under the top-level volumes: of %s. Nothing was changed", src, service, strings.Join(files, ", "))
+	}
+	if d := mapValue(volDecl.node, src); d != nil && d.Kind == yaml.MappingNode && (mapHas(d, "external") || mapHas(d, "name") || mapHas(d, "driver_opts")) {
+		return nil, fmt.Errorf("the volume %s is declared with external:, name: or driver_opts: in %s: upshift only makes the new major's volume next to a plain project volume. Nothing was changed. Do this upgrade by hand", src, volDecl.file)
+	}
+
+	// The image: a literal, or a variable of the .env.
+	w.oldImage = image.node.Value
+	newImageVal := image.node.Value
+	if strings.Contains(image.node.Value, "$") {
+		m := varRef.FindStringSubmatch(image.node.Value)
+		if m == nil {
+			return nil, fmt.Errorf("the %s service's image %q mixes text and variables; upshift can only set a whole-image variable or a literal. Nothing was changed. Fix: use image: ${POSTGRES_IMAGE} with the whole reference in .env, or a literal", service, image.node.Value)
+		}
+		key := m[1] + m[4]
+		w.imageVar = key
+		cur, err := readOptional(read, envPath)
+		if err != nil {
+			return nil, err
+		}
+		f, err := envfile.Parse(cur)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", envPath, err)
+		}
+		old, ok := f.Get(key)
+		if !ok || (old == "" && m[2] == ":-") {
+			old = m[3]
+		}
+		w.oldImage = old
+		if old != newImage {
+			f.Set(key, newImage)
+			w.env, w.envNext = cur, f.Bytes()
+		}
+	} else {
+		newImageVal = newImage
+	}
+	if newImageVal != image.node.Value {
+		if err := w.replaceScalar(image.file, image.node, newImageVal); err != nil {
+			return nil, err
+		}
+	}
+	if w.newVolume != w.oldVolume {
+		// The entry's source, then the declaration after the old one's.
+		if err := w.replaceInNode(volEntry.file, srcNode, src, w.newVolume); err != nil {
+			return nil, err
+		}
+		if !mapHas(volDecl.node, w.newVolume) {
+			if err := w.declareAfter(volDecl.file, volDecl.node, src, w.newVolume); err != nil {
+				return nil, err
+			}
+		}
+	}
+	w.done = len(w.next) == 0 && w.envNext == nil
+	return w, nil
+}
+
+func readOptional(read func(string) ([]byte, error), path string) ([]byte, error) {
+	b, err := read(path)
+	if err != nil && !isNotExist(err) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// volumeTarget is the container path of a service volume entry (short or
+// long syntax).
+func volumeTarget(v *yaml.Node) string {
+	switch v.Kind {
+	case yaml.ScalarNode:
+		parts := strings.Split(v.Value, ":")
+		if len(parts) == 1 {
+			return strings.TrimRight(parts[0], "/")
+		}
+		return strings.TrimRight(parts[1], "/")
+	case yaml.MappingNode:
+		if t := mapValue(v, "target"); t != nil {
+			return strings.TrimRight(t.Value, "/")
+		}
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.AliasNode:
+	}
+	return ""
+}
+
+// volumeSource is the source of a service volume entry and the node that
+// holds it ("" for an anonymous volume).
+func volumeSource(v *yaml.Node) (string, *yaml.Node) {
+	switch v.Kind {
+	case yaml.ScalarNode:
+		if parts := strings.Split(v.Value, ":"); len(parts) > 1 {
+			return parts[0], v
+		}
+	case yaml.MappingNode:
+		if s := mapValue(v, "source"); s != nil {
+			return s.Value, s
+		}
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.AliasNode:
+	}
+	return "", nil
+}
+
+func mapHas(m *yaml.Node, key string) bool {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *pgSwitch) current(file string) [][]byte {
+	b, ok := w.next[file]
+	if !ok {
+		b = w.files[file]
+	}
+	return bytes.Split(b, []byte("\n"))
+}
+
+// replaceScalar replaces a whole scalar's text on its line.
+func (w *pgSwitch) replaceScalar(file string, n *yaml.Node, value string) error {
+	return w.replaceInNode(file, n, n.Value, value)
+}
+
+// replaceInNode replaces old, at or after the node's column on the node's
+// line, with value.
+func (w *pgSwitch) replaceInNode(file string, n *yaml.Node, old, value string) error {
+	lines := w.current(file)
+	i, col := n.Line-1, n.Column-1
+	if i < 0 || i >= len(lines) || col < 0 || col > len(lines[i]) {
+		return fmt.Errorf("%s: %q at line %d is not where YAML says", file, old, n.Line)
+	}
+	line := lines[i]
+	at := bytes.Index(line[col:], []byte(old))
+	if at < 0 {
+		return fmt.Errorf("%s: %q at line %d spans lines; edit it by hand", file, old, n.Line)
+	}
+	at += col
+	lines[i] = append(append(append([]byte{}, line[:at]...), value...), line[at+len(old):]...)
+	w.next[file] = bytes.Join(lines, []byte("\n"))
+	return nil
+}
+
+// declareAfter adds "key:" to the top-level volumes mapping right after
+// the whole entry of after (same indentation).
+func (w *pgSwitch) declareAfter(file string, decl *yaml.Node, after, key string) error {
+	var keyNode, valNode *yaml.Node
+	for i := 0; i+1 < len(decl.Content); i += 2 {
+		if decl.Content[i].Value == after {
+			keyNode, valNode = decl.Content[i], decl.Content[i+1]
+		}
+	}
+	if keyNode == nil {
+		return fmt.Errorf("%s: no volume %s under the top-level volumes", file, after)
+	}
+	if decl.Style&yaml.FlowStyle != 0 {
+		return fmt.Errorf("%s: the top-level volumes: is written in flow style ({...}); declare %s there by hand", file, key)
+	}
+	last := lastLine(valNode)
+	if last < keyNode.Line {
+		last = keyNode.Line
+	}
+	lines := w.current(file)
+	if last > len(lines) {
+		return errors.New(file + ": the volumes: section ends past the file")
+	}
+	entry := []byte(strings.Repeat(" ", keyNode.Column-1) + key + ":")
+	out := make([][]byte, 0, len(lines)+1)
+	out = append(out, lines[:last]...)
+	out = append(out, entry)
+	out = append(out, lines[last:]...)
+	w.next[file] = bytes.Join(out, []byte("\n"))
+	return nil
+}
+
+// lastLine is the last line a node's content is on.
+func lastLine(n *yaml.Node) int {
+	if n == nil {
+		return 0
+	}
+	l := n.Line
+	for _, c := range n.Content {
+		if cl := lastLine(c); cl > l {
+			l = cl
+		}
+	}
+	return l
+}
+
+func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

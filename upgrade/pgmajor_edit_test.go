@@ -1,0 +1,117 @@
+package upgrade
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func readerOf(files map[string]string) func(string) ([]byte, error) {
+	return func(p string) ([]byte, error) {
+		s, ok := files[p]
+		if !ok {
+			return nil, os.ErrNotExist
+		}
+		return []byte(s), nil
+	}
+}
+
+const pgComposeVar = `# my stack
+services:
+  db:
+    image: ${POSTGRES_IMAGE:-postgres:15-alpine}   # the server
+    volumes:
+      - db-data:/var/lib/postgresql/data
+  app:
+    image: me/app:1.0
+    volumes:
+      - uploads:/data
+
+volumes:
+  db-data:
+  uploads:
+`
+
+func TestPlanPGSwitchEnvVariable(t *testing.T) {
+	files := map[string]string{"/p/compose.yaml": pgComposeVar, "/p/.env": "# env\nPOSTGRES_IMAGE=postgres:15-alpine\nDB_USER=u\n"}
+	w, err := planPGSwitch([]string{"/p/compose.yaml"}, readerOf(files), "/p/.env", "db", "/var/lib/postgresql/data", "postgres:17-alpine", 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.imageVar != "POSTGRES_IMAGE" || w.oldImage != "postgres:15-alpine" || w.oldVolume != "db-data" || w.newVolume != "db-data-pg17" || w.done {
+		t.Fatalf("switch %+v", w)
+	}
+	if got := string(w.envNext); got != "# env\nPOSTGRES_IMAGE=postgres:17-alpine\nDB_USER=u\n" {
+		t.Fatalf(".env after:\n%s", got)
+	}
+	want := strings.Replace(pgComposeVar, "      - db-data:/var/lib/postgresql/data", "      - db-data-pg17:/var/lib/postgresql/data", 1)
+	want = strings.Replace(want, "  db-data:\n  uploads:", "  db-data:\n  db-data-pg17:\n  uploads:", 1)
+	if got := string(w.next["/p/compose.yaml"]); got != want {
+		t.Fatalf("compose after:\n%s\nwant:\n%s", got, want)
+	}
+	if d := w.Diff("/p/.env"); !strings.Contains(d, "+POSTGRES_IMAGE=postgres:17-alpine") || !strings.Contains(d, "+      - db-data-pg17:/var/lib/postgresql/data") {
+		t.Fatalf("diff:\n%s", d)
+	}
+
+	// Applied: the same plan finds nothing left to do.
+	files["/p/compose.yaml"], files["/p/.env"] = string(w.next["/p/compose.yaml"]), string(w.envNext)
+	again, err := planPGSwitch([]string{"/p/compose.yaml"}, readerOf(files), "/p/.env", "db", "/var/lib/postgresql/data", "postgres:17-alpine", 17)
+	if err != nil || !again.done {
+		t.Fatalf("second plan: %v %+v", err, again)
+	}
+}
+
+func TestPlanPGSwitchLiteralLongSyntax(t *testing.T) {
+	compose := `services:
+  postgres:
+    image: "postgres:13-alpine"
+    volumes:
+      - type: volume
+        source: pgdata
+        target: /var/lib/postgresql/data/
+volumes:
+  pgdata:
+    driver: local
+  other: {}
+`
+	files := map[string]string{"/p/docker-compose.yml": compose}
+	w, err := planPGSwitch([]string{"/p/docker-compose.yml"}, readerOf(files), "/p/.env", "postgres", "/var/lib/postgresql/data", "postgres:17-alpine", 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `services:
+  postgres:
+    image: "postgres:17-alpine"
+    volumes:
+      - type: volume
+        source: pgdata-pg17
+        target: /var/lib/postgresql/data/
+volumes:
+  pgdata:
+    driver: local
+  pgdata-pg17:
+  other: {}
+`
+	if got := string(w.next["/p/docker-compose.yml"]); got != want || w.envNext != nil || w.oldImage != "postgres:13-alpine" {
+		t.Fatalf("compose after:\n%s", got)
+	}
+}
+
+func TestPlanPGSwitchRefuses(t *testing.T) {
+	for name, tc := range map[string]struct{ compose, want string }{
+		"bind mount": {"services:\n  db:\n    image: postgres:15\n    volumes:\n      - ./pg:/var/lib/postgresql/data\n", "not in a named volume"},
+		"no image":   {"services:\n  db:\n    build: .\n    volumes:\n      - d:/var/lib/postgresql/data\nvolumes:\n  d:\n", "plain image"},
+		"no volume":  {"services:\n  db:\n    image: postgres:15\n", "no compose file mounts a volume"},
+		"external":   {"services:\n  db:\n    image: postgres:15\n    volumes:\n      - d:/var/lib/postgresql/data\nvolumes:\n  d:\n    external: true\n", "external:"},
+		"mixed var":  {"services:\n  db:\n    image: postgres:${TAG}\n    volumes:\n      - d:/var/lib/postgresql/data\nvolumes:\n  d:\n", "mixes text and variables"},
+		"undeclared": {"services:\n  db:\n    image: postgres:15\n    volumes:\n      - d:/var/lib/postgresql/data\n", "not declared"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			files := map[string]string{"/p/c.yaml": tc.compose}
+			_, err := planPGSwitch([]string{"/p/c.yaml"}, readerOf(files), "/p/.env", "db", "/var/lib/postgresql/data", "postgres:17", 17)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "Nothing was changed") {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,588 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/envfile"
+	"github.com/seed-e7a9fb3b/upshift/pg"
+	"github.com/seed-e7a9fb3b/upshift/profile"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+)
+
+// ---- rehearse: the hop's migration on a scratch copy, before any downtime
+
+// scratchCopy is a scratch PostgreSQL holding a restored backup (the real
+// one is *backup.ScratchDB). Remove takes it away with whatever runs next
+// to it; it ignores ctx cancellation.
+type scratchCopy interface {
+	Login(ctx context.Context, user, password string) error
+	Query(ctx context.Context, database, sql string) (string, error)
+	StartApp(ctx context.Context, spec dockerx.AppSpec) (string, error)
+	Remove(ctx context.Context) error
+}
+
+// rehearser is the part of Backups that restores a set into a scratch copy
+// and leaves it running (after the same comparison as the restore proof).
+type rehearser interface {
+	ScratchCopy(ctx context.Context, set *backup.Set, image string, aliases []string, progress func(backup.Progress)) (*backup.RestoreProof, scratchCopy, error)
+}
+
+func (b realBackups) ScratchCopy(ctx context.Context, set *backup.Set, image string, aliases []string, progress func(backup.Progress)) (*backup.RestoreProof, scratchCopy, error) {
+	proof, db, err := set.VerifyRestoreKeep(ctx, b.eng, image, backup.ScratchOptions{Keep: true, Aliases: aliases}, progress)
+	if db == nil {
+		return proof, nil, err
+	}
+	return proof, db, err
+}
+
+// Rehearsal is the outcome of one hop's rehearsal.
+type Rehearsal struct {
+	Hop      string        `json:"hop"`
+	Duration time.Duration `json:"duration_ns"` // the migration itself (and the app's start, entrypoint mode)
+	Head     string        `json:"head,omitempty"`
+	Error    string        `json:"error,omitempty"` // the migration's first error line
+	Passed   bool          `json:"passed"`
+}
+
+// rehearsalState is what the rehearsals of a run share: the scratch copy
+// handed from the restore proof (or from the previous hop's rehearsal of
+// `upshift rehearse`) to the next rehearsal, and the outcomes.
+type rehearsalState struct {
+	mu      sync.Mutex
+	scratch scratchCopy
+	hop     string // the hop whose input the scratch copy holds
+	done    []Rehearsal
+}
+
+// SetRehearsal turns the rehearsal of each hop's migration on (the default
+// for PostgreSQL stacks) or off (--no-rehearsal).
+func SetRehearsal(env *Env, on bool) { env.NoRehearsal = !on }
+
+// Rehearsals are the outcomes of the run's rehearsals, in order.
+func (e *Env) Rehearsals() []Rehearsal {
+	e.rehearsal.mu.Lock()
+	defer e.rehearsal.mu.Unlock()
+	return append([]Rehearsal(nil), e.rehearsal.done...)
+}
+
+// StopStartTime is the part of a hop's downtime that is not its migration:
+// stopping the writers, starting and verifying them (the plan's guess).
+const StopStartTime = 10 * time.Second
+
+// WillRehearse says whether the run rehearses each hop's migration.
+func (e *Env) WillRehearse() bool { return e != nil && e.Profile != nil && e.rehearses() }
+
+// RehearsalSkipReason says why the run does not rehearse ("" when it does).
+func (e *Env) RehearsalSkipReason() string {
+	if e == nil || e.Profile == nil {
+		return ""
+	}
+	if !e.migrates() {
+		return "the profile runs no migration"
+	}
+	return (&rehearseStep{env: e}).skipReason()
+}
+
+// RehearsalTime is the measured migration time of every rehearsed hop (0
+// when none ran).
+func (e *Env) RehearsalTime() time.Duration {
+	var d time.Duration
+	for _, r := range e.Rehearsals() {
+		d += r.Duration
+	}
+	return d
+}
+
+// DropScratch removes a scratch copy left for a rehearsal that never ran (a
+// step between failed). The engine calls it when a run ends.
+func (e *Env) DropScratch(ctx context.Context) {
+	if sc := e.takeScratch(""); sc != nil {
+		_ = sc.Remove(ctx)
+	}
+}
+
+func (e *Env) keepScratch(sc scratchCopy, hop string) {
+	e.rehearsal.mu.Lock()
+	old := e.rehearsal.scratch
+	e.rehearsal.scratch, e.rehearsal.hop = sc, hop
+	e.rehearsal.mu.Unlock()
+	if old != nil && old != sc {
+		_ = old.Remove(context.Background())
+	}
+}
+
+// takeScratch hands over the kept scratch copy if it holds hop's input (any
+// with hop ""); one for another hop is removed.
+func (e *Env) takeScratch(hop string) scratchCopy {
+	e.rehearsal.mu.Lock()
+	sc, at := e.rehearsal.scratch, e.rehearsal.hop
+	e.rehearsal.scratch, e.rehearsal.hop = nil, ""
+	e.rehearsal.mu.Unlock()
+	if sc != nil && hop != "" && at != hop {
+		_ = sc.Remove(context.Background())
+		return nil
+	}
+	return sc
+}
+
+func (e *Env) record(r Rehearsal) {
+	e.rehearsal.mu.Lock()
+	e.rehearsal.done = append(e.rehearsal.done, r)
+	e.rehearsal.mu.Unlock()
+}
+
+// migrates says whether the profile runs a migration upshift can rehearse.
+func (e *Env) migrates() bool {
+	m := e.Profile.Migration.Mode
+	return m == profile.MigrateOneOff || m == profile.MigrateEntrypoint
+}
+
+// rehearses says whether hops are rehearsed in this run: a PostgreSQL
+// stack whose backup is taken while it runs, with a migration, not turned
+// off, and a Backups that can make scratch copies.
+func (e *Env) rehearses() bool {
+	_, ok := e.Backups.(rehearser)
+	return ok && !e.NoRehearsal && !e.BackupAfterStop && !e.sqlite() && e.migrates()
+}
+
+// rehearseStep restores the hop's fresh backup into a scratch PostgreSQL
+// (or takes the one the restore proof left running), runs the target's
+// migration against it with nothing but the scratch network, and compares
+// the schema head reached with the one the profile expects. Nothing of the
+// live stack is stopped or changed; a failure stops the run before the
+// downtime.
+type rehearseStep struct {
+	env  *Env
+	hop  string
+	from string
+	// chained: the input is the scratch copy the previous hop's rehearsal
+	// left (upshift rehearse), not this hop's backup; keep: leave the copy
+	// for the next hop's rehearsal.
+	chained, keep bool
+	renames       []envfile.Rename
+}
+
+func (s *rehearseStep) Info() steps.StepInfo {
+	in := steps.StepInfo{
+		ID: id(s.hop, "rehearse"), Hop: s.hop, Name: "Rehearse the " + s.hop + " migration on a scratch copy",
+		ReadOnly: true,
+		Touches:  []string{"starts and removes a throw-away PostgreSQL and app container on their own internal network (labelled io.upshift.scratch)"},
+	}
+	src := "this hop's fresh backup"
+	if s.chained {
+		src = "the scratch copy the " + s.from + " rehearsal left"
+	}
+	in.Explain = "Restores " + src + " into a throw-away PostgreSQL and runs the " + s.hop + " migration on it, with the app's settings but no network except the scratch one (no mail, webhooks or outside calls), nothing of the real stack mounted. It measures how long the migration takes and checks the schema head it reaches. If it fails, the upgrade stops here: nothing was stopped or changed."
+	if why := s.skipReason(); why != "" {
+		in.Explain = "Skipped: " + why
+	}
+	return in
+}
+
+func (s *rehearseStep) skipReason() string {
+	e := s.env
+	switch {
+	case e.sqlite():
+		return "a SQLite app's backup is taken after the stop, and a rehearsal needs one taken while the app runs (and a scratch PostgreSQL); the migration is not rehearsed"
+	case e.NoRehearsal:
+		return "the migration is not rehearsed (--no-rehearsal); the plan's downtime is a guess"
+	case e.BackupAfterStop:
+		return "a rehearsal needs a backup taken while the app runs; with --backup-after-stop the backup comes after the stop, so the migration is not rehearsed"
+	}
+	if _, ok := e.Backups.(rehearser); !ok {
+		return "no scratch PostgreSQL can be made here"
+	}
+	return ""
+}
+
+// Skip implements steps.Skipper.
+func (s *rehearseStep) Skip(context.Context) (bool, string) {
+	why := s.skipReason()
+	return why != "", why
+}
+
+func (s *rehearseStep) Run(ctx context.Context, sink steps.Sink) (err error) {
+	e := s.env
+	sc, err := s.scratch(ctx, sink)
+	if err != nil {
+		return err
+	}
+	if sc == nil {
+		return nil // no scratch server can run here: said in the log
+	}
+	defer func() {
+		if err != nil || !s.keep || ctx.Err() != nil {
+			_ = sc.Remove(ctx)
+			return
+		}
+		e.keepScratch(sc, s.hop)
+	}()
+	p := e.Start.DB.Params
+	if err := sc.Login(ctx, p.User, p.Password); err != nil {
+		return err
+	}
+	spec, err := e.rehearsalSpec(s.hop, s.renames)
+	if err != nil {
+		return err
+	}
+	if len(spec.Tmpfs) > 0 {
+		sink.Log("• " + e.migrationService() + "'s volumes (" + strings.Join(spec.Tmpfs, ", ") + ") are empty in-memory directories here, nothing of the real stack is mounted: a migration that needs their files fails or differs in the rehearsal")
+	}
+	timeout := e.migrationTimeout()
+	mctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t0 := time.Now()
+	firstErr, err := s.migrate(mctx, sc, spec, sink)
+	took := time.Since(t0)
+	r := Rehearsal{Hop: s.hop, Duration: took}
+	if err == nil {
+		r.Head, err = s.head(ctx, sc, sink)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("the rehearsal of %s was interrupted (its scratch copy was removed); nothing was changed: %w", s.hop, ctx.Err())
+		}
+		if mctx.Err() != nil && firstErr == "" {
+			err = fmt.Errorf("it did not finish within %s (migration.timeout): %w", timeout, err)
+		}
+		r.Error = firstErr
+		if r.Error == "" {
+			r.Error = err.Error()
+		}
+		e.record(r)
+		msg := fmt.Sprintf("the %s migration failed in its rehearsal on a scratch copy of the database after %s, so nothing was changed (the app was never stopped)", s.hop, took.Round(100*time.Millisecond))
+		if firstErr != "" && !strings.Contains(err.Error(), firstErr) {
+			return fmt.Errorf("%s: %w; the migration's first error line: %s", msg, err, firstErr)
+		}
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	r.Passed = true
+	e.record(r)
+	head := ""
+	if r.Head != "" {
+		head = ", schema head " + r.Head
+		if want := e.Profile.ExpectedHead(s.hop); want != "" {
+			head += " (as " + s.hop + " expects)"
+		}
+	}
+	sink.Log(fmt.Sprintf("✓ the %s migration passed its rehearsal in %s%s", s.hop, took.Round(100*time.Millisecond), head))
+	if !s.keep && !s.chained {
+		sink.Log(fmt.Sprintf("downtime of this hop: about %s (the measured migration plus about %s to stop and start)", (took + StopStartTime).Round(time.Second), StopStartTime))
+	}
+	return nil
+}
+
+// scratch is the scratch copy to rehearse on: the one left running (by the
+// restore proof of this hop's backup, or by the previous hop's rehearsal),
+// else a new restore of the hop's backup.
+func (s *rehearseStep) scratch(ctx context.Context, sink steps.Sink) (scratchCopy, error) {
+	e := s.env
+	sc := e.takeScratch("")
+	if sc == nil && s.chained {
+		sink.Log("⚠ the " + s.hop + " migration is not rehearsed: the " + s.from + " rehearsal left no scratch copy to go on from")
+		return nil, nil
+	}
+	if sc != nil {
+		if s.chained {
+			sink.Log("rehearsing on the scratch copy the " + s.from + " rehearsal left (the hops chain on one copy)")
+		} else {
+			sink.Log("rehearsing on the scratch copy the restore proof left running (no second restore)")
+		}
+		return sc, nil
+	}
+	set := e.newestPoint()
+	if set == nil || len(set.Manifest.Databases) == 0 {
+		return nil, errors.New("no backup of this hop to rehearse on (nothing was changed). Fix: run with --no-rehearsal, or let the backup run before the stop")
+	}
+	image := ""
+	for _, img := range set.Manifest.Images {
+		if img.Service == e.Start.DB.Service {
+			image = img.ID
+		}
+	}
+	sink.Log("restoring " + set.ID + " into a scratch PostgreSQL for the rehearsal")
+	_, sc, err := e.Backups.(rehearser).ScratchCopy(ctx, set, image, []string{e.Start.DB.Service}, func(p backup.Progress) {
+		if p.Total > 0 {
+			sink.Progress(p.Done, p.Total)
+		}
+	})
+	if errors.Is(err, backup.ErrNoScratch) && ctx.Err() == nil {
+		// Says nothing about the migration: go on as without a rehearsal.
+		sink.Log("⚠ the migration is not rehearsed, no scratch PostgreSQL could run: " + err.Error() + " (the plan's downtime stays a guess; --no-rehearsal skips this attempt)")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("no scratch copy to rehearse on, so nothing was changed: %w. Fix the cause, or skip the rehearsal with --no-rehearsal", err)
+	}
+	return sc, nil
+}
+
+// migrate runs the migration on sc and returns its first error line.
+func (s *rehearseStep) migrate(ctx context.Context, sc scratchCopy, spec dockerx.AppSpec, sink steps.Sink) (string, error) {
+	e := s.env
+	m := e.Profile.Migration
+	if m.Mode == profile.MigrateEntrypoint {
+		return s.entrypoint(ctx, sc, spec, sink)
+	}
+	cmds := append([][]string{m.Command}, m.After...)
+	for i, cmd := range cmds {
+		if i > 0 {
+			sink.Log("• " + strings.Join(cmd, " "))
+		}
+		run := spec
+		run.Cmd = cmd
+		first, err := s.oneOff(ctx, sc, run, sink)
+		if err != nil {
+			if i > 0 {
+				err = fmt.Errorf("%s failed after the migration: %w", strings.Join(cmd, " "), err)
+			}
+			return first, err
+		}
+	}
+	return "", nil
+}
+
+// errLine tells the migration's own error lines (the profile's error_log
+// when it has one).
+func (e *Env) errLine() *regexp.Regexp {
+	if re, err := regexp.Compile(e.Profile.Migration.ErrorLog); err == nil && e.Profile.Migration.ErrorLog != "" {
+		return re
+	}
+	return errorish
+}
+
+// oneOff runs one command of a one-off migration to its end.
+func (s *rehearseStep) oneOff(ctx context.Context, sc scratchCopy, spec dockerx.AppSpec, sink steps.Sink) (string, error) {
+	e := s.env
+	bad := e.errLine()
+	var mu sync.Mutex
+	first := ""
+	id, err := sc.StartApp(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	logs := make(chan struct{})
+	go func() {
+		defer close(logs)
+		_ = e.Docker.Logs(ctx, id, true, time.Time{}, func(l string) {
+			sink.Log(l)
+			mu.Lock()
+			if first == "" && bad.MatchString(l) {
+				first = l
+			}
+			mu.Unlock()
+		})
+	}()
+	code, err := e.Docker.Wait(ctx, id)
+	select { // the rest of its log
+	case <-logs:
+	case <-time.After(2 * time.Second):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil {
+		return first, err
+	}
+	if code != 0 {
+		return first, fmt.Errorf("the migration exited with %d", code)
+	}
+	return first, nil
+}
+
+// entrypoint starts the target app on the scratch copy and watches its log
+// as the migration step does, until its success or error line or the
+// timeout.
+func (s *rehearseStep) entrypoint(ctx context.Context, sc scratchCopy, spec dockerx.AppSpec, sink steps.Sink) (string, error) {
+	e := s.env
+	m := e.Profile.Migration
+	bad := e.errLine()
+	if m.SuccessLog == "" {
+		return "", errors.New("the profile gives no success_log, so a rehearsal cannot tell when the migration is done. Fix: add migration.success_log to the profile, or run with --no-rehearsal")
+	}
+	ok, err := regexp.Compile(m.SuccessLog)
+	if err != nil {
+		return "", fmt.Errorf("the profile's success_log %q is not a usable regexp", m.SuccessLog)
+	}
+	known, err := e.knownErrors(s.hop)
+	if err != nil {
+		return "", err
+	}
+	settle, _ := time.ParseDuration(m.Settle)
+	id, err := sc.StartApp(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	w := &logWatch{ok: ok, bad: bad, known: known, last: time.Now(), sink: sink, note: e.note, svc: e.migrationService(), settle: settle}
+	err = e.followLog(ctx, id, time.Time{}, w)
+	w.mu.Lock()
+	first := w.firstErr
+	w.mu.Unlock()
+	var d *steps.Doubt
+	if errors.As(err, &d) {
+		// The real run asks the admin; the rehearsal says so and passes.
+		sink.Log("⚠ the migration logged an error and the app still started: " + d.Line + " (the real run will ask whether to keep it)")
+		return "", nil
+	}
+	return first, err
+}
+
+// head reads the schema head the rehearsal reached and compares it with
+// the profile's for the hop.
+func (s *rehearseStep) head(ctx context.Context, sc scratchCopy, sink steps.Sink) (string, error) {
+	e := s.env
+	tool := e.Profile.Schema.Tool
+	sql, ok := pg.HeadSQL(tool)
+	if !ok {
+		sink.Log("the schema head of a " + tool + " app is not read on the scratch copy; the real run's verify checks it")
+		return "", nil
+	}
+	out, err := sc.Query(ctx, e.Start.DB.Params.Database, sql)
+	if err != nil {
+		return "", fmt.Errorf("read the schema head on the scratch copy: %w", err)
+	}
+	head := strings.Join(strings.Fields(out), ",")
+	want := e.Profile.ExpectedHead(s.hop)
+	if want != "" && head != want {
+		got := head
+		if got == "" {
+			got = "none"
+		}
+		return head, fmt.Errorf("the migration ended without an error, but the schema head on the scratch copy is %s where %s expects %s", got, s.hop, want)
+	}
+	return head, nil
+}
+
+// rehearsalSpec is the container the rehearsal runs: the migration
+// service's image at hop, its environment (with the hop's .env renames) and
+// command as compose gives them, on the scratch network only, its volumes
+// replaced by empty in-memory directories.
+func (e *Env) rehearsalSpec(hop string, renames []envfile.Rename) (dockerx.AppSpec, error) {
+	name := e.migrationService()
+	if e.Start == nil || e.Start.Stack == nil || e.Start.Stack.Model == nil {
+		return dockerx.AppSpec{}, errors.New("the compose model is not known")
+	}
+	svc, ok := e.Start.Stack.Model.Services[name]
+	if !ok {
+		return dockerx.AppSpec{}, fmt.Errorf("the migration service %q is not in the compose project", name)
+	}
+	env := map[string]string{}
+	for k, v := range svc.Environment {
+		if v != nil {
+			env[k] = *v
+		}
+	}
+	for _, r := range renames {
+		if v, ok := env[r.From]; ok {
+			if _, has := env[r.To]; !has {
+				env[r.To] = v
+			}
+		}
+	}
+	for k, v := range e.Profile.Migration.Env {
+		env[k] = v
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	spec := dockerx.AppSpec{
+		Image:      e.appImageAt(svc.Image, hop),
+		Entrypoint: svc.Entrypoint,
+		Cmd:        svc.Command,
+		User:       svc.User,
+		WorkingDir: svc.WorkingDir,
+		Purpose:    "rehearsal",
+	}
+	for _, k := range keys {
+		spec.Env = append(spec.Env, k+"="+env[k])
+	}
+	for _, v := range svc.Volumes {
+		if v.Target != "" {
+			spec.Tmpfs = append(spec.Tmpfs, v.Target)
+		}
+	}
+	spec.Tmpfs = append(spec.Tmpfs, svc.Tmpfs...)
+	return spec, nil
+}
+
+// appImageAt is what image becomes at version (an app image gets the
+// version's tag; anything else stays).
+func (e *Env) appImageAt(image, version string) string {
+	if image == "" || !e.isAppImage(image) {
+		return image
+	}
+	if t := e.tagFor(version); strings.ContainsAny(t, "/:") {
+		return t
+	}
+	return repoOf(image) + ":" + e.tagFor(version)
+}
+
+func (e *Env) migrationTimeout() time.Duration {
+	if d, err := time.ParseDuration(e.Profile.Migration.Timeout); err == nil && d > 0 {
+		return d
+	}
+	if e.MigrationTimeout > 0 {
+		return e.MigrationTimeout
+	}
+	return 30 * time.Minute
+}
+
+// RehearsePlan is `upshift rehearse`: every hop's migration on one scratch
+// copy, nothing of the stack stopped or changed. The first hop's backup is
+// taken from the running database (proven by its restore into the scratch
+// server, which stays up); each later hop runs on the copy the previous
+// hop's migration left, as the real upgrade would find it.
+func RehearsePlan(env *Env, from string, hops []Hop) (*steps.Plan, error) {
+	env.setCurrent(from)
+	switch {
+	case len(hops) == 0:
+		return nil, fmt.Errorf("already at %s: nothing to rehearse", from)
+	case env.sqlite():
+		return nil, errors.New("a SQLite app cannot be rehearsed: upshift rehearses migrations on a scratch PostgreSQL. Nothing was changed")
+	case !env.migrates():
+		return nil, fmt.Errorf("the %s profile runs no migration (migration.mode %q): nothing to rehearse", env.Profile.Name, env.Profile.Migration.Mode)
+	}
+	env.NoRehearsal, env.BackupAfterStop = false, false
+	p := &steps.Plan{From: from, To: hops[len(hops)-1].Version}
+	p.Steps = append(p.Steps,
+		&preflightStep{env: env, from: from, to: hops[0].Version},
+		withRestoreProof(&backupStep{env: env, hop: hops[0].Version}))
+	prev := from
+	for i, h := range hops {
+		p.Steps = append(p.Steps,
+			&imagesStep{env: env, hop: h.Version},
+			&rehearseStep{env: env, hop: h.Version, from: prev, chained: i > 0, keep: i < len(hops)-1, renames: h.Renames})
+		prev = h.Version
+	}
+	p.Reached = func() string { return from }
+	p.Success = func() string {
+		parts := make([]string, 0, len(hops))
+		for _, r := range env.Rehearsals() {
+			s := fmt.Sprintf("%s in %s", r.Hop, r.Duration.Round(100*time.Millisecond))
+			if r.Head != "" {
+				s += " (head " + r.Head + ")"
+			}
+			parts = append(parts, s)
+		}
+		msg := fmt.Sprintf("Every migration from %s to %s passed its rehearsal on a scratch copy", from, p.To)
+		if len(parts) > 0 {
+			msg += ": " + strings.Join(parts, ", ")
+		}
+		msg += fmt.Sprintf(". Nothing of the stack was stopped or changed; it still runs %s. `upshift upgrade --to %s` runs them for real.", from, p.To)
+		if len(parts) < len(hops) {
+			msg += " Some hops could not be rehearsed (no scratch PostgreSQL could run): see the log."
+		}
+		return msg
+	}
+	return p, nil
+}

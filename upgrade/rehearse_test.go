@@ -1,0 +1,291 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+)
+
+// fakeScratch is a scratch copy: what was asked of it, and the schema head
+// its Query answers.
+type fakeScratch struct {
+	log     *calls
+	head    string
+	started func() // called when the app container starts
+
+	mu      sync.Mutex
+	logins  []string
+	apps    []dockerx.AppSpec
+	removed int
+}
+
+func (s *fakeScratch) Login(_ context.Context, user, password string) error {
+	s.log.add("scratch login " + user)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logins = append(s.logins, user+":"+password)
+	return nil
+}
+
+func (s *fakeScratch) Query(_ context.Context, database, sql string) (string, error) {
+	s.log.add("scratch query " + database)
+	return s.head, nil
+}
+
+func (s *fakeScratch) StartApp(_ context.Context, spec dockerx.AppSpec) (string, error) {
+	s.log.add("scratch app " + spec.Image + " " + strings.Join(spec.Cmd, " "))
+	s.mu.Lock()
+	s.apps = append(s.apps, spec)
+	s.mu.Unlock()
+	if s.started != nil {
+		s.started()
+	}
+	return "scratch-app", nil
+}
+
+func (s *fakeScratch) Remove(context.Context) error {
+	s.log.add("scratch remove")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removed++
+	return nil
+}
+
+// rehearsingBackups are fakeBackups that can prove a set by a restore and
+// leave the scratch copy running.
+type rehearsingBackups struct {
+	*fakeBackups
+	sc     *fakeScratch
+	copies int
+}
+
+func (b *rehearsingBackups) VerifyRestore(context.Context, *backup.Set, string, func(backup.Progress)) (*backup.RestoreProof, error) {
+	b.log.add("backup prove")
+	return &backup.RestoreProof{Passed: true}, nil
+}
+
+func (b *rehearsingBackups) ScratchCopy(_ context.Context, set *backup.Set, _ string, aliases []string, _ func(backup.Progress)) (*backup.RestoreProof, scratchCopy, error) {
+	b.log.add("backup scratch copy " + set.ID + " as " + strings.Join(aliases, ","))
+	b.copies++
+	return &backup.RestoreProof{Passed: true}, b.sc, nil
+}
+
+// rehearsalHop is the demo's 1.0.0 → 1.1.0 hop with backups that rehearse,
+// and the api's compose settings the rehearsal copies.
+func rehearsalHop(t *testing.T) (*fixture, *rehearsingBackups) {
+	t.Helper()
+	f := demoHop(t)
+	f.backups.set.Manifest.Databases = []backup.DatabaseEntry{{Name: "app"}}
+	rb := &rehearsingBackups{fakeBackups: f.backups, sc: &fakeScratch{log: f.calls, head: "8e4b6d21c5a7"}}
+	f.env.Backups = rb
+	url := "postgres://app:s3cret-pw@db:5432/app"
+	api := f.env.Start.Stack.Model.Services["api"]
+	api.Environment = types.MappingWithEquals{"DATABASE_URL": &url}
+	api.Volumes = []types.ServiceVolumeConfig{{Type: "volume", Source: "uploads", Target: "/data/uploads"}}
+	f.env.Start.Stack.Model.Services["api"] = api
+	return f, rb
+}
+
+// A passing rehearsal runs on the scratch copy the restore proof left (one
+// restore), with the target image, the app's environment and no volume of
+// the stack, before anything stops; the copy is removed afterwards.
+func TestRehearsalPasses(t *testing.T) {
+	f, rb := rehearsalHop(t)
+	f.docker.logs = map[string][]string{"scratch-app": {"INFO Running upgrade 3f1c2a9b7d10 -> 8e4b6d21c5a7"}}
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}})
+	res, _ := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeSuccess {
+		t.Fatalf("result %+v", res)
+	}
+	if rb.copies != 1 || rb.sc.removed != 1 {
+		t.Errorf("scratch copies %d, removed %d: want one restore (the proof's), removed once", rb.copies, rb.sc.removed)
+	}
+	calls := f.calls.list()
+	iApp := slices.IndexFunc(calls, func(c string) bool { return strings.HasPrefix(c, "scratch app ") })
+	iStop := slices.IndexFunc(calls, func(c string) bool { return strings.Contains(c, "stop --timeout") })
+	if iApp < 0 || iStop < 0 || iApp > iStop {
+		t.Fatalf("the rehearsal must run before the stop: %v", calls)
+	}
+	app := rb.sc.apps[0]
+	if app.Image != "upshift-demo/app:1.1.0" || !slices.Equal(app.Cmd, []string{"migrate"}) {
+		t.Errorf("app container %+v", app)
+	}
+	if !slices.Contains(app.Env, "DATABASE_URL=postgres://app:s3cret-pw@db:5432/app") || !slices.Equal(app.Tmpfs, []string{"/data/uploads"}) {
+		t.Errorf("env %v, tmpfs %v", app.Env, app.Tmpfs)
+	}
+	if !slices.Equal(rb.sc.logins, []string{"app:s3cret-pw"}) {
+		t.Errorf("logins %v", rb.sc.logins)
+	}
+	rs := f.env.Rehearsals()
+	if len(rs) != 1 || !rs[0].Passed || rs[0].Head != "8e4b6d21c5a7" || rs[0].Hop != "1.1.0" {
+		t.Errorf("rehearsals %+v", rs)
+	}
+}
+
+// A failing rehearsal fails its step with the migration's first error line
+// and the release note's action, and nothing is stopped or rolled back.
+func TestRehearsalFailsBeforeAnyChange(t *testing.T) {
+	f, rb := rehearsalHop(t)
+	f.docker.waitCode = 1
+	f.docker.logs = map[string][]string{"scratch-app": {
+		"INFO Running upgrade 3f1c2a9b7d10 -> 8e4b6d21c5a7",
+		`ERROR migration failed: CREATE UNIQUE INDEX notes_body_key ON notes (body): ERROR: could not create unique index "notes_body_key" (SQLSTATE 23505)`,
+		"upshift: exiting",
+	}}
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}})
+	p.Hint = func(info steps.StepInfo, failure string) string {
+		if info.Hop == "1.1.0" && strings.Contains(failure, "could not create unique index") {
+			return "DELETE FROM notes a USING notes b WHERE a.id > b.id AND a.body = b.body;"
+		}
+		return ""
+	}
+	res, evs := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeFailed || res.FailedStep != "1.1.0/rehearse" || !res.Unchanged || res.Reached != "1.0.0" {
+		t.Fatalf("result %+v", res)
+	}
+	if !strings.Contains(res.Message, "nothing was changed") || !strings.Contains(res.Message, `could not create unique index "notes_body_key"`) {
+		t.Errorf("message %q", res.Message)
+	}
+	if !strings.Contains(res.Next, "DELETE FROM notes a USING notes b") {
+		t.Errorf("next %q: the release note's action", res.Next)
+	}
+	for _, ev := range evs {
+		if ev.Kind == steps.EventRollingBack || (ev.Kind == steps.EventStepStarted && strings.HasPrefix(ev.Step, "rollback/")) {
+			t.Fatalf("nothing changed, yet a rollback: %+v", ev)
+		}
+	}
+	for _, c := range f.calls.list() {
+		if strings.Contains(c, "stop --timeout") || strings.Contains(c, " migrate") && !strings.HasPrefix(c, "scratch") {
+			t.Errorf("the live stack was touched: %s", c)
+		}
+	}
+	if rb.sc.removed != 1 {
+		t.Errorf("scratch copy removed %d times, want 1", rb.sc.removed)
+	}
+	if rs := f.env.Rehearsals(); len(rs) != 1 || rs[0].Passed || !strings.Contains(rs[0].Error, "could not create unique index") {
+		t.Errorf("rehearsals %+v", rs)
+	}
+}
+
+// A rehearsal cancelled half-way removes its scratch copy and keeps none.
+func TestRehearsalCancelledCleansUp(t *testing.T) {
+	f, rb := rehearsalHop(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rb.sc.started = cancel // Ctrl-C while the migration runs
+	f.docker.waitErr = context.Canceled
+	f.env.AddRestorePoint(f.backups.set)
+	st := &rehearseStep{env: f.env, hop: "1.1.0", from: "1.0.0", keep: true}
+	err := st.Run(ctx, f.sink)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	if rb.sc.removed != 1 || f.env.takeScratch("") != nil {
+		t.Errorf("removed %d; a copy was kept after the cancel", rb.sc.removed)
+	}
+}
+
+// A copy kept by the proof for a rehearsal that never runs (a step between
+// failed) goes when the run ends.
+func TestDropScratchRemovesAKeptCopy(t *testing.T) {
+	f, rb := rehearsalHop(t)
+	f.env.keepScratch(rb.sc, "1.1.0")
+	f.env.DropScratch(context.Background())
+	if rb.sc.removed != 1 || f.env.takeScratch("") != nil {
+		t.Errorf("removed %d", rb.sc.removed)
+	}
+}
+
+// The rehearsal skips itself, saying why, when the backup comes after the
+// stop or the admin turned it off.
+func TestRehearsalSkips(t *testing.T) {
+	f, _ := rehearsalHop(t)
+	st := &rehearseStep{env: f.env, hop: "1.1.0"}
+	if skip, _ := st.Skip(context.Background()); skip {
+		t.Fatal("skipped by default")
+	}
+	f.env.BackupAfterStop = true
+	if skip, why := st.Skip(context.Background()); !skip || !strings.Contains(why, "taken while the app runs") {
+		t.Errorf("backup after stop: %v %q", skip, why)
+	}
+	f.env.BackupAfterStop, f.env.NoRehearsal = false, true
+	if skip, why := st.Skip(context.Background()); !skip || !strings.Contains(why, "--no-rehearsal") {
+		t.Errorf("--no-rehearsal: %v %q", skip, why)
+	}
+}
+
+// Entrypoint mode: the target app starts on the scratch copy with its own
+// command, and its log's success line ends the rehearsal.
+func TestRehearsalEntrypointWatchesTheLog(t *testing.T) {
+	f, rb := rehearsalHop(t)
+	f.env.Profile.Migration.Mode = "entrypoint"
+	f.env.Profile.Migration.SuccessLog = `Database is at head`
+	f.env.Profile.Migration.ErrorLog = `ERROR`
+	api := f.env.Start.Stack.Model.Services["api"]
+	api.Command = types.ShellCommand{"serve"}
+	f.env.Start.Stack.Model.Services["api"] = api
+	f.docker.logs = map[string][]string{"scratch-app": {"INFO Running upgrade", "INFO Database is at head 8e4b6d21c5a7 (1.1.0)"}}
+	f.env.AddRestorePoint(f.backups.set)
+	st := &rehearseStep{env: f.env, hop: "1.1.0", from: "1.0.0"}
+	if err := st.Run(context.Background(), f.sink); err != nil {
+		t.Fatal(err)
+	}
+	if app := rb.sc.apps[0]; !slices.Equal(app.Cmd, []string{"serve"}) || app.Image != "upshift-demo/app:1.1.0" {
+		t.Errorf("app %+v", app)
+	}
+	if !f.sink.has("passed its rehearsal") || rb.sc.removed != 1 {
+		t.Errorf("removed %d, log:\n%s", rb.sc.removed, f.sink.text())
+	}
+
+	// Its error line fails it, named.
+	f.docker.logs["scratch-app"] = []string{"INFO Running upgrade", `ERROR relation "x" does not exist`}
+	err := st.Run(context.Background(), f.sink)
+	if err == nil || !strings.Contains(err.Error(), `relation "x" does not exist`) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// `upshift rehearse` through two hops: one backup and one restore (the
+// proof's), both migrations on that copy in turn, nothing of the stack
+// stopped, the copy removed once at the end.
+func TestRehearsePlanChainsTheHops(t *testing.T) {
+	f, rb := rehearsalHop(t)
+	f.docker.logs = map[string][]string{"scratch-app": {"INFO migrated"}}
+	heads := []string{"8e4b6d21c5a7", "c92d7f0e4b31"}
+	n := 0
+	rb.sc.started = func() {
+		rb.sc.mu.Lock()
+		rb.sc.head = heads[n]
+		n++
+		rb.sc.mu.Unlock()
+	}
+	p, err := RehearsePlan(f.env, "1.0.0", []Hop{{Version: "1.1.0"}, {Version: "2.0.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1.1.0/preflight", "1.1.0/backup", "1.1.0/images", "1.1.0/rehearse", "2.0.0/images", "2.0.0/rehearse"}
+	if got := stepIDs(p.Steps); !equalStrings(got, want) {
+		t.Fatalf("steps %v", got)
+	}
+	res, _ := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeSuccess || res.Reached != "1.0.0" || !strings.Contains(res.Message, "2.0.0 in ") || !strings.Contains(res.Message, "head c92d7f0e4b31") {
+		t.Fatalf("result %+v", res)
+	}
+	if rb.copies != 1 || rb.sc.removed != 1 || len(rb.sc.apps) != 2 {
+		t.Errorf("copies %d, removed %d, apps %d", rb.copies, rb.sc.removed, len(rb.sc.apps))
+	}
+	for _, c := range f.calls.list() {
+		if strings.Contains(c, "stop --timeout") || strings.Contains(c, "compose run") || strings.Contains(c, " up ") {
+			t.Errorf("the stack was touched: %s", c)
+		}
+	}
+}

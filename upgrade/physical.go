@@ -67,6 +67,12 @@ func (e *Env) checkPhysical(ctx context.Context, det *detect.Result, sink steps.
 	if !ok || db == nil {
 		return
 	}
+	if e.migrates() && !e.NoRehearsal {
+		// The rehearsal restores the hop's backup into a scratch copy before
+		// the stop; a base backup is complete only at the stop (its WAL).
+		sink.Log("• restore point: a pg_dump taken while the app runs, since the migration is rehearsed on a restored copy of it before the downtime; what is committed after it and before the stop would be lost by a rollback (--no-rehearsal takes a base backup + the WAL up to the stop instead: nothing lost)")
+		return
+	}
 	if restoreProofMode(e) == ProofAlways {
 		sink.Log("• restore point: a pg_dump taken while the app runs, since --restore-proof always wants it restored in a scratch server before the downtime (a base backup is complete only at the stop); what is committed after it and before the stop would be lost by a rollback")
 		return
@@ -205,7 +211,7 @@ func (e *Env) restorePhysical(ctx context.Context, set *backup.Set, det *detect.
 // PhysicalNote says which kind of restore point the hops will get, and
 // why not a physical one ("" when it cannot be told: no database here).
 func (e *Env) PhysicalNote(ctx context.Context) string {
-	if e.BackupAfterStop || e.sqlite() || restoreProofMode(e) == ProofAlways {
+	if e.BackupAfterStop || e.sqlite() || restoreProofMode(e) == ProofAlways || (e.migrates() && !e.NoRehearsal) {
 		return ""
 	}
 	pb, ok := e.Backups.(physicalBackups)

@@ -69,6 +69,7 @@ func physicalSet(id string, sealed bool) *backup.Set {
 func withPhysical(f *fixture) *fakePhysical {
 	demoMounts(f)
 	f.backups.set = testSet("s0", "1.0.0")
+	f.env.NoRehearsal = true // the rehearsal restores a pg_dump before the stop
 	pb := &fakePhysical{fakeBackups: f.backups, ready: backup.Readiness{OK: true}}
 	f.env.Backups = pb
 	return pb
@@ -115,6 +116,15 @@ func TestPhysicalDecision(t *testing.T) {
 		f.env.RestoreProof = ProofAlways
 		f.env.checkPhysical(context.Background(), f.env.Start, f.sink)
 		if f.env.physicalOK() || !f.sink.has("since --restore-proof always") {
+			t.Errorf("physical %v, log:\n%s", f.env.physicalOK(), f.sink.text())
+		}
+	})
+	t.Run("the rehearsal keeps a pg_dump, and says why", func(t *testing.T) {
+		f := newFixture(t, "upshift-demo", "1.0.0")
+		withPhysical(f)
+		f.env.NoRehearsal = false
+		f.env.checkPhysical(context.Background(), f.env.Start, f.sink)
+		if f.env.physicalOK() || !f.sink.has("since the migration is rehearsed") {
 			t.Errorf("physical %v, log:\n%s", f.env.physicalOK(), f.sink.text())
 		}
 	})

@@ -92,6 +92,9 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 			if err != nil {
 				return err
 			}
+			for _, n := range r.Notices {
+				_, _ = fmt.Fprintln(w, n)
+			}
 			if r.NoRestorePoint || r.NothingToUndo != "" {
 				switch {
 				case r.NoRestorePoint:

@@ -33,6 +33,9 @@ type Source struct {
 	Images      []ServiceImage
 	Secrets     []string // values that must never appear in progress lines, errors or the manifest
 	DumpMode    string   // DumpInContainer (default) or DumpHostZstd
+	// Physical takes the database as a base backup through a replication
+	// slot instead of logical dumps; Seal completes it at the stop.
+	Physical bool
 	// Skipped names what the profile lists but this installation does not
 	// have (optional volumes); it is only reported.
 	Skipped []string
@@ -247,6 +250,9 @@ func (b *builder) completenessProblems() []string {
 }
 
 func (b *builder) databases(ctx context.Context) error {
+	if b.src.Physical {
+		return b.basebackup(ctx)
+	}
 	db := *b.src.DB
 	r := pgRunner{eng: b.eng, db: db}
 	names := db.databases()

@@ -17,10 +17,7 @@ import (
 	"github.com/seed-e7a9fb3b/upshift/internal/testenv"
 )
 
-// startDemo starts a demo stack at 1.0.0. When its image is already built it
-// runs `demo up` in-process (no upshift binary needed, so a half-written
-// package elsewhere in the module does not stop this test); otherwise it
-// uses testenv.StartDemo.
+// startDemo starts a demo stack at 1.0.0.
 func startDemo(t *testing.T, ctx context.Context) (*testenv.Stack, *dockerx.Engine) {
 	t.Helper()
 	testenv.RequireDocker(t)
@@ -29,22 +26,10 @@ func startDemo(t *testing.T, ctx context.Context) (*testenv.Stack, *dockerx.Engi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = eng.Close() })
-	if _, ok, err := eng.ImageInspect(ctx, demo.ImageRef("1.0.0")); err != nil || !ok {
-		return testenv.StartDemo(t, "1.0.0"), eng
-	}
-	st := &testenv.Stack{Dir: t.TempDir(), Project: testenv.UniqueName("upb")}
-	t.Cleanup(func() {
-		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer dcancel()
-		if err := demo.Down(dctx, st.Dir, nil); err != nil {
-			t.Logf("demo down: %v", err)
-		}
-	})
-	if _, err := demo.Up(ctx, eng, demo.StackOptions{Dir: st.Dir, Version: "1.0.0", Project: st.Project, PostgresImage: testenv.PostgresImage()}, func(string) {}); err != nil {
-		t.Fatalf("demo up: %v", err)
-	}
-	st.Port = st.Env("API_PORT")
-	return st, eng
+	// Through the upshift binary: the demo images record the binary that
+	// built them, so an in-process demo.Up would rebuild them from this
+	// test binary, which has no demo-app command.
+	return testenv.StartDemo(t, "1.0.0"), eng
 }
 
 // demoSource describes a running demo stack the way the engine will.

@@ -47,6 +47,7 @@ type Manifest struct {
 	Durations       []Duration      `json:"durations"`
 	Project         ProjectInfo     `json:"project"`
 	Databases       []DatabaseEntry `json:"databases,omitempty"`
+	Physical        *PhysicalEntry  `json:"physical,omitempty"` // base backup + WAL (absent in older sets)
 	SQLite          []SQLiteEntry   `json:"sqlite,omitempty"`
 	Config          []ConfigEntry   `json:"config,omitempty"`
 	Volumes         []VolumeEntry   `json:"volumes,omitempty"`
@@ -359,6 +360,15 @@ func (s *Set) completeness() []string {
 		need(d.File, KindDatabase, "database "+d.Name)
 		if d.Mode != DumpInContainer && d.Mode != DumpHostZstd {
 			p = append(p, fmt.Sprintf("database %s: unknown dump mode %q", d.Name, d.Mode))
+		}
+	}
+	if ph := m.Physical; ph != nil {
+		need(ph.BaseFile, KindBase, "base backup")
+		if ph.WALFile != "" {
+			need(ph.WALFile, KindWAL, "WAL of the base backup")
+		}
+		if ph.Slot == "" || ph.StartLSN == "" || ph.DataDir == "" || ph.SegmentBytes <= 0 || ph.Timeline <= 0 {
+			p = append(p, "base backup without its slot, start position, data directory, segment size or timeline")
 		}
 	}
 	for _, v := range m.Volumes {

@@ -121,6 +121,9 @@ func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 	if err := s.CheckFiles(ctx, progress); err != nil {
 		return nil, err
 	}
+	if len(s.Manifest.Databases) == 0 && s.Manifest.Physical != nil {
+		return nil, s.provePhysical(ctx, eng, proof, progress)
+	}
 	if len(s.Manifest.Databases) == 0 {
 		return nil, fmt.Errorf("%w: %s has no PostgreSQL dump to restore", ErrRestoreProof, s.ID)
 	}

@@ -121,7 +121,9 @@ func TestBackupVerifyRestore(t *testing.T) {
 func TestUpgradeRestoreProof(t *testing.T) {
 	s := testenv.StartDemo(t, "1.0.0")
 	start := time.Now()
-	out, err := s.Run("upgrade", "--to", "1.1.0", "--yes", "--json")
+	// always: the hop's backup is a pg_dump (a base backup is proven only
+	// once sealed at the stop), restored in a scratch server before the stop.
+	out, err := s.Run("upgrade", "--to", "1.1.0", "--yes", "--json", "--restore-proof", "always")
 	t.Logf("upgrade 1.0.0 → 1.1.0 with the proof took %s", time.Since(start).Round(time.Millisecond))
 	if err != nil || !strings.Contains(out, "every row count and checksum equal to the dump") {
 		t.Fatalf("upgrade: %v\n%s", err, out)

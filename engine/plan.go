@@ -39,7 +39,18 @@ func (s *Session) Plan(ctx context.Context, to string, o PlanOptions) (*Planned,
 	if strings.HasPrefix(rep.Version, "unknown") {
 		return nil, fmt.Errorf("the running version is %s, so no upgrade path can be computed. Nothing was changed. Fix: start the stack so its version endpoint answers, pin the image to a version tag, or pass --from VERSION", rep.Version)
 	}
-	return s.planFrom(ctx, rep.Version, to, o)
+	pl, err := s.planFrom(ctx, rep.Version, to, o)
+	if err != nil || s.Eng == nil || !rep.DB.Reachable {
+		return pl, err
+	}
+	if !steps.Locked(s.BackupDir()) {
+		// No upshift runs on the stack: its replication slots are a killed run's.
+		pl.Env.DropStaleSlots(ctx, false, func(l string) { pl.Notices = append(pl.Notices, l) })
+	}
+	if n := pl.Env.PhysicalNote(ctx); n != "" {
+		pl.Notices = append(pl.Notices, n)
+	}
+	return pl, nil
 }
 
 func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) (*Planned, error) {

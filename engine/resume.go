@@ -55,6 +55,8 @@ type Resumed struct {
 	// NoRestorePoint: a rollback was asked for, but the run stopped before
 	// it changed anything; there is nothing to do.
 	NoRestorePoint bool
+	// Notices are what resume did on its own (stale replication slots dropped).
+	Notices []string
 	// NothingToUndo: a rollback to the last good version was asked for,
 	// and the run stopped right after verifying this version: it runs.
 	NothingToUndo string
@@ -85,6 +87,15 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 		env.ResumeLateWrites(st.XIDs[st.Backups[n-1]])
 	}
 	r := &Resumed{Env: env, State: st}
+	if s.Eng != nil && s.Det != nil && s.Det.Report.DB.Reachable {
+		// A killed run's replication slot keeps WAL until the disk is full.
+		// A retry keeps the one its newest restore point still needs.
+		slotEnv := s.NewEnv()
+		for _, p := range points {
+			slotEnv.AddRestorePoint(p)
+		}
+		slotEnv.DropStaleSlots(ctx, choice != Rollback && st.Info.Kind == steps.KindUpgrade && !st.RollingBack, func(l string) { r.Notices = append(r.Notices, l) })
+	}
 	switch st.Info.Kind {
 	case steps.KindRestore:
 		// Whatever the choice, an interrupted restore is finished: run it

@@ -92,8 +92,12 @@ func (s *backupStep) run(ctx context.Context, sink steps.Sink) error {
 	for _, sk := range src.Skipped {
 		sink.Log("• not in this backup: " + sk)
 	}
+	src.Physical = s.hop != "" && src.DB != nil && !s.afterStop && e.physicalOK()
+	if src.Physical {
+		sink.Log("• base backup (pg_basebackup) through a replication slot; the WAL up to the stop is added at the stop")
+	}
 	var mark int64
-	if !e.BackupAfterStop && !s.afterStop && src.DB != nil {
+	if !e.BackupAfterStop && !s.afterStop && src.DB != nil && !src.Physical {
 		// The app keeps writing during this backup: mark where the dump
 		// starts, so the stop can tell what the restore point will lack.
 		if x, err := e.DB.NextXID(ctx, det.DB.Params); err == nil {

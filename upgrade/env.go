@@ -92,6 +92,7 @@ type Env struct {
 	xidAtBackup int64
 	lateWrites  map[string]int64
 	verifiedIDs map[string]bool // sets verified by this run (checked before a restore)
+	physical    bool            // this hop's restore point is a base backup + WAL (preflight decides)
 	rehearsal   rehearsalState
 	// pgSwitched are the restore points taken by a PostgreSQL major hop of
 	// this process, after its stop: the old server's volume holds exactly

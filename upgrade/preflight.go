@@ -88,6 +88,9 @@ func (s *preflightStep) Run(ctx context.Context, sink steps.Sink) error {
 			sink.Log("• could not remove leftover scratch servers: " + err.Error())
 		}
 	}
+	// The lock is held: a replication slot of upshift's is a killed run's.
+	e.dropStaleSlots(ctx, det, e.pendingSlot(), sink.Log)
+	e.checkPhysical(ctx, det, sink)
 	if err := e.checkDependencies(det, sink); err != nil {
 		return err
 	}

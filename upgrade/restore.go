@@ -21,9 +21,13 @@ type restoreStep struct {
 }
 
 func (s *restoreStep) Info() steps.StepInfo {
+	lost := "Whatever was written to the database after " + s.set.Manifest.Finished.Local().Format(time.DateTime) + " is not in it."
+	if ph := s.set.Manifest.Physical; ph != nil {
+		lost = "The database is its base backup replayed (WAL) up to the stop of the app, so nothing committed before that stop is lost; the data directory is replaced, at about disk speed."
+	}
 	return steps.StepInfo{
 		ID: id(s.hop, "restore"), Hop: s.hop, Name: "Restore backup " + s.set.ID,
-		Explain: "Puts back, together, everything the backup " + s.set.ID + " holds: the database (recreated from its dump), the compose files and .env, the volumes, and the images that ran then (" + s.set.Manifest.Version + "). The set is verified first; a damaged set is refused before anything is touched. Whatever was written to the database after " + s.set.Manifest.Finished.Local().Format(time.DateTime) + " is not in it.",
+		Explain: "Puts back, together, everything the backup " + s.set.ID + " holds: the database (recreated from its dump), the compose files and .env, the volumes, and the images that ran then (" + s.set.Manifest.Version + "). The set is verified first; a damaged set is refused before anything is touched. " + lost,
 		Confirm: s.confirm,
 		Touches: []string{"database", s.env.Dir(), "volumes", "image tags"},
 	}
@@ -35,6 +39,7 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err != nil {
 		return err
 	}
+	det = e.withStoppedDB(det, s.set, sink.Log)
 	// A resumed rollback: the writes after the restore point's dump are
 	// counted now (the stop is done, the restore has not begun), so the
 	// result says what the rollback loses even when the killed run could
@@ -49,7 +54,7 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 	// The restore point of a PostgreSQL major hop, whose old volume has
 	// not been written to since: switching the files back is the restore.
 	switchBack := e.isPGSwitched(s.set.ID)
-	if len(s.set.Manifest.Databases) > 0 && !switchBack && (det.DB.Container == "" || det.DB.SQLite != nil) {
+	if (len(s.set.Manifest.Databases) > 0 || s.set.Manifest.Physical != nil) && !switchBack && (det.DB.Container == "" || det.DB.SQLite != nil) {
 		// Restoring files and images without the database would pair an
 		// old version with a newer schema: refuse before touching anything.
 		return fmt.Errorf("backup %s holds a database, but no container of the %s service runs to restore it into; nothing was restored. Fix: start the database (docker compose up -d %s), then run `upshift restore %s`", s.set.ID, orDash(det.DB.Service), orDash(det.DB.Service), s.set.ID)
@@ -94,8 +99,15 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 		// Proven, not assumed: the old server's tables against the set's sums.
 		switchBack = e.oldServerIntact(ctx, s.set, det, sink)
 	}
+	done := false
+	if !switchBack {
+		var err error
+		if done, err = e.restorePhysical(ctx, s.set, det, s.hop == "rollback", sink, progress); err != nil {
+			return err
+		}
+	}
 	switch {
-	case switchBack:
+	case switchBack, done:
 	case det.DB.Container != "" && det.DB.SQLite == nil:
 		sink.Log("restoring the database")
 		db := backup.DBSource{Container: det.DB.Container, User: det.DB.Params.User, Password: det.DB.Params.Password, Database: det.DB.Params.Database, Extra: e.Profile.DB.ExtraDatabases}

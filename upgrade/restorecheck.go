@@ -38,12 +38,13 @@ func (s *restoreCheckStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err != nil {
 		return err
 	}
+	det = e.withStoppedDB(det, s.set, sink.Log)
 	sink.Log("verifying " + s.set.ID)
 	if err := e.Backups.Verify(ctx, s.set, e.pgContainer(det)); err != nil {
 		return fmt.Errorf("backup %s does not verify, nothing was restored: %w", s.set.ID, err)
 	}
 	e.markVerified(s.set.ID)
-	if len(s.set.Manifest.Databases) > 0 && (det.DB.Container == "" || det.DB.SQLite != nil) {
+	if (len(s.set.Manifest.Databases) > 0 || s.set.Manifest.Physical != nil) && (det.DB.Container == "" || det.DB.SQLite != nil) {
 		return fmt.Errorf("backup %s holds a database, but no container of the %s service runs to restore it into; nothing was restored. Fix: start the database (docker compose up -d %s), then run `upshift restore %s`", s.set.ID, orDash(det.DB.Service), orDash(det.DB.Service), s.set.ID)
 	}
 	var ro []string

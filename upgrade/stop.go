@@ -31,18 +31,18 @@ func (s *stopStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err := s.env.stopAdded(ctx, sink); err != nil {
 		return err
 	}
-	w := s.env.Writers()
-	if len(w) == 0 {
-		return nil
-	}
-	if err := s.env.waitOneOffs(ctx, sink); err != nil {
-		return err
-	}
-	if err := s.env.Compose.Run(ctx, sink.Log, append([]string{"stop", "--timeout", "20"}, w...)...); err != nil {
-		return err
+	if w := s.env.Writers(); len(w) > 0 {
+		if err := s.env.waitOneOffs(ctx, sink); err != nil {
+			return err
+		}
+		if err := s.env.Compose.Run(ctx, sink.Log, append([]string{"stop", "--timeout", "20"}, w...)...); err != nil {
+			return err
+		}
 	}
 	if !s.all {
 		s.env.countLateWrites(ctx, sink)
+		// Nothing writes now: the restore point gets the WAL up to here.
+		return s.env.sealRestorePoint(ctx, sink)
 	}
 	return nil
 }

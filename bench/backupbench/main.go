@@ -5,6 +5,8 @@
 //	backupbench up DIR PROJECT PGIMAGE   start a demo stack at 1.0.0 (images must exist)
 //	backupbench create DIR ROOT          write one backup set of the stack in DIR under ROOT
 //	backupbench down DIR                 remove the stack
+//	backupbench physical DIR ROOT        a physical set (base backup, then sealed at once)
+//	backupbench restore-physical DIR ROOT ID   restore its database (a rollback's database part)
 package main
 
 import (
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string) error {
 		}
 		_, err = demo.Up(ctx, eng, demo.StackOptions{Dir: args[1], Version: "1.0.0", Project: args[2], PostgresImage: args[3]}, func(string) {})
 		return err
+	case "physical", "restore-physical":
+		return physical(ctx, args)
 	case "create":
 		if len(args) != 3 {
 			return fmt.Errorf("usage: backupbench create DIR ROOT")
@@ -61,19 +65,77 @@ func run(ctx context.Context, args []string) error {
 	}
 }
 
+func physical(ctx context.Context, args []string) error {
+	eng, err := dockerx.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = eng.Close() }()
+	src, err := source(ctx, eng, args[1])
+	if err != nil {
+		return err
+	}
+	if args[0] == "restore-physical" {
+		if len(args) != 4 {
+			return fmt.Errorf("usage: backupbench restore-physical DIR ROOT ID")
+		}
+		set, err := backup.Open(args[2], args[3])
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		return set.RestorePhysical(ctx, eng, *src.DB, func(p backup.Progress) {
+			if p.Line != "" {
+				fmt.Fprintf(os.Stderr, "%6.2fs %s\n", time.Since(start).Seconds(), p.Line)
+			}
+		})
+	}
+	if r := backup.PhysicalReady(ctx, eng, *src.DB); !r.OK {
+		return fmt.Errorf("no physical backup possible: %s", r.Reason)
+	}
+	src.Physical = true
+	set, err := backup.Create(ctx, eng, args[2], src, nil)
+	if err != nil {
+		return err
+	}
+	if err := set.Seal(ctx, eng, *src.DB, nil); err != nil {
+		return err
+	}
+	fmt.Println(set.ID)
+	return nil
+}
+
 func create(ctx context.Context, dir, root string) error {
 	eng, err := dockerx.Connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = eng.Close() }()
-	p, err := demo.StackProject(dir)
+	src, err := source(ctx, eng, dir)
 	if err != nil {
 		return err
 	}
-	cs, err := eng.ProjectContainers(ctx, p.Name)
+	start := time.Now()
+	set, err := backup.Create(ctx, eng, root, src, nil)
 	if err != nil {
 		return err
+	}
+	var size int64
+	for _, f := range set.Manifest.Files {
+		size += f.Size
+	}
+	fmt.Printf("set %s: %d bytes (dump %d bytes uncompressed) in %.2fs\n", set.ID, size, set.Manifest.Databases[0].DumpBytes, time.Since(start).Seconds())
+	return nil
+}
+
+func source(ctx context.Context, eng *dockerx.Engine, dir string) (backup.Source, error) {
+	p, err := demo.StackProject(dir)
+	if err != nil {
+		return backup.Source{}, err
+	}
+	cs, err := eng.ProjectContainers(ctx, p.Name)
+	if err != nil {
+		return backup.Source{}, err
 	}
 	env := func(k string) string { return demo.EnvValue(p.WorkingDir, k) }
 	src := backup.Source{
@@ -92,17 +154,7 @@ func create(ctx context.Context, dir, root string) error {
 		}
 	}
 	if src.DB == nil {
-		return fmt.Errorf("no db container in project %s", p.Name)
+		return src, fmt.Errorf("no db container in project %s", p.Name)
 	}
-	start := time.Now()
-	set, err := backup.Create(ctx, eng, root, src, nil)
-	if err != nil {
-		return err
-	}
-	var size int64
-	for _, f := range set.Manifest.Files {
-		size += f.Size
-	}
-	fmt.Printf("set %s: %d bytes (dump %d bytes uncompressed) in %.2fs\n", set.ID, size, set.Manifest.Databases[0].DumpBytes, time.Since(start).Seconds())
-	return nil
+	return src, nil
 }

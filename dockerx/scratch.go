@@ -231,7 +231,18 @@ func (e *Engine) removeScratch(ctx context.Context, run string, stale func(map[s
 			continue
 		}
 		if _, err := e.c.ContainerRemove(rctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("remove scratch container %s: %w", shortID(c.ID), err))
+			if !strings.Contains(err.Error(), "already in progress") {
+				errs = append(errs, fmt.Errorf("remove scratch container %s: %w", shortID(c.ID), err))
+				continue
+			}
+			// Another upshift (or test) cleans the same leftover up: wait
+			// for its removal, so the network and volume can go too.
+			for i := 0; i < 60; i++ {
+				if _, err := e.c.ContainerInspect(rctx, c.ID, client.ContainerInspectOptions{}); IsNotFound(err) {
+					break
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
 		}
 	}
 	ns, err := e.c.NetworkList(rctx, client.NetworkListOptions{Filters: f})
@@ -242,7 +253,10 @@ func (e *Engine) removeScratch(ctx context.Context, run string, stale func(map[s
 			if keep(n.Labels, n.Created) {
 				continue
 			}
-			if _, err := e.c.NetworkRemove(rctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !IsNotFound(err) {
+			if err := retryBusy(func() error {
+				_, err := e.c.NetworkRemove(rctx, n.ID, client.NetworkRemoveOptions{})
+				return err
+			}); err != nil && !IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("remove scratch network %s: %w", n.Name, err))
 			}
 		}
@@ -256,10 +270,27 @@ func (e *Engine) removeScratch(ctx context.Context, run string, stale func(map[s
 			if keep(v.Labels, created) {
 				continue
 			}
-			if _, err := e.c.VolumeRemove(rctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !IsNotFound(err) {
+			if err := retryBusy(func() error {
+				_, err := e.c.VolumeRemove(rctx, v.Name, client.VolumeRemoveOptions{Force: true})
+				return err
+			}); err != nil && !IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("remove scratch volume %s: %w", v.Name, err))
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// retryBusy retries a removal the engine refuses while a container that
+// uses the part is still being removed (by this call or a concurrent one).
+func retryBusy(remove func() error) error {
+	var err error
+	for i := 0; i < 20; i++ {
+		err = remove()
+		if err == nil || (!strings.Contains(err.Error(), "active endpoints") && !strings.Contains(err.Error(), "in use")) {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return err
 }

@@ -67,12 +67,6 @@ func (e *Env) checkPhysical(ctx context.Context, det *detect.Result, sink steps.
 	if !ok || db == nil {
 		return
 	}
-	if e.migrates() && !e.NoRehearsal {
-		// The rehearsal restores the hop's backup into a scratch copy before
-		// the stop; a base backup is complete only at the stop (its WAL).
-		sink.Log("• restore point: a pg_dump taken while the app runs, since the migration is rehearsed on a restored copy of it before the downtime; what is committed after it and before the stop would be lost by a rollback (--no-rehearsal takes a base backup + the WAL up to the stop instead: nothing lost)")
-		return
-	}
 	if restoreProofMode(e) == ProofAlways {
 		sink.Log("• restore point: a pg_dump taken while the app runs, since --restore-proof always wants it restored in a scratch server before the downtime (a base backup is complete only at the stop); what is committed after it and before the stop would be lost by a rollback")
 		return

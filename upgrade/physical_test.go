@@ -119,12 +119,12 @@ func TestPhysicalDecision(t *testing.T) {
 			t.Errorf("physical %v, log:\n%s", f.env.physicalOK(), f.sink.text())
 		}
 	})
-	t.Run("the rehearsal keeps a pg_dump, and says why", func(t *testing.T) {
+	t.Run("a rehearsed hop's restore point is physical too (the rehearsal copies the running database)", func(t *testing.T) {
 		f := newFixture(t, "upshift-demo", "1.0.0")
 		withPhysical(f)
 		f.env.NoRehearsal = false
 		f.env.checkPhysical(context.Background(), f.env.Start, f.sink)
-		if f.env.physicalOK() || !f.sink.has("since the migration is rehearsed") {
+		if !f.env.physicalOK() || !f.sink.has("a rollback loses nothing committed before the stop") {
 			t.Errorf("physical %v, log:\n%s", f.env.physicalOK(), f.sink.text())
 		}
 	})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -300,7 +302,7 @@ func (s *rehearseStep) scratch(ctx context.Context, sink steps.Sink) (scratchCop
 		return sc, nil
 	}
 	set := e.newestPoint()
-	if set == nil || len(set.Manifest.Databases) == 0 {
+	if set == nil || (len(set.Manifest.Databases) == 0 && set.Manifest.Physical == nil) {
 		return nil, errors.New("no backup of this hop to rehearse on (nothing was changed). Fix: run with --no-rehearsal, or let the backup run before the stop")
 	}
 	image := ""
@@ -308,6 +310,18 @@ func (s *rehearseStep) scratch(ctx context.Context, sink steps.Sink) (scratchCop
 		if img.Service == e.Start.DB.Service {
 			image = img.ID
 		}
+	}
+	if len(set.Manifest.Databases) == 0 {
+		// The restore point is a base backup, complete only with the WAL of
+		// the stop: the rehearsal goes on a logical copy of the running
+		// database instead, thrown away afterwards (the restore point stays
+		// physical: a rollback loses nothing committed before the stop).
+		tmp, err := s.liveCopy(ctx, sink)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = os.RemoveAll(filepath.Dir(tmp.Dir)) }()
+		set = tmp
 	}
 	sink.Log("restoring " + set.ID + " into a scratch PostgreSQL for the rehearsal")
 	_, sc, err := e.Backups.(rehearser).ScratchCopy(ctx, set, image, []string{e.Start.DB.Service}, func(p backup.Progress) {
@@ -585,4 +599,36 @@ func RehearsePlan(env *Env, from string, hops []Hop) (*steps.Plan, error) {
 		return msg
 	}
 	return p, nil
+}
+
+// liveCopy dumps the running database (while the app runs, before the
+// downtime) into a throw-away set the rehearsal restores: the hop's own
+// restore point is a base backup a scratch server cannot use before the
+// stop.
+func (s *rehearseStep) liveCopy(ctx context.Context, sink steps.Sink) (*backup.Set, error) {
+	e := s.env
+	det, err := e.detectNow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	db := e.dbSource(det)
+	if db == nil {
+		return nil, errors.New("no running PostgreSQL to copy for the rehearsal (nothing was changed). Fix: start the database, or run with --no-rehearsal")
+	}
+	sink.Log("• the restore point is a base backup (complete at the stop): the rehearsal runs on a pg_dump of the running database, taken now and thrown away after it")
+	src := backup.Source{
+		App: e.Profile.Name, Profile: e.Profile.Name, Version: s.from,
+		Project: e.Project, DB: db, Secrets: e.Secrets(),
+	}
+	root := filepath.Join(e.BackupDir, ".rehearsal-copy")
+	set, err := e.Backups.Create(ctx, root, src, func(p backup.Progress) {
+		if p.Total > 0 || p.Done > 0 {
+			sink.Progress(p.Done, p.Total)
+		}
+	})
+	if err != nil {
+		_ = os.RemoveAll(root)
+		return nil, fmt.Errorf("copy the running database for the rehearsal (nothing was changed): %w. Fix the cause, or skip the rehearsal with --no-rehearsal", err)
+	}
+	return set, nil
 }

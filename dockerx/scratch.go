@@ -255,7 +255,7 @@ func (e *Engine) removeScratch(ctx context.Context, run string, stale func(map[s
 			}
 			if err := retryBusy(func() error {
 				_, err := e.c.NetworkRemove(rctx, n.ID, client.NetworkRemoveOptions{})
-				return err
+				return err //nolint:wrapcheck // wrapped below, with the network's name
 			}); err != nil && !IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("remove scratch network %s: %w", n.Name, err))
 			}
@@ -272,7 +272,7 @@ func (e *Engine) removeScratch(ctx context.Context, run string, stale func(map[s
 			}
 			if err := retryBusy(func() error {
 				_, err := e.c.VolumeRemove(rctx, v.Name, client.VolumeRemoveOptions{Force: true})
-				return err
+				return err //nolint:wrapcheck // wrapped below, with the volume's name
 			}); err != nil && !IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("remove scratch volume %s: %w", v.Name, err))
 			}

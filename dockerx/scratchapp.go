@@ -23,9 +23,15 @@ type AppSpec struct {
 	WorkingDir string
 	// Tmpfs are directories that get an empty in-memory filesystem (where
 	// the service mounts its volumes): nothing of the real stack is mounted.
-	Tmpfs   []string
-	Purpose string // recorded in LabelHelper
+	Tmpfs []string
+	// ReadOnly are host paths of the real stack mounted read-only (its
+	// config files): the app reads them, nothing can write to them.
+	ReadOnly []Bind
+	Purpose  string // recorded in LabelHelper
 }
+
+// Bind is a host path at a path in a container.
+type Bind struct{ Source, Target string }
 
 // StartApp creates and starts a container from spec on the scratch network
 // and no other: no port published, no volume or bind mount of the real
@@ -46,6 +52,9 @@ func (s *Scratch) StartApp(ctx context.Context, spec AppSpec) (string, error) {
 	mounts := make([]mount.Mount, 0, len(spec.Tmpfs))
 	for _, t := range spec.Tmpfs {
 		mounts = append(mounts, mount.Mount{Type: mount.TypeTmpfs, Target: t})
+	}
+	for _, b := range spec.ReadOnly {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: b.Source, Target: b.Target, ReadOnly: true})
 	}
 	name := info.Network.Name
 	res, err := e.c.ContainerCreate(ctx, client.ContainerCreateOptions{

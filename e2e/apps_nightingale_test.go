@@ -287,7 +287,7 @@ func TestNightingaleLookalike(t *testing.T) {
 	psql(`INSERT INTO target (ident, note) VALUES ('host-a', 'registered twice by categraf')`)
 	composeBefore, before := string(compose), snapshot()
 	timed(t, "failing upgrade to v9.0.0 + rollback", func() {
-		out, err = s.upshift("upgrade", "--to", "v9.0.0", "--yes", "--json", "--notes", s.notes)
+		out, err = s.upshift("upgrade", "--to", "v9.0.0", "--yes", "--json", "--notes", s.notes, "--no-rehearsal")
 	})
 	if code := exitCode(err); code != 3 {
 		t.Fatalf("exit code %d, want 3 (rolled back)\n%s", code, out)
@@ -312,7 +312,7 @@ func TestNightingaleLookalike(t *testing.T) {
 	psql(`DELETE FROM target WHERE note = 'registered twice by categraf'; INSERT INTO alert_cur_event (group_id, hash, trigger_time) VALUES (1, 'h2', 1700000120)`)
 	before = snapshot()
 	timed(t, "upgrade to v9.1.1 failing in the background + rollback", func() {
-		out, err = s.upshift("upgrade", "--to", "v9.1.1", "--yes", "--json", "--notes", s.notes)
+		out, err = s.upshift("upgrade", "--to", "v9.1.1", "--yes", "--json", "--notes", s.notes, "--no-rehearsal")
 	})
 	if code := exitCode(err); code != 3 {
 		t.Fatalf("exit code %d, want 3 (rolled back)\n%s", code, out)
@@ -337,7 +337,7 @@ func TestNightingaleLookalike(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(strings.Replace(n9eConfig, "user=root dbname=n9e_v6 password=n9e-e2e-1234", "user=n9e_dml dbname=n9e_v6 password=n9e-dml-pw", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err = s.upshift("upgrade", "--to", "v9.0.0", "--yes", "--json", "--notes", s.notes)
+	out, err = s.upshift("upgrade", "--to", "v9.0.0", "--yes", "--json", "--notes", s.notes, "--no-rehearsal")
 	if code := exitCode(err); code != 1 {
 		t.Fatalf("upgrade with a DML-only role: exit %d\n%s", code, out)
 	}
@@ -358,7 +358,7 @@ func TestNightingaleLookalike(t *testing.T) {
 		t.Fatal(err)
 	}
 	timed(t, "upgrade to v9.1.1 keeping a logged error", func() {
-		out, err = s.upshift("upgrade", "--to", "v9.1.1", "--yes", "--json", "--notes", s.notes, "--accept-migration-errors", `failed to create index idx_cur_event_hash`)
+		out, err = s.upshift("upgrade", "--to", "v9.1.1", "--yes", "--json", "--notes", s.notes, "--accept-migration-errors", `failed to create index idx_cur_event_hash`, "--no-rehearsal")
 	})
 	if err != nil {
 		t.Fatalf("upgrade --accept-migration-errors: %v\n%s", err, out)

@@ -466,7 +466,7 @@ func TestMattermostLookalike(t *testing.T) {
 	psql(`INSERT INTO users (id, username, email) VALUES ('u3', 'alice2', 'ALICE@example.test')`)
 	before := psql(`SELECT string_agg(id || ':' || email, ',' ORDER BY id) FROM users`)
 	timed(t, "failing upgrade to 11.7.3 + rollback", func() {
-		out, err = s.upshift("upgrade", "--to", "11.7.3", "--yes", "--json", "--notes", s.notes)
+		out, err = s.upshift("upgrade", "--to", "11.7.3", "--yes", "--json", "--notes", s.notes, "--no-rehearsal")
 	})
 	if code := exitCode(err); code != 3 {
 		t.Fatalf("exit code %d, want 3 (rolled back)\n%s", code, out)
@@ -696,7 +696,7 @@ func TestSimpleLoginLookalike(t *testing.T) {
 	var out string
 	var err error
 	timed(t, "failing upgrade to v4.81.6 + rollback", func() {
-		out, err = s.upshift("upgrade", "--to", "v4.81.6", "--yes", "--json", "--notes", s.notes)
+		out, err = s.upshift("upgrade", "--to", "v4.81.6", "--yes", "--json", "--notes", s.notes, "--no-rehearsal")
 	})
 	if code := exitCode(err); code != 3 {
 		t.Fatalf("exit code %d, want 3 (rolled back)\n%s", code, out)

@@ -46,10 +46,10 @@ func (s *configStep) Info() steps.StepInfo {
 func (s *configStep) explain() string {
 	x := "Merges your .env with the new version's template: new settings are added with their defaults, your own values are kept, renamed keys move your value to the new name, removed keys are kept as comments."
 	if s.env.git != nil {
-		x += " Checks out the " + s.to + " tag of the clone with your local changes carried across (a change the tag made too stops here, before any downtime)."
+		x += " Checks out the " + s.to + " tag with your local changes carried across."
 	}
 	if len(s.env.templateNames()) > 0 {
-		x += " Merges the files the release ships (" + strings.Join(s.env.templateNames(), ", ") + ") three ways into yours: its new services and keys come in, your own settings stay; a setting both changed stops here, before any downtime."
+		x += " Also merges the release's " + strings.Join(s.env.templateNames(), ", ") + " into yours."
 	}
 	return x + " Then the version is set to " + s.to + ". You see the diff before anything is written; the old files are in the backup."
 }

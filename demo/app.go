@@ -278,21 +278,39 @@ func insertNote(ctx context.Context, c *pgx.Conn, version, body string) (int64, 
 // work writes one heartbeat note per interval and logs the id of each
 // committed row, so tests can prove no acknowledged write was lost.
 func work(ctx context.Context, conn *pgx.Conn, version string) error {
-	interval := 100 * time.Millisecond
-	if ms, err := strconv.Atoi(os.Getenv("WORKER_INTERVAL_MS")); err == nil && ms > 0 {
+	return writeLoop(ctx, conn, version, writer{
+		name: "worker", what: "heartbeat", intervalEnv: "WORKER_INTERVAL_MS", interval: 100 * time.Millisecond,
+		body: func(int) string { return heartbeatBody(version) }, logged: "committed id=%d",
+	})
+}
+
+// writer is one of the demo's background writers.
+type writer struct {
+	name, what  string
+	intervalEnv string // overrides interval, in milliseconds
+	interval    time.Duration
+	body        func(n int) string
+	logged      string // the line logged per committed row, with its id
+}
+
+// writeLoop inserts one note per interval until ctx ends, reconnecting
+// after a lost connection, and logs the id of each committed row.
+func writeLoop(ctx context.Context, conn *pgx.Conn, version string, w writer) error {
+	interval := w.interval
+	if ms, err := strconv.Atoi(os.Getenv(w.intervalEnv)); err == nil && ms > 0 {
 		interval = time.Duration(ms) * time.Millisecond
 	}
-	log.Printf("worker %s started, one heartbeat every %s", version, interval)
+	log.Printf("%s %s started, one %s every %s", w.name, version, w.what, interval)
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
-			log.Printf("worker stopped")
+			log.Printf("%s stopped", w.name)
 			return nil
 		case <-t.C:
 		}
-		id, err := insertNote(ctx, conn, version, heartbeatBody(version))
+		id, err := insertNote(ctx, conn, version, w.body(n))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -306,41 +324,18 @@ func work(ctx context.Context, conn *pgx.Conn, version string) error {
 			}
 			continue
 		}
-		log.Printf("committed id=%d", id)
+		log.Printf(w.logged, id)
 	}
 }
 
 // schedule (2.0.0 and later) writes a digest note per interval, each body
 // unique, and logs the id of each committed row like the worker.
 func schedule(ctx context.Context, conn *pgx.Conn, version string) error {
-	interval := 2 * time.Second
-	if ms, err := strconv.Atoi(os.Getenv("SCHEDULER_INTERVAL_MS")); err == nil && ms > 0 {
-		interval = time.Duration(ms) * time.Millisecond
-	}
-	log.Printf("scheduler %s started, one digest every %s", version, interval)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
-			log.Printf("scheduler stopped")
-			return nil
-		case <-t.C:
-		}
-		id, err := insertNote(ctx, conn, version, fmt.Sprintf("digest %d at %s", n, time.Now().UTC().Format(time.RFC3339Nano)))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if !conn.IsClosed() {
-				return err
-			}
-			log.Printf("lost the database connection (%v); reconnecting", err)
-			if c, cerr := pgx.Connect(ctx, os.Getenv("DATABASE_URL")); cerr == nil {
-				conn = c
-			}
-			continue
-		}
-		log.Printf("scheduled digest id=%d", id)
-	}
+	return writeLoop(ctx, conn, version, writer{
+		name: "scheduler", what: "digest", intervalEnv: "SCHEDULER_INTERVAL_MS", interval: 2 * time.Second,
+		body: func(n int) string {
+			return fmt.Sprintf("digest %d at %s", n, time.Now().UTC().Format(time.RFC3339Nano))
+		},
+		logged: "scheduled digest id=%d",
+	})
 }

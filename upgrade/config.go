@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,7 +139,7 @@ func (s *configStep) compute(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, f := range sortedChangeKeys(changes) {
+		for _, f := range slices.Sorted(maps.Keys(changes)) {
 			put(f, changes[f])
 		}
 	}
@@ -147,7 +148,7 @@ func (s *configStep) compute(ctx context.Context) error {
 		return err
 	}
 	s.templateNotes = notes
-	for _, f := range sortedChangeKeys(changes) {
+	for _, f := range slices.Sorted(maps.Keys(changes)) {
 		put(f, changes[f])
 	}
 	if e.Profile.Apply.Method == profile.ApplyAuto {

@@ -79,6 +79,8 @@ type Env struct {
 	// git: the project directory is a clone of the app's repository with
 	// a tag per version; the config step checks the target's out.
 	git *gitLayer
+	// templateCache holds the release files fetched by this run.
+	templateCache map[string][]byte
 
 	mu         sync.Mutex
 	points     []*backup.Set // restore points of the run, one per hop, oldest first

@@ -1,6 +1,7 @@
 package upgrade
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -192,4 +193,54 @@ func StartPlan(env *Env, version string) *steps.Plan {
 		},
 		Reached: env.Current,
 	}
+}
+
+// RehearsePlan is `upshift rehearse`: every hop's migration on one scratch
+// copy, nothing of the stack stopped or changed. The first hop's backup is
+// taken from the running database (proven by its restore into the scratch
+// server, which stays up); each later hop runs on the copy the previous
+// hop's migration left, as the real upgrade would find it.
+func RehearsePlan(env *Env, from string, hops []Hop) (*steps.Plan, error) {
+	env.setCurrent(from)
+	switch {
+	case len(hops) == 0:
+		return nil, fmt.Errorf("already at %s: nothing to rehearse", from)
+	case env.sqlite():
+		return nil, errors.New("a SQLite app cannot be rehearsed: upshift rehearses migrations on a scratch PostgreSQL. Nothing was changed")
+	case !env.migrates():
+		return nil, fmt.Errorf("the %s profile runs no migration (migration.mode %q): nothing to rehearse", env.Profile.Name, env.Profile.Migration.Mode)
+	}
+	env.NoRehearsal, env.BackupAfterStop = false, false
+	p := &steps.Plan{From: from, To: hops[len(hops)-1].Version}
+	p.Steps = append(p.Steps,
+		&preflightStep{env: env, from: from, to: hops[0].Version},
+		withRestoreProof(&backupStep{env: env, hop: hops[0].Version}))
+	prev := from
+	for i, h := range hops {
+		p.Steps = append(p.Steps,
+			&imagesStep{env: env, hop: h.Version},
+			&rehearseStep{env: env, hop: h.Version, from: prev, chained: i > 0, keep: i < len(hops)-1, renames: h.Renames})
+		prev = h.Version
+	}
+	p.Reached = func() string { return from }
+	p.Success = func() string {
+		parts := make([]string, 0, len(hops))
+		for _, r := range env.Rehearsals() {
+			s := fmt.Sprintf("%s in %s", r.Hop, r.Duration.Round(100*time.Millisecond))
+			if r.Head != "" {
+				s += " (head " + r.Head + ")"
+			}
+			parts = append(parts, s)
+		}
+		msg := fmt.Sprintf("Every migration from %s to %s passed its rehearsal on a scratch copy", from, p.To)
+		if len(parts) > 0 {
+			msg += ": " + strings.Join(parts, ", ")
+		}
+		msg += fmt.Sprintf(". Nothing of the stack was stopped or changed; it still runs %s. `upshift upgrade --to %s` runs them for real.", from, p.To)
+		if len(parts) < len(hops) {
+			msg += " Some hops could not be rehearsed (no scratch PostgreSQL could run): see the log."
+		}
+		return msg
+	}
+	return p, nil
 }

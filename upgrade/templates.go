@@ -70,8 +70,31 @@ func (e *Env) templateFormat(t profile.Template) string {
 }
 
 // Template fetches upstream's version of t at version: from --templates
-// DIR, built in, a URL, a path in the project or the app's image.
+// DIR, built in, a URL, a path in the project or the app's image. A
+// release's file does not change during a run: it is fetched once (the
+// preflight's merge and the config step's read the same bytes).
 func (e *Env) Template(ctx context.Context, t profile.Template, version string) ([]byte, error) {
+	key := t.File + "\x00" + t.Source + "\x00" + t.Service + "\x00" + version
+	e.mu.Lock()
+	b, ok := e.templateCache[key]
+	e.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := e.fetchTemplate(ctx, t, version)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.templateCache == nil {
+		e.templateCache = map[string][]byte{}
+	}
+	e.templateCache[key] = b
+	e.mu.Unlock()
+	return b, nil
+}
+
+func (e *Env) fetchTemplate(ctx context.Context, t profile.Template, version string) ([]byte, error) {
 	what := fmt.Sprintf("the %s template of %s", filepath.Base(t.File), version)
 	if e.TemplateDir != "" {
 		bare := strings.TrimPrefix(version, "v")
@@ -266,15 +289,6 @@ func mergeByFormat(format, path string, base, theirs, ours []byte, renames []env
 		summary += "; kept your value of " + strings.Join(keys, ", ") + " (the release changed its default too)"
 	}
 	return r.Merged, nil, summary, nil
-}
-
-func sortedChangeKeys(m map[string]fileChange) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // templateRenames are the renames a merge of t into version to applies:

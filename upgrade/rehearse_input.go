@@ -1,0 +1,202 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/envfile"
+	"github.com/seed-e7a9fb3b/upshift/steps"
+)
+
+// What a rehearsal runs on: the scratch copy (kept between steps, or a
+// throw-away dump of the running database) and the app container of the
+// migration service.
+
+// DropScratch removes a scratch copy left for a rehearsal that never ran (a
+// step between failed). The engine calls it when a run ends.
+func (e *Env) DropScratch(ctx context.Context) {
+	if sc := e.takeScratch(""); sc != nil {
+		_ = sc.Remove(ctx)
+	}
+}
+
+func (e *Env) keepScratch(sc scratchCopy, hop string) {
+	e.rehearsal.mu.Lock()
+	old := e.rehearsal.scratch
+	e.rehearsal.scratch, e.rehearsal.hop = sc, hop
+	e.rehearsal.mu.Unlock()
+	if old != nil && old != sc {
+		_ = old.Remove(context.Background())
+	}
+}
+
+// takeScratch hands over the kept scratch copy if it holds hop's input (any
+// with hop ""); one for another hop is removed.
+func (e *Env) takeScratch(hop string) scratchCopy {
+	e.rehearsal.mu.Lock()
+	sc, at := e.rehearsal.scratch, e.rehearsal.hop
+	e.rehearsal.scratch, e.rehearsal.hop = nil, ""
+	e.rehearsal.mu.Unlock()
+	if sc != nil && hop != "" && at != hop {
+		_ = sc.Remove(context.Background())
+		return nil
+	}
+	return sc
+}
+
+// liveCopy dumps the running database (while the app runs, before the
+// downtime) into a throw-away set the rehearsal restores: the hop's own
+// restore point is a base backup a scratch server cannot use before the
+// stop.
+func (s *rehearseStep) liveCopy(ctx context.Context, sink steps.Sink) (*backup.Set, error) {
+	e := s.env
+	det, err := e.detectNow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	db := e.dbSource(det)
+	if db == nil {
+		return nil, errors.New("no running PostgreSQL to copy for the rehearsal (nothing was changed). Fix: start the database, or run with --no-rehearsal")
+	}
+	sink.Log("• the restore point is a base backup (complete at the stop): the rehearsal runs on a pg_dump of the running database, taken now and thrown away after it")
+	src := backup.Source{
+		App: e.Profile.Name, Profile: e.Profile.Name, Version: s.from,
+		Project: e.Project, DB: db, Secrets: e.Secrets(),
+	}
+	root := filepath.Join(e.BackupDir, ".rehearsal-copy")
+	set, err := e.Backups.Create(ctx, root, src, func(p backup.Progress) {
+		if p.Total > 0 || p.Done > 0 {
+			sink.Progress(p.Done, p.Total)
+		}
+	})
+	if err != nil {
+		_ = os.RemoveAll(root)
+		return nil, fmt.Errorf("copy the running database for the rehearsal (nothing was changed): %w. Fix the cause, or skip the rehearsal with --no-rehearsal", err)
+	}
+	return set, nil
+}
+
+// configLimit is the size up to which a bind-mounted directory counts as
+// configuration (mounted read-only in a rehearsal); a larger one is data
+// (an empty tmpfs there).
+const configLimit = 16 << 20
+
+// configLike says whether a bind mount's host path looks like configuration:
+// a file, or a directory of at most configLimit bytes, readable from here
+// (a remote engine's paths are not: they get a tmpfs).
+func configLike(path string) bool {
+	st, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	if !st.IsDir() {
+		return st.Size() <= configLimit
+	}
+	var total int64
+	stop := errors.New("large")
+	err = filepath.WalkDir(path, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if info, err := d.Info(); err == nil && !d.IsDir() {
+			total += info.Size()
+		}
+		if total > configLimit {
+			return stop
+		}
+		return nil
+	})
+	return err == nil
+}
+
+// rehearsalSpec is the container the rehearsal runs: the migration
+// service's image at hop, its environment (with the hop's .env renames) and
+// command as compose gives them, on the scratch network only, its volumes
+// replaced by empty in-memory directories.
+func (e *Env) rehearsalSpec(hop string, renames []envfile.Rename) (dockerx.AppSpec, error) {
+	name := e.migrationService()
+	if e.Start == nil || e.Start.Stack == nil || e.Start.Stack.Model == nil {
+		return dockerx.AppSpec{}, errors.New("the compose model is not known")
+	}
+	svc, ok := e.Start.Stack.Model.Services[name]
+	if !ok {
+		return dockerx.AppSpec{}, fmt.Errorf("the migration service %q is not in the compose project", name)
+	}
+	env := map[string]string{}
+	for k, v := range svc.Environment {
+		if v != nil {
+			env[k] = *v
+		}
+	}
+	for _, r := range renames {
+		if v, ok := env[r.From]; ok {
+			if _, has := env[r.To]; !has {
+				env[r.To] = v
+			}
+		}
+	}
+	for k, v := range e.Profile.Migration.Env {
+		env[k] = v
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	spec := dockerx.AppSpec{
+		Image:      e.appImageAt(svc.Image, hop),
+		Entrypoint: svc.Entrypoint,
+		Cmd:        svc.Command,
+		User:       svc.User,
+		WorkingDir: svc.WorkingDir,
+		Purpose:    "rehearsal",
+	}
+	for _, k := range keys {
+		spec.Env = append(spec.Env, k+"="+env[k])
+	}
+	for _, v := range svc.Volumes {
+		if v.Target == "" {
+			continue
+		}
+		if v.Type == "bind" && configLike(v.Source) {
+			// A config file or a small directory of them (n9e's etc/, a
+			// bind-mounted config.toml): read-only, so the app starts as it
+			// does for real and nothing of the real stack can change.
+			spec.ReadOnly = append(spec.ReadOnly, dockerx.Bind{Source: v.Source, Target: v.Target})
+			continue
+		}
+		spec.Tmpfs = append(spec.Tmpfs, v.Target)
+	}
+	spec.Tmpfs = append(spec.Tmpfs, svc.Tmpfs...)
+	return spec, nil
+}
+
+// appImageAt is what image becomes at version (an app image gets the
+// version's tag; anything else stays).
+func (e *Env) appImageAt(image, version string) string {
+	if image == "" || !e.isAppImage(image) {
+		return image
+	}
+	if t := e.tagFor(version); strings.ContainsAny(t, "/:") {
+		return t
+	}
+	return repoOf(image) + ":" + e.tagFor(version)
+}
+
+func (e *Env) migrationTimeout() time.Duration {
+	if d, err := time.ParseDuration(e.Profile.Migration.Timeout); err == nil && d > 0 {
+		return d
+	}
+	if e.MigrationTimeout > 0 {
+		return e.MigrationTimeout
+	}
+	return 30 * time.Minute
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/pg"
 )
 
 // ManifestFormat is the version of the manifest layout written by this package.
@@ -107,6 +108,17 @@ type DatabaseEntry struct {
 type TableSum struct {
 	Rows int64  `json:"rows"`
 	MD5  string `json:"md5"`
+}
+
+// sumAlgo is the algorithm that made recorded sums, for comparing with them.
+func sumAlgo(sums map[string]TableSum) pg.SumAlgo {
+	return pg.AlgoOf(func(yield func(string) bool) {
+		for _, s := range sums {
+			if !yield(s.MD5) {
+				return
+			}
+		}
+	})
 }
 
 // SQLiteEntry is one SQLite file (database, -wal or -shm).

@@ -158,7 +158,7 @@ func (s *Set) CompareServer(ctx context.Context, eng *dockerx.Engine, db DBSourc
 			return n, fmt.Errorf("%w: backup %s recorded no table checksums for database %s, so its copy cannot be proven (%s)", ErrCompare, s.ID, d.Name, orNone(d.TablesNote))
 		}
 		sess := r.openSession(ctx, d.Name)
-		got, err := sess.tableSums()
+		got, err := sess.tableSums(sumAlgo(d.Tables))
 		if cerr := sess.close(); err == nil {
 			err = cerr
 		}

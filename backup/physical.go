@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/pg"
 )
 
 // A physical restore point is PostgreSQL's own: a base backup of the data
@@ -310,7 +311,7 @@ func sealSums(ctx context.Context, r pgRunner, db DBSource, progress func(Progre
 	out := map[string]map[string]TableSum{}
 	for _, n := range names {
 		sess := r.openSession(ctx, n)
-		sums, err := sess.tableSums()
+		sums, err := sess.tableSums(pg.SumAuto)
 		cerr := sess.close()
 		if err = errors.Join(err, cerr); err != nil {
 			progress(Progress{Phase: "seal", Line: "no table checksums of " + n + ": " + err.Error()})

@@ -70,7 +70,7 @@ func (s *Set) provePhysical(ctx context.Context, eng *dockerx.Engine, proof *Res
 	var problems []string
 	for _, n := range names {
 		sess := r.openSession(ctx, n)
-		got, err := sess.tableSums()
+		got, err := sess.tableSums(sumAlgo(p.Tables[n]))
 		if cerr := sess.close(); err == nil {
 			err = cerr
 		}

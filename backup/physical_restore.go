@@ -366,7 +366,7 @@ func (s *Set) comparePhysical(ctx context.Context, r pgRunner, db DBSource, prog
 	sort.Strings(names)
 	for _, n := range names {
 		sess := r.openSession(ctx, n)
-		got, err := sess.tableSums()
+		got, err := sess.tableSums(sumAlgo(p.Tables[n]))
 		cerr := sess.close()
 		if err = errors.Join(err, cerr); err != nil {
 			return fmt.Errorf("%s: checksums of database %s after the restore: %w", s.ID, n, err)

@@ -218,7 +218,7 @@ func (s *Set) restoreIntoScratch(ctx context.Context, r pgRunner, d DatabaseEntr
 	}
 	m.emit()
 	sess := r.openSession(ctx, d.Name)
-	got, err := sess.tableSums()
+	got, err := sess.tableSums(sumAlgo(d.Tables))
 	if cerr := sess.close(); err == nil {
 		err = cerr
 	}

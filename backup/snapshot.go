@@ -98,8 +98,10 @@ func (s *psqlSession) close() error {
 }
 
 // tableSums fingerprints every user table through the session, with the
-// SQL of pg.TableChecksums, so both give equal sums for equal rows.
-func (s *psqlSession) tableSums() (map[string]TableSum, error) {
+// SQL of pg.TableChecksums, so both give equal sums for equal rows. algo is
+// the recorded sums' algorithm when comparing with them (pg.AlgoOf), or
+// pg.SumAuto when recording.
+func (s *psqlSession) tableSums(algo pg.SumAlgo) (map[string]TableSum, error) {
 	// The text form of timestamptz, float, interval and bytea depends on the
 	// session (role and database defaults differ between the live server and
 	// the scratch one): fix it exactly as pg.Connect does.
@@ -108,6 +110,17 @@ func (s *psqlSession) tableSums() (map[string]TableSum, error) {
 	// silently describing fewer rows than the dump holds.
 	if _, err := s.query(pg.ChecksumSettingsSQL() + "; SET row_security = off"); err != nil {
 		return nil, fmt.Errorf("fix the session's text settings: %w", err)
+	}
+	if algo == pg.SumAuto {
+		v, err := s.query("SHOW server_version_num")
+		if err != nil || len(v) != 1 {
+			return nil, fmt.Errorf("server version: %w", err)
+		}
+		num, err := strconv.Atoi(strings.TrimSpace(v[0]))
+		if err != nil {
+			return nil, fmt.Errorf("server version %q: %w", v[0], err)
+		}
+		algo = pg.AlgoFor(num)
 	}
 	tables, err := s.query(pg.TablesQuery())
 	if err != nil {
@@ -118,7 +131,7 @@ func (s *psqlSession) tableSums() (map[string]TableSum, error) {
 		if t == "" {
 			continue
 		}
-		rows, err := s.query(pg.TableSumQuery(t))
+		rows, err := s.query(pg.TableSumQuery(t, algo))
 		if err != nil {
 			return nil, fmt.Errorf("checksum table %s: %w", t, err)
 		}
@@ -159,7 +172,7 @@ func snapshotDump(ctx context.Context, r pgRunner, database string, dump func(sn
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		sums, sumErr = sess.tableSums()
+		sums, sumErr = sess.tableSums(pg.SumAuto)
 	}()
 	dumpErr := dump(strings.TrimSpace(snap[0]))
 	if dumpErr != nil {

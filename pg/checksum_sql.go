@@ -43,10 +43,11 @@ func ChecksumSettingsSQL() string {
 // order and form TableChecksums keys them.
 func TablesQuery() string { return userTables }
 
-// TableSumQuery returns a query whose one row is `table|rows|hi|lo` for
-// table, a name as TablesQuery returns it (quoted, so safe to splice in).
-func TableSumQuery(table string) string {
-	q := strings.Replace(fmt.Sprintf(rowSums, table), "SELECT count(*),", "SELECT "+quoteLiteral(table)+", count(*),", 1)
+// TableSumQuery returns a query whose one row is `table|rows|a|b` for
+// table, a name as TablesQuery returns it (quoted, so safe to splice in),
+// fingerprinted with algo (SumMD5 or SumHash64, not SumAuto).
+func TableSumQuery(table string, algo SumAlgo) string {
+	q := strings.Replace(fmt.Sprintf(rowSums(algo), table), "SELECT count(*),", "SELECT "+quoteLiteral(table)+", count(*),", 1)
 	return strings.Join(strings.Fields(q), " ")
 }
 
@@ -67,6 +68,10 @@ func ParseTableSumRow(line string) (string, TableSum, error) {
 }
 
 func foldSum(rows int64, hi, lo string) TableSum {
+	if lo == string(SumHash64) {
+		sum := md5.Sum(fmt.Appendf(nil, "%d:%s", rows, hi)) //nolint:gosec // see import
+		return TableSum{Rows: rows, MD5: hash64Prefix + hex.EncodeToString(sum[:])}
+	}
 	sum := md5.Sum(fmt.Appendf(nil, "%d:%s:%s", rows, hi, lo)) //nolint:gosec // see import
 	return TableSum{Rows: rows, MD5: hex.EncodeToString(sum[:])}
 }

@@ -20,7 +20,6 @@ func TestChecksumsThroughPSQL(t *testing.T) {
 		"ALTER DATABASE "+`"`+p.Database+`"`+" SET timezone = 'Asia/Tokyo'",
 		"ALTER DATABASE "+`"`+p.Database+`"`+" SET extra_float_digits = 0",
 		"ALTER DATABASE "+`"`+p.Database+`"`+" SET intervalstyle = 'sql_standard'")
-	want := checksums(t, c)
 	db := testpg.Shared(t)
 	psql := func(sqls ...string) []string {
 		args := []string{"exec", "-e", "PGPASSWORD=" + db.Password, db.Container, "psql", "-X", "-qtA", "-v", "ON_ERROR_STOP=1", "-U", db.User, "-d", p.Database}
@@ -34,30 +33,36 @@ func TestChecksumsThroughPSQL(t *testing.T) {
 		return strings.Split(strings.TrimSpace(string(out)), "\n")
 	}
 	tables := psql(pg.TablesQuery())
-	queries := []string{pg.ChecksumSettingsSQL()}
-	for _, tb := range tables {
-		queries = append(queries, pg.TableSumQuery(tb))
-	}
-	got := map[string]pg.TableSum{}
-	for _, line := range psql(queries...) {
-		name, sum, err := pg.ParseTableSumRow(line)
+	for _, algo := range []pg.SumAlgo{pg.SumMD5, pg.SumHash64} {
+		want, err := c.TableChecksums(t.Context(), algo)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got[name] = sum
-	}
-	if len(got) != len(want) || len(want) != 3 {
-		t.Fatalf("psql %v, pgx %v", got, want)
-	}
-	for name, w := range want {
-		if got[name] != w {
-			t.Errorf("%s: psql %+v, pgx %+v", name, got[name], w)
+		queries := []string{pg.ChecksumSettingsSQL()}
+		for _, tb := range tables {
+			queries = append(queries, pg.TableSumQuery(tb, algo))
 		}
-	}
-	// Without the settings the database's defaults show through: the
-	// settings are what makes the two agree.
-	line := psql(pg.TableSumQuery("public.items"))[0]
-	if _, sum, _ := pg.ParseTableSumRow(line); sum == want["public.items"] {
-		t.Error("public.items sums equal even without the settings: the test proves nothing")
+		got := map[string]pg.TableSum{}
+		for _, line := range psql(queries...) {
+			name, sum, err := pg.ParseTableSumRow(line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[name] = sum
+		}
+		if len(got) != len(want) || len(want) != 3 {
+			t.Fatalf("%s: psql %v, pgx %v", algo, got, want)
+		}
+		for name, w := range want {
+			if got[name] != w {
+				t.Errorf("%s %s: psql %+v, pgx %+v", algo, name, got[name], w)
+			}
+		}
+		// Without the settings the database's defaults show through: the
+		// settings are what makes the two agree.
+		line := psql(pg.TableSumQuery("public.items", algo))[0]
+		if _, sum, _ := pg.ParseTableSumRow(line); sum == want["public.items"] {
+			t.Errorf("%s: public.items sums equal even without the settings: the test proves nothing", algo)
+		}
 	}
 }

@@ -23,9 +23,9 @@ var checksumRows = []string{
 	`INSERT INTO "Audit Log" (line) VALUES ('one'), ('two'), ('two')`,
 }
 
-func checksums(t *testing.T, c *pg.Conn) map[string]pg.TableSum {
+func checksums(t *testing.T, c *pg.Conn, algo pg.SumAlgo) map[string]pg.TableSum {
 	t.Helper()
-	sums, err := c.TableChecksums(t.Context())
+	sums, err := c.TableChecksums(t.Context(), algo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,16 +33,26 @@ func checksums(t *testing.T, c *pg.Conn) map[string]pg.TableSum {
 }
 
 func TestTableChecksums(t *testing.T) {
+	for _, algo := range []pg.SumAlgo{pg.SumMD5, pg.SumHash64} {
+		t.Run(string(algo), func(t *testing.T) { t.Parallel(); testTableChecksums(t, algo) })
+	}
+}
+
+func testTableChecksums(t *testing.T, algo pg.SumAlgo) {
 	_, setupA, a := freshDB(t)
 	execAll(t, setupA, checksumSchema...)
 	execAll(t, setupA, checksumRows...)
-	sumsA := checksums(t, a)
+	sumsA := checksums(t, a, algo)
+	if auto := checksums(t, a, pg.SumAuto); algo == pg.SumHash64 && fmt.Sprint(auto) != fmt.Sprint(sumsA) {
+		t.Errorf("SumAuto on PostgreSQL 15 is not hash64: %v", auto)
+	}
 
 	if got := len(sumsA); got != 3 {
 		t.Fatalf("checksummed %d tables, want 3: %v", got, sumsA)
 	}
-	if s := sumsA["public.items"]; s.Rows != 3 || len(s.MD5) != 32 {
-		t.Errorf("items = %+v, want 3 rows and an md5", s)
+	wantLen := map[pg.SumAlgo]int{pg.SumMD5: 32, pg.SumHash64: 36}[algo]
+	if s := sumsA["public.items"]; s.Rows != 3 || len(s.MD5) != wantLen {
+		t.Errorf("items = %+v, want 3 rows and a %d-char sum", s, wantLen)
 	}
 	if s := sumsA[`public."Audit Log"`]; s.Rows != 3 {
 		t.Errorf(`"Audit Log" = %+v, want 3 rows`, s)
@@ -89,7 +99,7 @@ func TestTableChecksums(t *testing.T) {
 			_, setupB, b := freshDB(t)
 			execAll(t, setupB, checksumSchema...)
 			execAll(t, setupB, tt.setup...)
-			sumsB := checksums(t, b)
+			sumsB := checksums(t, b, algo)
 			equal := fmt.Sprint(sumsA) == fmt.Sprint(sumsB)
 			if equal != tt.same {
 				t.Errorf("checksums equal = %v, want %v\nA: %v\nB: %v", equal, tt.same, sumsA, sumsB)
@@ -107,6 +117,12 @@ func reversed(s []string) []string {
 }
 
 func BenchmarkTableChecksums(b *testing.B) {
+	for _, algo := range []pg.SumAlgo{pg.SumMD5, pg.SumHash64} {
+		b.Run(string(algo), func(b *testing.B) { benchmarkTableChecksums(b, algo) })
+	}
+}
+
+func benchmarkTableChecksums(b *testing.B, algo pg.SumAlgo) {
 	_, setup, c := freshDB(b)
 	execAll(b, setup,
 		"CREATE TABLE posts (id bigint PRIMARY KEY, author int, body text, created timestamptz)",
@@ -116,7 +132,7 @@ func BenchmarkTableChecksums(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := c.TableChecksums(ctx); err != nil {
+		if _, err := c.TableChecksums(ctx, algo); err != nil {
 			b.Fatal(err)
 		}
 	}

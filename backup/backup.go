@@ -36,6 +36,11 @@ type Source struct {
 	// Physical takes the database as a base backup through a replication
 	// slot instead of logical dumps; Seal completes it at the stop.
 	Physical bool
+	// CopyTo, when set, is a server each dump is also restored into while
+	// pg_dump writes it (pg_restore --create from the same bytes), so a
+	// move to another server costs no second pass over the file. The set
+	// says what was copied in Set.Copy; a failed copy never fails the set.
+	CopyTo *DBSource
 	// Skipped names what the profile lists but this installation does not
 	// have (optional volumes); it is only reported.
 	Skipped []string
@@ -79,6 +84,9 @@ func Create(ctx context.Context, eng *dockerx.Engine, root string, src Source, p
 	if src.DB != nil {
 		secrets = append(secrets, src.DB.Password)
 	}
+	if src.CopyTo != nil {
+		secrets = append(secrets, src.CopyTo.Password)
+	}
 	red := newRedactor(secrets...)
 	progress = red.progress(progress)
 
@@ -121,7 +129,15 @@ func Create(ctx context.Context, eng *dockerx.Engine, root string, src Source, p
 		}
 		return nil, red.err(fmt.Errorf("backup failed and the incomplete set was removed, nothing else was changed: %w", err))
 	}
-	return Open(root, id)
+	set, err := Open(root, id)
+	if err == nil && src.CopyTo != nil {
+		c := b.copy
+		if c.Err != nil {
+			c.Err = red.err(c.Err)
+		}
+		set.Copy = &c
+	}
+	return set, err
 }
 
 var unsafeIDChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -163,6 +179,7 @@ type builder struct {
 	durations  []Duration
 	dbFiles    []File
 	otherFiles []File
+	copy       Copy // of src.CopyTo, written by the database side only
 }
 
 func (b *builder) timed(phase string, fn func() error) error {
@@ -279,11 +296,13 @@ func (b *builder) databases(ctx context.Context) error {
 		m := newMeter(b.progress, "database", file, total)
 		var f File
 		var n int64
+		side := b.startCopy(ctx, name)
 		sums, note, err := snapshotDump(ctx, r, name, func(snapshot string) error {
 			var err error
-			f, n, err = dumpDatabase(ctx, r, name, mode, snapshot, filepath.Join(b.dir, file), m)
+			f, n, err = dumpDatabase(ctx, r, name, mode, snapshot, filepath.Join(b.dir, file), m, side)
 			return err
 		})
+		b.finishCopy(side, name, err)
 		if err != nil {
 			return fmt.Errorf("dump database %s: %w", name, err)
 		}

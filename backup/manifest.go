@@ -155,6 +155,9 @@ type Set struct {
 	Dir      string
 	Manifest Manifest
 
+	// Copy is set by Create when its Source had CopyTo.
+	Copy *Copy
+
 	intact      bool          // every file matched its checksum in this process
 	volumeRoots []*tar.Header // root entry of each volume archive, set with intact
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/pg"
 )
 
 // What a PostgreSQL major upgrade needs of a server, besides the dumps and
@@ -150,6 +151,16 @@ func WaitServer(ctx context.Context, eng *dockerx.Engine, db DBSource, timeout t
 // the number of tables compared; an error wrapping ErrCompare lists the
 // differences.
 func (s *Set) CompareServer(ctx context.Context, eng *dockerx.Engine, db DBSource) (int, error) {
+	return s.compareServer(ctx, eng, db, false)
+}
+
+// CompareServerCounts is CompareServer with row counts only: for the data
+// directory CompareServer has just proven, once another container runs it.
+func (s *Set) CompareServerCounts(ctx context.Context, eng *dockerx.Engine, db DBSource) (int, error) {
+	return s.compareServer(ctx, eng, db, true)
+}
+
+func (s *Set) compareServer(ctx context.Context, eng *dockerx.Engine, db DBSource, counts bool) (int, error) {
 	r := pgRunner{eng: eng, db: db}
 	var problems []string
 	n := 0
@@ -158,7 +169,14 @@ func (s *Set) CompareServer(ctx context.Context, eng *dockerx.Engine, db DBSourc
 			return n, fmt.Errorf("%w: backup %s recorded no table checksums for database %s, so its copy cannot be proven (%s)", ErrCompare, s.ID, d.Name, orNone(d.TablesNote))
 		}
 		sess := r.openSession(ctx, d.Name)
-		got, err := sess.tableSums(sumAlgo(d.Tables))
+		algo, want := sumAlgo(d.Tables), d.Tables
+		if counts {
+			algo, want = pg.SumCount, make(map[string]TableSum, len(d.Tables))
+			for t, w := range d.Tables {
+				want[t] = TableSum{Rows: w.Rows}
+			}
+		}
+		got, err := sess.tableSums(algo)
 		if cerr := sess.close(); err == nil {
 			err = cerr
 		}
@@ -166,7 +184,7 @@ func (s *Set) CompareServer(ctx context.Context, eng *dockerx.Engine, db DBSourc
 			return n, newRedactor(db.Password).err(fmt.Errorf("checksum database %s: %w", d.Name, err))
 		}
 		n += len(d.Tables)
-		problems = append(problems, compareTables(d.Name, d.Tables, got)...)
+		problems = append(problems, compareTables(d.Name, want, got)...)
 	}
 	if len(problems) > 0 {
 		return n, fmt.Errorf("%w %s: %s", ErrCompare, s.ID, strings.Join(problems, "; "))

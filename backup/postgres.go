@@ -213,7 +213,7 @@ type setFile interface {
 // dump in memory: compressed by pg_dump itself (DumpInContainer) or as
 // `pg_dump -Z0` through zstd on the host (DumpHostZstd).
 // A non-empty snapshot (from pg_export_snapshot) makes pg_dump read exactly it.
-func dumpDatabase(ctx context.Context, r pgRunner, name, mode, snapshot, path string, m *meter) (File, int64, error) {
+func dumpDatabase(ctx context.Context, r pgRunner, name, mode, snapshot, path string, m *meter, side *sideCopy) (File, int64, error) {
 	var out setFile
 	var err error
 	level := "--compress=1"
@@ -226,7 +226,11 @@ func dumpDatabase(ctx context.Context, r pgRunner, name, mode, snapshot, path st
 	if err != nil {
 		return File{}, 0, err
 	}
-	cw := &countingWriter{ctx: ctx, w: out, m: m}
+	var w io.Writer = out
+	if side != nil {
+		w = &teeWriter{w: out, side: side}
+	}
+	cw := &countingWriter{ctx: ctx, w: w, m: m}
 	cmd := r.args("pg_dump", "--format=custom", level, "--dbname", name)
 	if snapshot != "" {
 		cmd = append(cmd, "--snapshot="+snapshot)

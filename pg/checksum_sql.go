@@ -68,6 +68,9 @@ func ParseTableSumRow(line string) (string, TableSum, error) {
 }
 
 func foldSum(rows int64, hi, lo string) TableSum {
+	if lo == string(SumCount) {
+		return TableSum{Rows: rows}
+	}
 	if lo == string(SumHash64) {
 		sum := md5.Sum(fmt.Appendf(nil, "%d:%s", rows, hi)) //nolint:gosec // see import
 		return TableSum{Rows: rows, MD5: hash64Prefix + hex.EncodeToString(sum[:])}

@@ -18,6 +18,8 @@ type backupStep struct {
 	// says; allDatabases: every database of the server, not only the
 	// profile's (both for the PostgreSQL major hop).
 	afterStop, allDatabases bool
+	// adjust, when set, changes the source just before the backup.
+	adjust func(ctx context.Context, src *backup.Source, sink steps.Sink) error
 }
 
 func (s *backupStep) Info() steps.StepInfo {
@@ -96,6 +98,11 @@ func (s *backupStep) run(ctx context.Context, sink steps.Sink) error {
 	if src.Physical {
 		sink.Log("• base backup (pg_basebackup) through a replication slot; the WAL up to the stop is added at the stop")
 	}
+	if s.adjust != nil {
+		if err := s.adjust(ctx, &src, sink); err != nil {
+			return err
+		}
+	}
 	var mark int64
 	if !e.BackupAfterStop && !s.afterStop && src.DB != nil && !src.Physical {
 		// The app keeps writing during this backup: mark where the dump
@@ -128,6 +135,9 @@ func (s *backupStep) run(ctx context.Context, sink steps.Sink) error {
 		return fmt.Errorf("the new backup %s does not verify: %w", set.ID, err)
 	}
 	sink.Log(fmt.Sprintf("✓ backup %s verified (%s)", set.ID, set.Dir))
+	if c := set.Copy; c != nil && c.Err != nil {
+		sink.Log("• " + c.Err.Error() + "; the copy step restores from the backup instead")
+	}
 	e.AddRestorePoint(set)
 	e.recordBackup(set.ID, mark)
 	return nil

@@ -100,6 +100,9 @@ type Env struct {
 	// this process, after its stop: the old server's volume holds exactly
 	// their data, so a rollback to one only switches back.
 	pgSwitched map[string]bool
+	// pgNext is the new major's server a PostgreSQL hop started before its
+	// stop, until the copy step is done with it.
+	pgNext *pgPrepared
 }
 
 // RollbackTarget is where a rollback goes back to.

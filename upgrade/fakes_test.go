@@ -272,6 +272,7 @@ type fakeBackups struct {
 	freeErr     error
 	set         *backup.Set // what Create returns
 	createErr   error
+	copyErr     error // the copy of Source.CopyTo fails (the set does not)
 	verifyErr   error
 	sets        []*backup.Set // what List returns
 	listErr     error
@@ -312,11 +313,23 @@ func (b *fakeBackups) Create(_ context.Context, _ string, src backup.Source, pro
 	if b.createErr != nil {
 		return nil, b.createErr
 	}
+	set := b.set
 	if b.perVersion {
 		// One set per backup, holding the version it was taken at.
-		return testSet(fmt.Sprintf("s%d-%s", len(b.created), src.Version), src.Version), nil
+		set = testSet(fmt.Sprintf("s%d-%s", len(b.created), src.Version), src.Version)
 	}
-	return b.set, nil
+	if src.CopyTo != nil {
+		b.log.add("backup copies into " + src.CopyTo.Container)
+		c := *set
+		c.Copy = &backup.Copy{Err: b.copyErr}
+		if b.copyErr == nil {
+			for _, d := range set.Manifest.Databases {
+				c.Copy.Databases = append(c.Copy.Databases, d.Name)
+			}
+		}
+		set = &c
+	}
+	return set, nil
 }
 
 func (b *fakeBackups) Verify(_ context.Context, set *backup.Set, dbContainer string) error {

@@ -56,8 +56,9 @@ func postgresHopSteps(env *Env, app string, m PostgresMajor) []steps.Step {
 		&pgPreflightStep{env: env, app: app, m: m},
 		&pgImageStep{env: env, m: m},
 		&pgReviewStep{env: env, m: m},
+		&pgPrepareStep{env: env, m: m},
 		&stopStep{env: env, hop: h},
-		&pgBackupStep{backupStep: &backupStep{env: env, hop: h, afterStop: true, allDatabases: true}, m: m},
+		newPGBackupStep(env, m),
 		&pgCopyStep{env: env, m: m},
 		&pgSwitchStep{env: env, m: m},
 		&startStep{env: env, hop: h, version: app},
@@ -321,11 +322,36 @@ type pgBackupStep struct {
 	m PostgresMajor
 }
 
+func newPGBackupStep(env *Env, m PostgresMajor) *pgBackupStep {
+	s := &pgBackupStep{backupStep: &backupStep{env: env, hop: m.hopID(), afterStop: true, allDatabases: true}, m: m}
+	s.adjust = s.copyWhileDumping
+	return s
+}
+
 func (s *pgBackupStep) Info() steps.StepInfo {
 	in := s.backupStep.Info()
-	in.Name = "Back up every database before " + s.m.Title()
-	in.Explain = fmt.Sprintf("With the app stopped, makes the restore point of this hop: a pg_dump of every database of the server (with every table's row count and checksum), the compose files and .env, the volumes and the images. These dumps are what moves to PostgreSQL %d; nothing written before the stop can be lost.", s.m.ToMajor)
+	in.Name = "Back up and copy every database before " + s.m.Title()
+	in.Explain = fmt.Sprintf("With the app stopped, makes the restore point of this hop: a pg_dump of every database of the server (with every table's row count and checksum), the compose files and .env, the volumes and the images. The roles are copied into PostgreSQL %d first, and each dump is restored into it while it is written, so the data crosses once; nothing written before the stop can be lost.", s.m.ToMajor)
 	return in
+}
+
+// copyWhileDumping copies the roles into the server the hop prepared and
+// has every dump restored into it as it is written. Without a prepared
+// server (a resumed run), the copy step restores from the files.
+func (s *pgBackupStep) copyWhileDumping(ctx context.Context, src *backup.Source, sink steps.Sink) error {
+	e := s.env
+	next := e.pgPrepared(s.m.hopID())
+	if next == nil || src.DB == nil {
+		return nil
+	}
+	sink.Log(fmt.Sprintf("• copying the roles into PostgreSQL %d", s.m.ToMajor))
+	if err := e.PG.CopyGlobals(ctx, *src.DB, next.db, sink.Log); err != nil {
+		return err
+	}
+	db := next.db
+	src.CopyTo = &db
+	sink.Log(fmt.Sprintf("• every dump is restored into PostgreSQL %d as it is written", s.m.ToMajor))
+	return nil
 }
 
 // pgSwitchedSet marks set as the restore point of a PostgreSQL major hop

@@ -25,6 +25,7 @@ type PGServers interface {
 	CreateDatabase(ctx context.Context, db backup.DBSource, name, owner string) error
 	CopyGlobals(ctx context.Context, from, to backup.DBSource, log func(string)) error
 	CompareServer(ctx context.Context, set *backup.Set, db backup.DBSource) (int, error)
+	CompareServerCounts(ctx context.Context, set *backup.Set, db backup.DBSource) (int, error)
 	ServerVersionNum(ctx context.Context, db backup.DBSource) (int, error)
 }
 
@@ -72,6 +73,10 @@ func (r realPG) CopyGlobals(ctx context.Context, from, to backup.DBSource, log f
 
 func (r realPG) CompareServer(ctx context.Context, set *backup.Set, db backup.DBSource) (int, error) {
 	return set.CompareServer(ctx, r.eng, db)
+}
+
+func (r realPG) CompareServerCounts(ctx context.Context, set *backup.Set, db backup.DBSource) (int, error) {
+	return set.CompareServerCounts(ctx, r.eng, db)
 }
 
 func (r realPG) ServerVersionNum(ctx context.Context, db backup.DBSource) (int, error) {

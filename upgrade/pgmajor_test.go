@@ -103,6 +103,11 @@ func (p *fakePG) CompareServer(_ context.Context, set *backup.Set, db backup.DBS
 	return 3, p.compareErr[p.server(db)]
 }
 
+func (p *fakePG) CompareServerCounts(_ context.Context, set *backup.Set, db backup.DBSource) (int, error) {
+	p.log.add("pg count " + p.server(db) + " with " + set.ID)
+	return 3, p.compareErr[p.server(db)]
+}
+
 func (p *fakePG) ServerVersionNum(_ context.Context, db backup.DBSource) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -196,7 +201,7 @@ func TestPGHopPlanOrder(t *testing.T) {
 	for _, st := range p.Steps {
 		ids = append(ids, st.Info().ID)
 	}
-	want := append(hopIDs("postgresql-17", "preflight", "images", "review", "stop", "backup", "copy", "config", "start", "verify"),
+	want := append(hopIDs("postgresql-17", "preflight", "images", "review", "prepare", "stop", "backup", "copy", "config", "start", "verify"),
 		hopIDs("1.1.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate", "start", "verify")...)
 	want = append(want, "cleanup")
 	if !equalStrings(ids, want) {
@@ -217,20 +222,22 @@ func TestPGHopRuns(t *testing.T) {
 	if res.Outcome != steps.OutcomeSuccess || res.Reached != "1.0.0" {
 		t.Fatalf("result %+v\n%s", res, f.sink.text())
 	}
+	// The new server starts before the stop; the roles go first, then
+	// every dump is restored into it as it is written (no second restore).
 	want := []string{
-		"compose stop --timeout 20 api worker",
-		"pg list c-db",
-		"backup create",
 		"pg create volume proj_db-data-pg17 project=proj key=db-data-pg17",
 		"pg start postgres:17-alpine on proj_db-data-pg17 at /var/lib/postgresql/data env POSTGRES_DB=app,POSTGRES_PASSWORD=s3cret-pw,POSTGRES_USER=app",
+		"compose stop --timeout 20 api worker",
+		"pg list c-db",
 		"pg globals c-db → pg-new",
+		"backup create",
+		"backup copies into pg-new",
 		"pg list c-db",
 		"pg create database spare owner bob in pg-new",
-		"restore database",
 		"pg compare pg-new with pg1",
 		"pg remove server",
 		"compose up --detach --wait --wait-timeout 180 db",
-		"pg compare db with pg1",
+		"pg count db with pg1",
 		"compose up --detach --wait --wait-timeout 180 --remove-orphans",
 	}
 	var got []string
@@ -241,6 +248,9 @@ func TestPGHopRuns(t *testing.T) {
 	}
 	if !equalStrings(got, want) {
 		t.Errorf("calls\n got %v\nwant %v\nall %v", got, want, f.calls.list())
+	}
+	if slices.Contains(f.calls.list(), "restore database") {
+		t.Errorf("the dumps were restored a second time: %v", f.calls.list())
 	}
 	if src := f.backups.created[0].DB; src == nil || !equalStrings(src.Extra, []string{"extra"}) {
 		t.Errorf("the hop's backup does not hold every database with data: %+v", src)
@@ -284,6 +294,55 @@ func TestPGHopCopyFails(t *testing.T) {
 	if ran := f.compose.ran(); ran[len(ran)-1] != "start api worker" {
 		t.Errorf("the app was not started again: %v", ran)
 	}
+}
+
+// A restore that fails while the dump streams into it does not fail the
+// backup: the copy step restores from the set's files instead (the roles
+// were copied already), then compares.
+func TestPGHopCopyWhileDumpingFails(t *testing.T) {
+	f, _ := pgHop(t)
+	f.backups.copyErr = errFake
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.0.0", Postgres: &pgMajor17}})
+	res, _ := runPlan(t, f, p)
+	if res.Outcome != steps.OutcomeSuccess {
+		t.Fatalf("result %+v\n%s", res, f.sink.text())
+	}
+	calls := f.calls.list()
+	if n := countOf(calls, "pg globals c-db → pg-new"); n != 1 {
+		t.Errorf("roles copied %d times: %v", n, calls)
+	}
+	if i, j := slices.Index(calls, "restore database"), slices.Index(calls, "pg compare pg-new with pg1"); i < 0 || j < i {
+		t.Errorf("no restore from the set before the compare: %v", calls)
+	}
+	if !f.sink.has("the copy step restores from the backup instead") {
+		t.Errorf("log:\n%s", f.sink.text())
+	}
+}
+
+// A run that stops between the new server's start and the copy leaves
+// neither the server nor its volume once it ends.
+func TestPGHopStopFailsDropsPreparedServer(t *testing.T) {
+	f, pg := pgHop(t)
+	f.compose.fail = failOn("stop --timeout", errFake)
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.0.0", Postgres: &pgMajor17}})
+	res, _ := runPlan(t, f, p)
+	if res.Outcome == steps.OutcomeSuccess {
+		t.Fatalf("result %+v", res)
+	}
+	f.env.DropScratch(t.Context()) // what the engine does when a run ends
+	if !slices.Contains(f.calls.list(), "pg remove server") || !equalStrings(pg.removed, []string{"proj_db-data-pg17"}) {
+		t.Errorf("the prepared server is left: removed volumes %v, calls %v", pg.removed, f.calls.list())
+	}
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, v := range list {
+		if v == s {
+			n++
+		}
+	}
+	return n
 }
 
 // A failure after the switch rolls back by switching back: the restored

@@ -26,6 +26,11 @@ func (e *Env) DropScratch(ctx context.Context) {
 	if sc := e.takeScratch(""); sc != nil {
 		_ = sc.Remove(ctx)
 	}
+	// A PostgreSQL hop's new server that was never copied into: the run
+	// stopped between its start and the copy.
+	if p := e.takePrepared(""); p != nil {
+		e.dropPrepared(ctx, p, func(string) {})
+	}
 }
 
 func (e *Env) keepScratch(sc scratchCopy, hop string) {

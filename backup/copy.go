@@ -1,0 +1,93 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Copy is what became of Source.CopyTo: the databases whose dump was
+// restored into that server while it was written, or why not. It lives in
+// this process only (the manifest does not record it).
+type Copy struct {
+	Databases []string // restored, in dump order
+	Err       error    // the first failure; the databases after it were not copied
+}
+
+// Complete says whether every database of the set was restored by the copy.
+func (c *Copy) Complete(s *Set) bool {
+	return c != nil && c.Err == nil && len(c.Databases) == len(s.Manifest.Databases)
+}
+
+// errCopyStopped ends the dump's writes into a restore that has finished.
+var errCopyStopped = errors.New("the copy's restore ended")
+
+// sideCopy is the restore of one database from the bytes of its dump as
+// pg_dump writes them. A restore that fails only stops the copy: the dump
+// (the restore point) goes on, and the caller restores from the file.
+type sideCopy struct {
+	w    *io.PipeWriter
+	done chan struct{}
+	err  error
+}
+
+func (b *builder) startCopy(ctx context.Context, name string) *sideCopy {
+	if b.src.CopyTo == nil || b.copy.Err != nil {
+		return nil
+	}
+	pr, pw := io.Pipe()
+	c := &sideCopy{w: pw, done: make(chan struct{})}
+	r := pgRunner{eng: b.eng, db: *b.src.CopyTo}
+	m := newMeter(b.progress, "copy", name, 0)
+	go func() {
+		defer close(c.done)
+		c.err = restoreDatabase(ctx, r, name, pr, m)
+		// pg_restore may stop reading before the end (it failed): the
+		// dump's writes into the copy must fail now, not block.
+		_ = pr.CloseWithError(errCopyStopped)
+	}()
+	return c
+}
+
+// finish ends the copy's input (dumpErr when the dump itself failed) and
+// waits for its restore.
+func (b *builder) finishCopy(c *sideCopy, name string, dumpErr error) {
+	if c == nil {
+		return
+	}
+	if dumpErr != nil {
+		_ = c.w.CloseWithError(dumpErr)
+	} else {
+		_ = c.w.Close()
+	}
+	<-c.done
+	switch {
+	case dumpErr != nil:
+	case c.err != nil:
+		b.copy.Err = fmt.Errorf("restoring database %s into the new server while it was dumped: %w", name, c.err)
+	default:
+		b.copy.Databases = append(b.copy.Databases, name)
+	}
+}
+
+// teeWriter writes to w, and to side until side fails; a failing side never
+// fails the write.
+type teeWriter struct {
+	w    io.Writer
+	side *sideCopy
+	bad  bool
+}
+
+func (t *teeWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if err != nil || t.side == nil {
+		return n, err //nolint:wrapcheck // errors of the wrapped writer already say what failed
+	}
+	if !t.bad {
+		if _, serr := t.side.w.Write(p[:n]); serr != nil {
+			t.bad = true
+		}
+	}
+	return n, nil
+}

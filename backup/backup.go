@@ -41,6 +41,9 @@ type Source struct {
 	// move to another server costs no second pass over the file. The set
 	// says what was copied in Set.Copy; a failed copy never fails the set.
 	CopyTo *DBSource
+	// copyScratch restores CopyTo's databases as a scratch server's
+	// superuser (LiveScratch).
+	copyScratch bool
 	// Skipped names what the profile lists but this installation does not
 	// have (optional volumes); it is only reported.
 	Skipped []string

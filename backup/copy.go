@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/seed-e7a9fb3b/upshift/dockerx"
 )
 
 // Copy is what became of Source.CopyTo: the databases whose dump was
@@ -42,7 +44,11 @@ func (b *builder) startCopy(ctx context.Context, name string) *sideCopy {
 	m := newMeter(b.progress, "copy", name, 0)
 	go func() {
 		defer close(c.done)
-		c.err = restoreDatabase(ctx, r, name, pr, m)
+		if b.src.copyScratch {
+			c.err = restoreScratchStream(ctx, r, name, pr, m)
+		} else {
+			c.err = restoreDatabase(ctx, r, name, pr, m)
+		}
 		// pg_restore may stop reading before the end (it failed): the
 		// dump's writes into the copy must fail now, not block.
 		_ = pr.CloseWithError(errCopyStopped)
@@ -90,4 +96,47 @@ func (t *teeWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// restoreScratchStream restores database name from dump into a scratch
+// server, as its superuser (owners and grants left out).
+func restoreScratchStream(ctx context.Context, r pgRunner, name string, dump io.Reader, m *meter) error {
+	code, stderr, err := r.pipe(ctx, r.args("pg_restore", scratchRestoreArgs(name)...), dump, nil, m.line)
+	if err == nil && code != 0 {
+		err = fmt.Errorf("pg_restore exited with %d: %s", code, lastLine(stderr))
+	}
+	if err != nil && outOfSpace(stderr) {
+		return fmt.Errorf("%w: it ran out of disk space restoring database %s: %s. Nothing of the live stack was touched. Fix: free space where Docker keeps its volumes (docker info: Docker Root Dir)", ErrNoScratch, name, lastLine(stderr))
+	}
+	return err
+}
+
+// LiveScratch copies src's databases into a new scratch server from image
+// (with aliases on its network), each restored while pg_dump writes it: a
+// throw-away copy of a running database for a rehearsal, in about the time
+// of one restore. The dumps land in a set under root, which the caller
+// removes; the scratch server is the caller's to remove.
+func LiveScratch(ctx context.Context, eng *dockerx.Engine, root string, src Source, image string, aliases []string, progress func(Progress)) (*ScratchDB, error) {
+	if src.DB == nil {
+		return nil, errors.New("no PostgreSQL database to copy")
+	}
+	db, err := startScratchDB(ctx, eng, image, "rehearsal", aliases)
+	if err != nil {
+		return nil, err
+	}
+	target := db.r.db
+	src.CopyTo, src.copyScratch = &target, true
+	set, err := Create(ctx, eng, root, src, progress)
+	if err == nil && !set.Copy.Complete(set) {
+		err = set.Copy.Err
+		if err == nil {
+			err = errors.New("not every database was copied")
+		}
+	}
+	if err != nil {
+		_ = db.Remove(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	db.Databases = append(db.Databases, set.Copy.Databases...)
+	return db, nil
 }

@@ -127,42 +127,16 @@ func (s *Set) verifyRestore(ctx context.Context, eng *dockerx.Engine, image stri
 	if len(s.Manifest.Databases) == 0 {
 		return nil, fmt.Errorf("%w: %s has no PostgreSQL dump to restore", ErrRestoreProof, s.ID)
 	}
-	if image == "" {
-		return nil, fmt.Errorf("%w: %w: no PostgreSQL image is known to run it from (the database container is gone and the set records none)", ErrNoScratch, dockerx.ErrImageMissing)
-	}
-	img, ok, err := eng.ImageInspect(ctx, image)
+	db, err := startScratchDB(ctx, eng, image, "restore-proof", opt.Aliases)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("%w: %w: %s, so no scratch server can run. Nothing was changed. Fix: docker pull or build it", ErrNoScratch, dockerx.ErrImageMissing, image)
-	}
-	// Leftovers of a killed run (never another upshift's live server).
-	_ = eng.CleanupScratch(ctx)
-	pw := randomHex(16)
-	sc, err := eng.StartScratch(ctx, dockerx.ScratchSpec{
-		Image: img.ID, Purpose: "restore-proof", DataDir: imagePGDATA(img.Env), Aliases: opt.Aliases,
-		// The official image's variables, and Bitnami's for its superuser.
-		Env: []string{
-			"POSTGRES_USER=" + scratchUser, "POSTGRES_PASSWORD=" + pw, "POSTGRES_DB=" + scratchUser,
-			"POSTGRESQL_POSTGRES_PASSWORD=" + pw, "POSTGRESQL_PASSWORD=" + pw,
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoScratch, err)
-	}
-	// The internal network has no route from the host on every engine, so
-	// the tools run inside the scratch container over its own loopback.
-	r := pgRunner{eng: eng, db: DBSource{Container: sc.ID, User: scratchUser, Password: pw, Database: scratchUser, Host: "127.0.0.1"}}
-	db := &ScratchDB{Scratch: sc, Image: img.ID, r: r}
+	r := db.r
 	defer func() {
 		if err != nil || !opt.Keep {
-			_ = sc.Remove(ctx)
+			_ = db.Remove(ctx)
 		}
 	}()
-	if err := waitReady(ctx, eng, r); err != nil {
-		return nil, err
-	}
 	var problems []string
 	for _, d := range s.Manifest.Databases {
 		got, err := s.restoreIntoScratch(ctx, r, d, progress)
@@ -194,15 +168,7 @@ func (s *Set) restoreIntoScratch(ctx context.Context, r pgRunner, d DatabaseEntr
 	if err != nil {
 		return nil, err
 	}
-	// --create recreates the database with its recorded encoding and
-	// locale; "postgres" exists already and is restored into.
-	args := []string{"--no-owner", "--no-acl", "--exit-on-error"}
-	if d.Name == scratchUser {
-		args = append(args, "--dbname", d.Name)
-	} else {
-		args = append(args, "--create", "--dbname", scratchUser)
-	}
-	code, stderr, err := r.pipe(ctx, r.args("pg_restore", args...), dump, nil, m.line)
+	code, stderr, err := r.pipe(ctx, r.args("pg_restore", scratchRestoreArgs(d.Name)...), dump, nil, m.line)
 	closeDump()
 	if err == nil && code != 0 {
 		err = fmt.Errorf("pg_restore exited with %d: %s", code, lastLine(stderr))
@@ -226,6 +192,55 @@ func (s *Set) restoreIntoScratch(ctx context.Context, r pgRunner, d DatabaseEntr
 		return nil, fmt.Errorf("checksum the restored database %s: %w", d.Name, err)
 	}
 	return got, nil
+}
+
+// scratchRestoreArgs restore database name into a scratch server as its
+// superuser: --create recreates the database with its recorded encoding
+// and locale; "postgres" exists already and is restored into.
+func scratchRestoreArgs(name string) []string {
+	args := []string{"--no-owner", "--no-acl", "--exit-on-error"}
+	if name == scratchUser {
+		return append(args, "--dbname", name)
+	}
+	return append(args, "--create", "--dbname", scratchUser)
+}
+
+// startScratchDB starts an empty scratch server from image, ready for
+// connections; its superuser has a random password. The caller removes it.
+func startScratchDB(ctx context.Context, eng *dockerx.Engine, image, purpose string, aliases []string) (*ScratchDB, error) {
+	if image == "" {
+		return nil, fmt.Errorf("%w: %w: no PostgreSQL image is known to run it from (the database container is gone and the set records none)", ErrNoScratch, dockerx.ErrImageMissing)
+	}
+	img, ok, err := eng.ImageInspect(ctx, image)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %w: %s, so no scratch server can run. Nothing was changed. Fix: docker pull or build it", ErrNoScratch, dockerx.ErrImageMissing, image)
+	}
+	// Leftovers of a killed run (never another upshift's live server).
+	_ = eng.CleanupScratch(ctx)
+	pw := randomHex(16)
+	sc, err := eng.StartScratch(ctx, dockerx.ScratchSpec{
+		Image: img.ID, Purpose: purpose, DataDir: imagePGDATA(img.Env), Aliases: aliases,
+		// The official image's variables, and Bitnami's for its superuser.
+		Env: []string{
+			"POSTGRES_USER=" + scratchUser, "POSTGRES_PASSWORD=" + pw, "POSTGRES_DB=" + scratchUser,
+			"POSTGRESQL_POSTGRES_PASSWORD=" + pw, "POSTGRESQL_PASSWORD=" + pw,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoScratch, err)
+	}
+	// The internal network has no route from the host on every engine, so
+	// the tools run inside the scratch container over its own loopback.
+	r := pgRunner{eng: eng, db: DBSource{Container: sc.ID, User: scratchUser, Password: pw, Database: scratchUser, Host: "127.0.0.1"}}
+	db := &ScratchDB{Scratch: sc, Image: img.ID, r: r}
+	if err := waitReady(ctx, eng, r); err != nil {
+		_ = db.Remove(ctx)
+		return nil, err
+	}
+	return db, nil
 }
 
 // waitReady polls until the scratch server accepts a TCP connection (the

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -35,6 +33,10 @@ type scratchCopy interface {
 // and leaves it running (after the same comparison as the restore proof).
 type rehearser interface {
 	ScratchCopy(ctx context.Context, set *backup.Set, image string, aliases []string, progress func(backup.Progress)) (*backup.RestoreProof, scratchCopy, error)
+	// LiveScratch copies the running database (src) straight into a
+	// scratch server, each database restored while it is dumped; the dumps
+	// land under root, which the caller removes.
+	LiveScratch(ctx context.Context, root string, src backup.Source, image string, aliases []string, progress func(backup.Progress)) (scratchCopy, error)
 }
 
 func (b realBackups) ScratchCopy(ctx context.Context, set *backup.Set, image string, aliases []string, progress func(backup.Progress)) (*backup.RestoreProof, scratchCopy, error) {
@@ -43,6 +45,14 @@ func (b realBackups) ScratchCopy(ctx context.Context, set *backup.Set, image str
 		return proof, nil, err
 	}
 	return proof, db, err
+}
+
+func (b realBackups) LiveScratch(ctx context.Context, root string, src backup.Source, image string, aliases []string, progress func(backup.Progress)) (scratchCopy, error) {
+	db, err := backup.LiveScratch(ctx, b.eng, root, src, image, aliases, progress)
+	if db == nil {
+		return nil, err
+	}
+	return db, err
 }
 
 // Rehearsal is the outcome of one hop's rehearsal.
@@ -295,12 +305,7 @@ func (s *rehearseStep) scratch(ctx context.Context, sink steps.Sink) (scratchCop
 		// the stop: the rehearsal goes on a logical copy of the running
 		// database instead, thrown away afterwards (the restore point stays
 		// physical: a rollback loses nothing committed before the stop).
-		tmp, err := s.liveCopy(ctx, sink)
-		if err != nil {
-			return nil, err
-		}
-		defer func() { _ = os.RemoveAll(filepath.Dir(tmp.Dir)) }()
-		set = tmp
+		return s.liveScratch(ctx, image, sink)
 	}
 	sink.Log("restoring " + set.ID + " into a scratch PostgreSQL for the rehearsal")
 	_, sc, err := e.Backups.(rehearser).ScratchCopy(ctx, set, image, []string{e.Start.DB.Service}, func(p backup.Progress) {
@@ -308,6 +313,12 @@ func (s *rehearseStep) scratch(ctx context.Context, sink steps.Sink) (scratchCop
 			sink.Progress(p.Done, p.Total)
 		}
 	})
+	return s.scratchOrSkip(ctx, sc, err, sink)
+}
+
+// scratchOrSkip turns a failure to make the scratch copy into the step's
+// outcome: no scratch server possible says nothing about the migration.
+func (s *rehearseStep) scratchOrSkip(ctx context.Context, sc scratchCopy, err error, sink steps.Sink) (scratchCopy, error) {
 	if errors.Is(err, backup.ErrNoScratch) && ctx.Err() == nil {
 		// Says nothing about the migration: go on as without a rehearsal.
 		sink.Log("⚠ the migration is not rehearsed, no scratch PostgreSQL could run: " + err.Error() + " (the plan's downtime stays a guess; --no-rehearsal skips this attempt)")

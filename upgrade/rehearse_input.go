@@ -57,36 +57,43 @@ func (e *Env) takeScratch(hop string) scratchCopy {
 	return sc
 }
 
-// liveCopy dumps the running database (while the app runs, before the
-// downtime) into a throw-away set the rehearsal restores: the hop's own
-// restore point is a base backup a scratch server cannot use before the
-// stop.
-func (s *rehearseStep) liveCopy(ctx context.Context, sink steps.Sink) (*backup.Set, error) {
+// liveScratch copies the running database into a scratch server, each
+// database restored while it is dumped (the dumps are thrown away).
+func (s *rehearseStep) liveScratch(ctx context.Context, image string, sink steps.Sink) (scratchCopy, error) {
 	e := s.env
-	det, err := e.detectNow(ctx)
+	src, err := s.liveSource(ctx)
 	if err != nil {
 		return nil, err
 	}
-	db := e.dbSource(det)
-	if db == nil {
-		return nil, errors.New("no running PostgreSQL to copy for the rehearsal (nothing was changed). Fix: start the database, or run with --no-rehearsal")
-	}
-	sink.Log("• the restore point is a base backup (complete at the stop): the rehearsal runs on a pg_dump of the running database, taken now and thrown away after it")
-	src := backup.Source{
-		App: e.Profile.Name, Profile: e.Profile.Name, Version: s.from,
-		Project: e.Project, DB: db, Secrets: e.Secrets(),
-	}
+	sink.Log("• the restore point is a base backup (complete at the stop): the rehearsal runs on a copy of the running database, restored into a scratch PostgreSQL while pg_dump reads it")
 	root := filepath.Join(e.BackupDir, ".rehearsal-copy")
-	set, err := e.Backups.Create(ctx, root, src, func(p backup.Progress) {
+	defer func() { _ = os.RemoveAll(root) }()
+	sc, err := e.Backups.(rehearser).LiveScratch(ctx, root, src, image, []string{e.Start.DB.Service}, func(p backup.Progress) {
 		if p.Total > 0 || p.Done > 0 {
 			sink.Progress(p.Done, p.Total)
 		}
 	})
-	if err != nil {
-		_ = os.RemoveAll(root)
-		return nil, fmt.Errorf("copy the running database for the rehearsal (nothing was changed): %w. Fix the cause, or skip the rehearsal with --no-rehearsal", err)
+	if err != nil && !errors.Is(err, backup.ErrNoScratch) {
+		err = fmt.Errorf("copy the running database for the rehearsal: %w", err)
 	}
-	return set, nil
+	return s.scratchOrSkip(ctx, sc, err, sink)
+}
+
+// liveSource is what a throw-away copy of the running database holds.
+func (s *rehearseStep) liveSource(ctx context.Context) (backup.Source, error) {
+	e := s.env
+	det, err := e.detectNow(ctx)
+	if err != nil {
+		return backup.Source{}, err
+	}
+	db := e.dbSource(det)
+	if db == nil {
+		return backup.Source{}, errors.New("no running PostgreSQL to copy for the rehearsal (nothing was changed). Fix: start the database, or run with --no-rehearsal")
+	}
+	return backup.Source{
+		App: e.Profile.Name, Profile: e.Profile.Name, Version: s.from,
+		Project: e.Project, DB: db, Secrets: e.Secrets(),
+	}, nil
 }
 
 // configLimit is the size up to which a bind-mounted directory counts as

@@ -3,6 +3,8 @@ package upgrade
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -79,6 +81,12 @@ func (b *rehearsingBackups) ScratchCopy(_ context.Context, set *backup.Set, _ st
 	return &backup.RestoreProof{Passed: true}, b.sc, nil
 }
 
+func (b *rehearsingBackups) LiveScratch(_ context.Context, root string, src backup.Source, _ string, aliases []string, _ func(backup.Progress)) (scratchCopy, error) {
+	b.log.add("backup live scratch of " + src.DB.Database + " under " + filepath.Base(root) + " as " + strings.Join(aliases, ","))
+	b.copies++
+	return b.sc, nil
+}
+
 // rehearsalHop is the demo's 1.0.0 → 1.1.0 hop with backups that rehearse,
 // and the api's compose settings the rehearsal copies.
 func rehearsalHop(t *testing.T) (*fixture, *rehearsingBackups) {
@@ -128,6 +136,33 @@ func TestRehearsalPasses(t *testing.T) {
 	rs := f.env.Rehearsals()
 	if len(rs) != 1 || !rs[0].Passed || rs[0].Head != "8e4b6d21c5a7" || rs[0].Hop != "1.1.0" {
 		t.Errorf("rehearsals %+v", rs)
+	}
+}
+
+// A hop whose restore point is a base backup (complete only at the stop)
+// rehearses on a copy of the running database, restored into the scratch
+// server while it is dumped, and still before the stop.
+func TestRehearsalOnPhysicalRestorePoint(t *testing.T) {
+	f, rb := rehearsalHop(t)
+	f.backups.set.Manifest.Databases = nil
+	f.backups.set.Manifest.Physical = &backup.PhysicalEntry{Slot: "upshift_s1"}
+	f.docker.logs = map[string][]string{"scratch-app": {"INFO Running upgrade 3f1c2a9b7d10 -> 8e4b6d21c5a7"}}
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}})
+	res, _ := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeSuccess {
+		t.Fatalf("result %+v\n%s", res, f.sink.text())
+	}
+	calls := f.calls.list()
+	iLive := slices.Index(calls, "backup live scratch of app under .rehearsal-copy as db")
+	iStop := slices.IndexFunc(calls, func(c string) bool { return strings.Contains(c, "stop --timeout") })
+	if iLive < 0 || iStop < iLive || rb.copies != 1 || rb.sc.removed != 1 {
+		t.Fatalf("want one live copy before the stop, removed once (copies %d, removed %d): %v", rb.copies, rb.sc.removed, calls)
+	}
+	if slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "backup scratch copy") }) {
+		t.Errorf("the base backup was restored into a scratch server: %v", calls)
+	}
+	if _, err := os.Stat(filepath.Join(f.env.BackupDir, ".rehearsal-copy")); !os.IsNotExist(err) {
+		t.Errorf("the throw-away dumps are left: %v", err)
 	}
 }
 

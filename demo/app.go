@@ -280,7 +280,7 @@ func insertNote(ctx context.Context, c *pgx.Conn, version, body string) (int64, 
 func work(ctx context.Context, conn *pgx.Conn, version string) error {
 	return writeLoop(ctx, conn, version, writer{
 		name: "worker", what: "heartbeat", intervalEnv: "WORKER_INTERVAL_MS", interval: 100 * time.Millisecond,
-		body: func(int) string { return heartbeatBody(version) }, logged: "committed id=%d",
+		body: func(int) string { return heartbeatBody() }, logged: "committed id=%d",
 	})
 }
 

@@ -55,12 +55,10 @@ func seedHistory(ctx context.Context, conn *pgx.Conn, version string) error {
 
 var heartbeats atomic.Int64
 
-// heartbeatBody is what the worker writes each beat: 1.x wrote the same
-// words every time (its history has thousands of equal notes); 2.0.0 and
-// later make each one unique, as 2.1.0's unique note bodies need.
-func heartbeatBody(version string) string {
-	if version < "2.0.0" {
-		return "worker heartbeat"
-	}
+// heartbeatBody is what the worker writes each beat, each one unique (its
+// time and a counter), so the only duplicates 2.1.0's unique note bodies
+// refuse are those of the seeded 1.x history: once the release note's
+// DELETE has run they do not come back while an upgrade goes on.
+func heartbeatBody() string {
 	return strings.Join([]string{"worker heartbeat", time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprint(heartbeats.Add(1))}, " ")
 }

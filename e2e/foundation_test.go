@@ -80,8 +80,8 @@ func TestDemoAppUpgradeSemantics(t *testing.T) {
 		}
 	}
 
-	// The 2.1.0 migration fails halfway on real data (duplicate heartbeat
-	// notes) and leaves the database changed.
+	// The 2.1.0 migration fails halfway on real data (the seeded 1.x history
+	// has duplicate notes) and leaves the database changed.
 	buildImage(t, s, "2.1.0")
 	out, err = runMigrate(t, s, "2.1.0")
 	if err == nil || !strings.Contains(out, "could not create unique index") {

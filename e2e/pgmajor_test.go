@@ -54,9 +54,8 @@ func TestPostgres17Image(t *testing.T) {
 }
 
 // pgHopProfile writes the demo profile with its minimum-PostgreSQL rule
-// moved to target (the real rule is on 3.0.0, which the 2.x worker's
-// duplicate heartbeats keep out of reach), so that the hop to target needs
-// PostgreSQL 16 on the demo's 15.
+// moved to target (the real rule is on 3.0.0, behind 2.1.0's unique note
+// bodies), so that the hop to target needs PostgreSQL 16 on the demo's 15.
 func pgHopProfile(t *testing.T, s *testenv.Stack, target string) string {
 	t.Helper()
 	out, err := s.Run("profile", "show", "upshift-demo")

@@ -133,6 +133,7 @@ func TestNightingaleRehearsal(t *testing.T) {
 	if res.Outcome != steps.OutcomeFailed || res.FailedStep != "v9.0.0/rehearse" || !res.Unchanged || strings.TrimPrefix(res.Reached, "v") != "8.4.1" {
 		t.Fatalf("result %+v\n%s", res, out)
 	}
+	t.Logf("stopped by the rehearsal: %s", res.Message)
 	// n9e's own words, from the scratch copy's log.
 	for _, want := range []string{"failed to migrate table:&{target}", `could not create unique index "idx_target_ident"`} {
 		if !strings.Contains(res.Error, want) || !strings.Contains(res.Cause, want) {

@@ -225,6 +225,13 @@ func (s *rehearseStep) Run(ctx context.Context, sink steps.Sink) (err error) {
 		return nil
 	}
 	r := Rehearsal{Hop: s.hop, Duration: took}
+	var d *steps.Doubt
+	if errors.As(err, &d) && ctx.Err() == nil {
+		// The runner asks whether to go on despite it.
+		r.Error = d.Line
+		e.record(r)
+		return d
+	}
 	if err == nil {
 		r.Head, err = s.head(ctx, sc, sink)
 	}
@@ -421,9 +428,9 @@ func (s *rehearseStep) entrypoint(ctx context.Context, sc scratchCopy, spec dock
 	w.mu.Unlock()
 	var d *steps.Doubt
 	if errors.As(err, &d) {
-		// The real run asks the admin; the rehearsal says so and passes.
-		sink.Log("⚠ the migration logged an error and the app still started: " + d.Line + " (the real run will ask whether to keep it)")
-		return "", nil
+		// The real run would ask whether to keep it, after the stop: ask
+		// now, before the downtime (unattended: --accept-migration-errors).
+		return first, &steps.Doubt{Line: d.Line, Rehearsal: true}
 	}
 	return first, err
 }

@@ -254,6 +254,44 @@ func TestRehearsalEntrypointWatchesTheLog(t *testing.T) {
 	}
 }
 
+// Entrypoint mode, an error line and then the success line (n9e's way):
+// the real run would ask after the stop whether to keep it, so the
+// rehearsal asks before it; no (unattended without
+// --accept-migration-errors) stops the upgrade with nothing changed.
+func TestRehearsalEntrypointDoubtIsAskedBeforeTheStop(t *testing.T) {
+	for _, goOn := range []bool{false, true} {
+		f, _ := rehearsalHop(t)
+		f.env.Profile.Migration.Mode = "entrypoint"
+		f.env.Profile.Migration.SuccessLog = `listening on`
+		f.env.Profile.Migration.ErrorLog = `ERROR migrate`
+		f.docker.logs = map[string][]string{"scratch-app": {`ERROR migrate failed to migrate table:&{target} could not create unique index`, "http server listening on :17000"}}
+		f.env.AddRestorePoint(f.backups.set)
+		st := &rehearseStep{env: f.env, hop: "9.0.0", from: "8.4.1"}
+		var asked steps.Event
+		r := &steps.Runner{Decide: func(_ context.Context, ev steps.Event) (steps.Decision, error) {
+			asked = ev
+			return steps.Decision{Step: ev.Step, Approve: goOn}, nil
+		}}
+		res := r.Run(context.Background(), &steps.Plan{From: "8.4.1", To: "9.0.0", Steps: []steps.Step{st}}, 0)
+		if !asked.Doubt || !strings.Contains(asked.Line, "could not create unique index") || !strings.Contains(asked.Prompt, "rehearsal") || !strings.Contains(asked.Prompt, "nothing changed") {
+			t.Fatalf("asked %+v", asked)
+		}
+		if goOn {
+			if res.Outcome != steps.OutcomeSuccess {
+				t.Fatalf("go on: result %+v", res)
+			}
+			continue
+		}
+		if res.Outcome != steps.OutcomeFailed || !res.Unchanged || res.FailedStep != "9.0.0/rehearse" ||
+			!strings.Contains(res.Error, "could not create unique index") || !strings.Contains(res.Error, "before the downtime") || strings.Contains(res.Error, "rolled back") {
+			t.Fatalf("stop: result %+v", res)
+		}
+		if rs := f.env.Rehearsals(); len(rs) != 1 || rs[0].Passed || !strings.Contains(rs[0].Error, "unique index") {
+			t.Errorf("rehearsals %+v", rs)
+		}
+	}
+}
+
 // `upshift rehearse` through two hops: one backup and one restore (the
 // proof's), both migrations on that copy in turn, nothing of the stack
 // stopped, the copy removed once at the end.

@@ -62,6 +62,20 @@ type rehearsalState struct {
 	scratch scratchCopy
 	hop     string // the hop whose input the scratch copy holds
 	done    []Rehearsal
+	// server: `upshift rehearse` on a path with a PostgreSQL major hop
+	// makes its copy in that hop's new server (nil: the DB's own image).
+	server *PostgresMajor
+}
+
+// rehearsalImage is the image the scratch copy of a rehearsal runs on:
+// image (the DB's own), or the new major's across a PostgreSQL hop.
+func (e *Env) rehearsalImage(image string, sink steps.Sink) string {
+	m := e.rehearsal.server
+	if m == nil {
+		return image
+	}
+	sink.Log(fmt.Sprintf("• the path moves the database server (%s): the copy is made in PostgreSQL %d (%s), the server the hops after it run on", m.Title(), m.ToMajor, m.Image))
+	return m.Image
 }
 
 // SetRehearsal turns the rehearsal of each hop's migration on (the default
@@ -138,6 +152,9 @@ type rehearseStep struct {
 	// for the next hop's rehearsal.
 	chained, keep bool
 	renames       []envfile.Rename
+	// oldServer: `upshift rehearse` runs this hop on the copy in the new
+	// PostgreSQL major, though for real it runs before the server moves.
+	oldServer bool
 }
 
 func (s *rehearseStep) Info() steps.StepInfo {
@@ -195,6 +212,9 @@ func (s *rehearseStep) Run(ctx context.Context, sink steps.Sink) (err error) {
 		}
 		e.keepScratch(sc, s.hop)
 	}()
+	if m := e.rehearsal.server; m != nil && s.oldServer {
+		sink.Log(fmt.Sprintf("• rehearsed on PostgreSQL %d: for real the %s migration runs on PostgreSQL %d, before the server moves", m.ToMajor, s.hop, m.FromMajor))
+	}
 	p := e.Start.DB.Params
 	if err := sc.Login(ctx, p.User, p.Password); err != nil {
 		return err
@@ -309,6 +329,7 @@ func (s *rehearseStep) scratch(ctx context.Context, sink steps.Sink) (scratchCop
 		defer func() { _ = os.RemoveAll(filepath.Dir(tmp.Dir)) }()
 		set = tmp
 	}
+	image = e.rehearsalImage(image, sink)
 	sink.Log("restoring " + set.ID + " into a scratch PostgreSQL for the rehearsal")
 	_, sc, err := e.Backups.(rehearser).ScratchCopy(ctx, set, image, []string{e.Start.DB.Service}, func(p backup.Progress) {
 		if p.Total > 0 {

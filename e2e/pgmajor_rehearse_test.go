@@ -39,16 +39,13 @@ func hopOrder(evs []steps.Event) (planned, ran []string) {
 		return append(list, hop)
 	}
 	for _, ev := range evs {
-		switch ev.Kind {
-		case steps.EventPlan:
+		if ev.Kind == steps.EventPlan {
 			for _, s := range ev.Plan {
 				planned = add(planned, s.Hop)
 			}
-		case steps.EventStepStarted:
-			hop, _, ok := strings.Cut(ev.Step, "/")
-			if ok {
-				ran = add(ran, hop)
-			}
+		}
+		if hop, _, ok := strings.Cut(ev.Step, "/"); ok && ev.Kind == steps.EventStepStarted {
+			ran = add(ran, hop)
 		}
 	}
 	return planned, ran

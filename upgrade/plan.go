@@ -246,7 +246,7 @@ func RehearsePlan(env *Env, from string, hops []Hop) (*steps.Plan, error) {
 	}
 	p.Reached = func() string { return from }
 	p.Success = func() string {
-		parts := make([]string, 0, len(hops))
+		parts := make([]string, 0, len(apps))
 		for _, r := range env.Rehearsals() {
 			s := fmt.Sprintf("%s in %s", r.Hop, r.Duration.Round(100*time.Millisecond))
 			if r.Head != "" {
@@ -259,7 +259,7 @@ func RehearsePlan(env *Env, from string, hops []Hop) (*steps.Plan, error) {
 			msg += ": " + strings.Join(parts, ", ")
 		}
 		msg += fmt.Sprintf(". Nothing of the stack was stopped or changed; it still runs %s. `upshift upgrade --to %s` runs them for real.", from, p.To)
-		if len(parts) < len(hops) {
+		if len(parts) < len(apps) {
 			msg += " Some hops could not be rehearsed (no scratch PostgreSQL could run): see the log."
 		}
 		return msg

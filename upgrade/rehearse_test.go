@@ -355,7 +355,7 @@ func TestRehearsePlanAcrossPostgresHop(t *testing.T) {
 		t.Fatalf("steps %v", got)
 	}
 	res, evs := runHop(t, f, p)
-	if res.Outcome != steps.OutcomeSuccess || res.Reached != "1.0.0" {
+	if res.Outcome != steps.OutcomeSuccess || res.Reached != "1.0.0" || strings.Contains(res.Message, "could not be rehearsed") {
 		t.Fatalf("result %+v", res)
 	}
 	var log strings.Builder

@@ -21,6 +21,8 @@ func Prompt(in io.Reader, out io.Writer) func(ctx context.Context, ev steps.Even
 	r := bufio.NewReader(in)
 	return func(ctx context.Context, ev steps.Event) (steps.Decision, error) {
 		switch {
+		case ev.Doubt && strings.HasSuffix(ev.Step, "/rehearse"):
+			_, _ = fmt.Fprintf(out, "Go on to the real upgrade despite the rehearsal's error (%s)? [y/N: stop, nothing changed] ", ev.Step)
 		case ev.Doubt:
 			_, _ = fmt.Fprintf(out, "Keep it running despite the error (%s)? [y/N: roll back] ", ev.Step)
 		case ev.Consent:

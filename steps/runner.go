@@ -89,9 +89,17 @@ type Runner struct {
 type Doubt struct {
 	Line     string // the app's own error line
 	Evidence string // what is known: which version answers, its health
+	// Rehearsal: the line came from the migration's rehearsal on a scratch
+	// copy, before the downtime, so no means stop with nothing changed.
+	Rehearsal bool
 }
 
-func (d *Doubt) Error() string { return "the migration logged an error: " + d.Line }
+func (d *Doubt) Error() string {
+	if d.Rehearsal {
+		return "the migration logged an error in its rehearsal on a scratch copy, and then the app started: " + d.Line
+	}
+	return "the migration logged an error: " + d.Line
+}
 
 // ErrDeclined means the admin answered no to a confirmation.
 var ErrDeclined = errors.New("declined")
@@ -439,6 +447,12 @@ func (r *Runner) done(res Result) Result {
 func (r *Runner) settleDoubt(ctx context.Context, info StepInfo, d *Doubt) error {
 	prompt := "The migration logged an error, and then the app started:\n  " + d.Line + "\n" + d.Evidence +
 		"\nKeep it running (yes), or roll back to the restore point (no)? Keeping it means the schema change behind that line did not happen."
+	kept := "kept despite the error (journaled): "
+	if d.Rehearsal {
+		prompt = "In its rehearsal on a scratch copy the migration logged an error, and then the app started:\n  " + d.Line + "\n" + d.Evidence +
+			"\nGo on to the real upgrade (yes: the same migration runs for real and you are asked again), or stop here with nothing changed (no)?"
+		kept = "going on despite the rehearsal's error (journaled): "
+	}
 	ev := Event{Kind: EventConfirm, Step: info.ID, Prompt: prompt, Doubt: true, Line: d.Line}
 	r.emit(ev)
 	ev.Prompt, ev.Line = r.redact(prompt), r.redact(d.Line)
@@ -446,10 +460,13 @@ func (r *Runner) settleDoubt(ctx context.Context, info StepInfo, d *Doubt) error
 	if err != nil {
 		return fmt.Errorf("%w (and %v)", d, err)
 	}
+	if !dec.Approve && d.Rehearsal {
+		return fmt.Errorf("%w; so the upgrade stops before the downtime and nothing was changed (unattended, --accept-migration-errors REGEXP goes on when the error line matches)", d)
+	}
 	if !dec.Approve {
 		return fmt.Errorf("%w; not kept, so it is rolled back (unattended, --accept-migration-errors REGEXP keeps a version whose error line matches)", d)
 	}
 	r.Journal.Note("kept " + info.ID + " despite: " + r.redact(d.Line))
-	r.emit(Event{Kind: EventLog, Step: info.ID, Line: "kept despite the error (journaled): " + d.Line})
+	r.emit(Event{Kind: EventLog, Step: info.ID, Line: kept + d.Line})
 	return nil
 }

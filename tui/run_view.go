@@ -224,6 +224,9 @@ func (m *model) confirmPrompt(width, height int) string {
 	case ev.Consent:
 		// Agreeing to a document is the admin's own act, asked as such.
 		question = s.Warn.Render("Do you agree to these documents? (y/n)") + s.Subtle.Render(" · n stops the upgrade, nothing changed")
+	case ev.Doubt && row.info.ReadOnly:
+		// A rehearsal's doubt: nothing to roll back yet.
+		question = s.Warn.Render("Go on to the real upgrade? (y/n)") + s.Subtle.Render(" · n stops the upgrade, nothing changed")
 	case ev.Doubt:
 		question = s.Warn.Render("Keep it running? (y/n)") + s.Subtle.Render(" · n rolls back to the restore point")
 	}

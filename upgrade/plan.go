@@ -202,8 +202,24 @@ func StartPlan(env *Env, version string) *steps.Plan {
 // hop's migration left, as the real upgrade would find it.
 func RehearsePlan(env *Env, from string, hops []Hop) (*steps.Plan, error) {
 	env.setCurrent(from)
+	// A PostgreSQL major hop has no migration of its own: the chain runs on
+	// a copy in its new server, the one the app hops after it really meet.
+	var apps []Hop
+	var server *PostgresMajor
+	for _, h := range hops {
+		if h.Postgres != nil {
+			if server == nil {
+				m := *h.Postgres
+				server = &m
+			}
+			continue
+		}
+		apps = append(apps, h)
+	}
 	switch {
-	case len(hops) == 0:
+	case len(apps) == 0 && server != nil:
+		return nil, fmt.Errorf("only the database server moves on this path (%s): it has no migration to rehearse; its copy step compares every table itself", server.Title())
+	case len(apps) == 0:
 		return nil, fmt.Errorf("already at %s: nothing to rehearse", from)
 	case env.sqlite():
 		return nil, errors.New("a SQLite app cannot be rehearsed: upshift rehearses migrations on a scratch PostgreSQL. Nothing was changed")
@@ -211,20 +227,26 @@ func RehearsePlan(env *Env, from string, hops []Hop) (*steps.Plan, error) {
 		return nil, fmt.Errorf("the %s profile runs no migration (migration.mode %q): nothing to rehearse", env.Profile.Name, env.Profile.Migration.Mode)
 	}
 	env.NoRehearsal, env.BackupAfterStop = false, false
-	p := &steps.Plan{From: from, To: hops[len(hops)-1].Version}
+	env.rehearsal.server = server
+	p := &steps.Plan{From: from, To: apps[len(apps)-1].Version}
 	p.Steps = append(p.Steps,
-		&preflightStep{env: env, from: from, to: hops[0].Version},
-		withRestoreProof(&backupStep{env: env, hop: hops[0].Version}))
+		&preflightStep{env: env, from: from, to: apps[0].Version},
+		withRestoreProof(&backupStep{env: env, hop: apps[0].Version}))
 	prev := from
+	moved := server == nil
 	for i, h := range hops {
+		if h.Postgres != nil {
+			moved = true
+			continue
+		}
 		p.Steps = append(p.Steps,
 			&imagesStep{env: env, hop: h.Version},
-			&rehearseStep{env: env, hop: h.Version, from: prev, chained: i > 0, keep: i < len(hops)-1, renames: h.Renames})
+			&rehearseStep{env: env, hop: h.Version, from: prev, chained: prev != from, keep: i < len(hops)-1, renames: h.Renames, oldServer: !moved})
 		prev = h.Version
 	}
 	p.Reached = func() string { return from }
 	p.Success = func() string {
-		parts := make([]string, 0, len(hops))
+		parts := make([]string, 0, len(apps))
 		for _, r := range env.Rehearsals() {
 			s := fmt.Sprintf("%s in %s", r.Hop, r.Duration.Round(100*time.Millisecond))
 			if r.Head != "" {
@@ -237,7 +259,7 @@ func RehearsePlan(env *Env, from string, hops []Hop) (*steps.Plan, error) {
 			msg += ": " + strings.Join(parts, ", ")
 		}
 		msg += fmt.Sprintf(". Nothing of the stack was stopped or changed; it still runs %s. `upshift upgrade --to %s` runs them for real.", from, p.To)
-		if len(parts) < len(hops) {
+		if len(parts) < len(apps) {
 			msg += " Some hops could not be rehearsed (no scratch PostgreSQL could run): see the log."
 		}
 		return msg

@@ -72,6 +72,20 @@ type rehearsalState struct {
 	scratch scratchCopy
 	hop     string // the hop whose input the scratch copy holds
 	done    []Rehearsal
+	// server: `upshift rehearse` on a path with a PostgreSQL major hop
+	// makes its copy in that hop's new server (nil: the DB's own image).
+	server *PostgresMajor
+}
+
+// rehearsalImage is the image the scratch copy of a rehearsal runs on:
+// image (the DB's own), or the new major's across a PostgreSQL hop.
+func (e *Env) rehearsalImage(image string, sink steps.Sink) string {
+	m := e.rehearsal.server
+	if m == nil {
+		return image
+	}
+	sink.Log(fmt.Sprintf("• the path moves the database server (%s): the copy is made in PostgreSQL %d (%s), the server the hops after it run on", m.Title(), m.ToMajor, m.Image))
+	return m.Image
 }
 
 // SetRehearsal turns the rehearsal of each hop's migration on (the default
@@ -148,6 +162,9 @@ type rehearseStep struct {
 	// for the next hop's rehearsal.
 	chained, keep bool
 	renames       []envfile.Rename
+	// oldServer: `upshift rehearse` runs this hop on the copy in the new
+	// PostgreSQL major, though for real it runs before the server moves.
+	oldServer bool
 }
 
 func (s *rehearseStep) Info() steps.StepInfo {
@@ -205,6 +222,9 @@ func (s *rehearseStep) Run(ctx context.Context, sink steps.Sink) (err error) {
 		}
 		e.keepScratch(sc, s.hop)
 	}()
+	if m := e.rehearsal.server; m != nil && s.oldServer {
+		sink.Log(fmt.Sprintf("• rehearsed on PostgreSQL %d: for real the %s migration runs on PostgreSQL %d, before the server moves", m.ToMajor, s.hop, m.FromMajor))
+	}
 	p := e.Start.DB.Params
 	if err := sc.Login(ctx, p.User, p.Password); err != nil {
 		return err
@@ -235,6 +255,13 @@ func (s *rehearseStep) Run(ctx context.Context, sink steps.Sink) (err error) {
 		return nil
 	}
 	r := Rehearsal{Hop: s.hop, Duration: took}
+	var d *steps.Doubt
+	if errors.As(err, &d) && ctx.Err() == nil {
+		// The runner asks whether to go on despite it.
+		r.Error = d.Line
+		e.record(r)
+		return d
+	}
 	if err == nil {
 		r.Head, err = s.head(ctx, sc, sink)
 	}
@@ -307,6 +334,7 @@ func (s *rehearseStep) scratch(ctx context.Context, sink steps.Sink) (scratchCop
 		// physical: a rollback loses nothing committed before the stop).
 		return s.liveScratch(ctx, image, sink)
 	}
+	image = e.rehearsalImage(image, sink)
 	sink.Log("restoring " + set.ID + " into a scratch PostgreSQL for the rehearsal")
 	_, sc, err := e.Backups.(rehearser).ScratchCopy(ctx, set, image, []string{e.Start.DB.Service}, func(p backup.Progress) {
 		if p.Total > 0 {
@@ -432,9 +460,9 @@ func (s *rehearseStep) entrypoint(ctx context.Context, sc scratchCopy, spec dock
 	w.mu.Unlock()
 	var d *steps.Doubt
 	if errors.As(err, &d) {
-		// The real run asks the admin; the rehearsal says so and passes.
-		sink.Log("⚠ the migration logged an error and the app still started: " + d.Line + " (the real run will ask whether to keep it)")
-		return "", nil
+		// The real run would ask whether to keep it, after the stop: ask
+		// now, before the downtime (unattended: --accept-migration-errors).
+		return first, &steps.Doubt{Line: d.Line, Rehearsal: true}
 	}
 	return first, err
 }

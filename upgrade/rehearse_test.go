@@ -68,6 +68,7 @@ type rehearsingBackups struct {
 	*fakeBackups
 	sc     *fakeScratch
 	copies int
+	images []string // the server image of each scratch copy
 }
 
 func (b *rehearsingBackups) VerifyRestore(context.Context, *backup.Set, string, func(backup.Progress)) (*backup.RestoreProof, error) {
@@ -75,9 +76,10 @@ func (b *rehearsingBackups) VerifyRestore(context.Context, *backup.Set, string, 
 	return &backup.RestoreProof{Passed: true}, nil
 }
 
-func (b *rehearsingBackups) ScratchCopy(_ context.Context, set *backup.Set, _ string, aliases []string, _ func(backup.Progress)) (*backup.RestoreProof, scratchCopy, error) {
+func (b *rehearsingBackups) ScratchCopy(_ context.Context, set *backup.Set, image string, aliases []string, _ func(backup.Progress)) (*backup.RestoreProof, scratchCopy, error) {
 	b.log.add("backup scratch copy " + set.ID + " as " + strings.Join(aliases, ","))
 	b.copies++
+	b.images = append(b.images, image)
 	return &backup.RestoreProof{Passed: true}, b.sc, nil
 }
 
@@ -289,6 +291,44 @@ func TestRehearsalEntrypointWatchesTheLog(t *testing.T) {
 	}
 }
 
+// Entrypoint mode, an error line and then the success line (n9e's way):
+// the real run would ask after the stop whether to keep it, so the
+// rehearsal asks before it; no (unattended without
+// --accept-migration-errors) stops the upgrade with nothing changed.
+func TestRehearsalEntrypointDoubtIsAskedBeforeTheStop(t *testing.T) {
+	for _, goOn := range []bool{false, true} {
+		f, _ := rehearsalHop(t)
+		f.env.Profile.Migration.Mode = "entrypoint"
+		f.env.Profile.Migration.SuccessLog = `listening on`
+		f.env.Profile.Migration.ErrorLog = `ERROR migrate`
+		f.docker.logs = map[string][]string{"scratch-app": {`ERROR migrate failed to migrate table:&{target} could not create unique index`, "http server listening on :17000"}}
+		f.env.AddRestorePoint(f.backups.set)
+		st := &rehearseStep{env: f.env, hop: "9.0.0", from: "8.4.1"}
+		var asked steps.Event
+		r := &steps.Runner{Decide: func(_ context.Context, ev steps.Event) (steps.Decision, error) {
+			asked = ev
+			return steps.Decision{Step: ev.Step, Approve: goOn}, nil
+		}}
+		res := r.Run(context.Background(), &steps.Plan{From: "8.4.1", To: "9.0.0", Steps: []steps.Step{st}}, 0)
+		if !asked.Doubt || !strings.Contains(asked.Line, "could not create unique index") || !strings.Contains(asked.Prompt, "rehearsal") || !strings.Contains(asked.Prompt, "nothing changed") {
+			t.Fatalf("asked %+v", asked)
+		}
+		if goOn {
+			if res.Outcome != steps.OutcomeSuccess {
+				t.Fatalf("go on: result %+v", res)
+			}
+			continue
+		}
+		if res.Outcome != steps.OutcomeFailed || !res.Unchanged || res.FailedStep != "9.0.0/rehearse" ||
+			!strings.Contains(res.Error, "could not create unique index") || !strings.Contains(res.Error, "before the downtime") || strings.Contains(res.Error, "rolled back") {
+			t.Fatalf("stop: result %+v", res)
+		}
+		if rs := f.env.Rehearsals(); len(rs) != 1 || rs[0].Passed || !strings.Contains(rs[0].Error, "unique index") {
+			t.Errorf("rehearsals %+v", rs)
+		}
+	}
+}
+
 // `upshift rehearse` through two hops: one backup and one restore (the
 // proof's), both migrations on that copy in turn, nothing of the stack
 // stopped, the copy removed once at the end.
@@ -322,5 +362,54 @@ func TestRehearsePlanChainsTheHops(t *testing.T) {
 		if strings.Contains(c, "stop --timeout") || strings.Contains(c, "compose run") || strings.Contains(c, " up ") {
 			t.Errorf("the stack was touched: %s", c)
 		}
+	}
+}
+
+// `upshift rehearse` on a path with a PostgreSQL major hop: the hop has no
+// migration (no steps of its own, no step ID twice), and the chain runs on
+// a copy in the new server, which the hops after it really meet; a hop
+// before it says it runs on the old server for real.
+func TestRehearsePlanAcrossPostgresHop(t *testing.T) {
+	f, rb := rehearsalHop(t)
+	f.docker.logs = map[string][]string{"scratch-app": {"INFO migrated"}}
+	heads := []string{"8e4b6d21c5a7", "e1b8c4d6a9f3"}
+	n := 0
+	rb.sc.started = func() {
+		rb.sc.mu.Lock()
+		rb.sc.head = heads[n]
+		n++
+		rb.sc.mu.Unlock()
+	}
+	pgHop := Hop{Version: "1.1.0", Postgres: &PostgresMajor{FromMajor: 15, ToMajor: 17, Image: "postgres:17-alpine"}}
+	p, err := RehearsePlan(f.env, "1.0.0", []Hop{{Version: "1.1.0"}, pgHop, {Version: "3.0.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1.1.0/preflight", "1.1.0/backup", "1.1.0/images", "1.1.0/rehearse", "3.0.0/images", "3.0.0/rehearse"}
+	if got := stepIDs(p.Steps); !equalStrings(got, want) {
+		t.Fatalf("steps %v", got)
+	}
+	res, evs := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeSuccess || res.Reached != "1.0.0" || strings.Contains(res.Message, "could not be rehearsed") {
+		t.Fatalf("result %+v", res)
+	}
+	var log strings.Builder
+	for _, ev := range evs {
+		if ev.Kind == steps.EventLog {
+			log.WriteString(ev.Step + ": " + ev.Line + "\n")
+		}
+	}
+	if !slices.Equal(rb.images, []string{"postgres:17-alpine"}) || len(rb.sc.apps) != 2 {
+		t.Fatalf("scratch copies in %v, apps %d", rb.images, len(rb.sc.apps))
+	}
+	if l := log.String(); !strings.Contains(l, "the copy is made in PostgreSQL 17 (postgres:17-alpine)") ||
+		!strings.Contains(l, "1.1.0/rehearse: • rehearsed on PostgreSQL 17: for real the 1.1.0 migration runs on PostgreSQL 15") ||
+		strings.Contains(l, "3.0.0/rehearse: • rehearsed on PostgreSQL 17") {
+		t.Errorf("log:\n%s", l)
+	}
+
+	// The server's hop alone has nothing to rehearse.
+	if _, err := RehearsePlan(f.env, "1.1.0", []Hop{pgHop}); err == nil || !strings.Contains(err.Error(), "only the database server moves") {
+		t.Fatalf("err %v", err)
 	}
 }

@@ -146,7 +146,7 @@ func (s *provenBackupStep) Run(ctx context.Context, sink steps.Sink) error {
 		// The hop's rehearsal runs on this restore: it is kept running
 		// (not restored twice) and removed by the rehearsal.
 		var sc scratchCopy
-		proof, sc, err = r.ScratchCopy(ctx, set, image, []string{e.Start.DB.Service}, progress)
+		proof, sc, err = r.ScratchCopy(ctx, set, e.rehearsalImage(image, sink), []string{e.Start.DB.Service}, progress)
 		if sc != nil {
 			e.keepScratch(sc, s.hop)
 		}

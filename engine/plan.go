@@ -25,6 +25,9 @@ type Planned struct {
 	Hops []upgrade.Hop // what each hop installs and renames
 	// Notices are what the release-notes source said (stale, incomplete).
 	Notices []string
+	// RestorePoint says what each hop's restore point will be and what a
+	// rollback to it loses ("" when not known: no database reached).
+	RestorePoint string
 }
 
 // PlanOptions tune a plan.
@@ -47,9 +50,7 @@ func (s *Session) Plan(ctx context.Context, to string, o PlanOptions) (*Planned,
 		// No upshift runs on the stack: its replication slots are a killed run's.
 		pl.Env.DropStaleSlots(ctx, false, func(l string) { pl.Notices = append(pl.Notices, l) })
 	}
-	if n := pl.Env.PhysicalNote(ctx); n != "" {
-		pl.Notices = append(pl.Notices, n)
-	}
+	pl.RestorePoint = pl.Env.PhysicalNote(ctx)
 	return pl, nil
 }
 

@@ -91,16 +91,20 @@ func Plan(w io.Writer, pl *engine.Planned, est engine.Estimate, full bool) {
 	switch {
 	case est.NotEstimated:
 	case est.Rehearsal:
-		_, _ = fmt.Fprintln(w, "rehearsal: each migration runs first on a scratch copy of its backup, before anything is stopped; a failure there changes nothing (--no-rehearsal to skip)")
+		if apps := appHopCount(pl); apps > 1 {
+			_, _ = fmt.Fprintf(w, "rehearsal: all %d migrations run first, one after the other on a scratch copy of the database, before the first hop stops anything; a failure there changes nothing (--no-rehearsal to skip)\n", apps)
+		} else {
+			_, _ = fmt.Fprintln(w, "rehearsal: the migration runs first on a scratch copy of the database, before anything is stopped; a failure there changes nothing (--no-rehearsal to skip)")
+		}
 	case len(p.Hops) > 0 && pl.Env.RehearsalSkipReason() != "":
 		_, _ = fmt.Fprintln(w, "rehearsal: none: "+pl.Env.RehearsalSkipReason())
 	}
 	for _, pr := range est.Problems() {
 		_, _ = fmt.Fprintln(w, "  ✗ "+pr)
 	}
-	if !pl.Env.BackupAfterStop && len(p.Hops) > 0 {
+	if len(p.Hops) > 0 && pl.RestorePoint != "" {
 		// Said before, not after: what a rollback of this plan may lose.
-		_, _ = fmt.Fprintln(w, "each hop's backup is taken while the app still runs: a rollback loses the writes committed between its dump and the stop (upshift counts and reports them); --backup-after-stop closes that window at the cost of a longer downtime")
+		_, _ = fmt.Fprintln(w, pl.RestorePoint)
 	}
 	_, _ = fmt.Fprintf(w, "Nothing was changed; run `upshift upgrade --to %s` to do it.\n", p.To)
 }
@@ -139,13 +143,14 @@ func DryRun(w io.Writer, pl *engine.Planned) error {
 func PlanJSON(w io.Writer, pl *engine.Planned, est engine.Estimate) error {
 	out := struct {
 		releases.Path
-		Steps       []steps.StepInfo `json:"steps"`
-		Notices     []string         `json:"notices,omitempty"`
-		BackupBytes int64            `json:"backup_bytes"`
-		DowntimeNS  int64            `json:"downtime_ns"`
-		Rehearsal   bool             `json:"rehearsal"`
-		Problems    []string         `json:"problems,omitempty"`
-	}{Path: pl.Path, Steps: engine.Infos(pl.Plan), Notices: pl.Notices, BackupBytes: est.BackupBytes, DowntimeNS: int64(est.Downtime), Rehearsal: est.Rehearsal, Problems: est.Problems()}
+		Steps        []steps.StepInfo `json:"steps"`
+		Notices      []string         `json:"notices,omitempty"`
+		BackupBytes  int64            `json:"backup_bytes"`
+		DowntimeNS   int64            `json:"downtime_ns"`
+		Rehearsal    bool             `json:"rehearsal"`
+		Problems     []string         `json:"problems,omitempty"`
+		RestorePoint string           `json:"restore_point,omitempty"`
+	}{Path: pl.Path, Steps: engine.Infos(pl.Plan), Notices: pl.Notices, BackupBytes: est.BackupBytes, DowntimeNS: int64(est.Downtime), Rehearsal: est.Rehearsal, Problems: est.Problems(), RestorePoint: pl.RestorePoint}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return writeErr(enc.Encode(out))
@@ -171,4 +176,15 @@ func headlineOf(w releases.Warning) string {
 		return w.Headline
 	}
 	return firstLineOf(w.Text)
+}
+
+// appHopCount is the number of hops that install an app version.
+func appHopCount(pl *engine.Planned) int {
+	n := 0
+	for _, h := range pl.Hops {
+		if h.Postgres == nil {
+			n++
+		}
+	}
+	return n
 }

@@ -23,8 +23,11 @@ const (
 
 // StepInfo describes a step for the people watching.
 type StepInfo struct {
-	ID      string `json:"id"`      // unique in the run, e.g. "1.1.0/migrate"
-	Hop     string `json:"hop"`     // target version of the hop ("" for run-wide steps)
+	ID  string `json:"id"`  // unique in the run, e.g. "1.1.0/migrate"
+	Hop string `json:"hop"` // target version of the hop ("" for run-wide steps)
+	// Group, when set, is the heading the step is listed under instead of
+	// its hop's (the rehearsals of every hop before the first downtime).
+	Group   string `json:"group,omitempty"`
 	Name    string `json:"name"`    // short, e.g. "Migrate the database"
 	Explain string `json:"explain"` // one paragraph for a first-time admin
 	Confirm bool   `json:"confirm"` // needs a yes (downtime or destructive)

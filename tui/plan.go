@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/seed-e7a9fb3b/upshift/internal/human"
+	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
 type planState struct {
@@ -111,11 +112,14 @@ func (m *model) planContent() string {
 	b.WriteString(s.Heading.Render("Steps") + s.Subtle.Render(" · e shows what each step does") + "\n")
 	hop := "\x00"
 	for i, st := range p.Steps {
-		if st.Hop != hop {
-			hop = st.Hop
-			if hop == "" {
+		if g := groupOf(st); g != hop {
+			hop = g
+			switch {
+			case st.Group != "":
+				b.WriteString(s.Subtle.Render(" "+st.Group) + "\n")
+			case hop == "":
 				b.WriteString(s.Subtle.Render(" for the whole upgrade") + "\n")
-			} else {
+			default:
 				b.WriteString(s.Subtle.Render(" to "+hop) + "\n")
 			}
 		}
@@ -144,4 +148,12 @@ func (m *model) planView() string {
 		more = m.styles.Subtle.Render("↓ more below (↓/j to scroll)")
 	}
 	return m.planPage.vp.View() + "\n" + more + "\n" + foot
+}
+
+// groupOf is what a step is listed under: its Group, else its hop.
+func groupOf(st steps.StepInfo) string {
+	if st.Group != "" {
+		return "\x01" + st.Group
+	}
+	return st.Hop
 }

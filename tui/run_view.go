@@ -128,9 +128,12 @@ func (m *model) stepList(width, height int) string {
 		if row.rollback && !rb {
 			rb = true
 			lines = append(lines, s.Fail.Render("rollback"))
-		} else if !row.rollback && row.info.Hop != hop {
-			hop = row.info.Hop
-			if hop != "" {
+		} else if g := groupOf(row.info); !row.rollback && g != hop {
+			hop = g
+			switch {
+			case row.info.Group != "":
+				lines = append(lines, s.Subtle.Render(row.info.Group))
+			case hop != "":
 				lines = append(lines, s.Subtle.Render("to "+hop))
 			}
 		}

@@ -18,6 +18,9 @@ type backupStep struct {
 	// says; allDatabases: every database of the server, not only the
 	// profile's (both for the PostgreSQL major hop).
 	afterStop, allDatabases bool
+	// rehearsedAhead: the hop's migration was rehearsed before the first
+	// hop's downtime, so its restore proof leaves no scratch copy behind.
+	rehearsedAhead bool
 	// adjust, when set, changes the source just before the backup.
 	adjust func(ctx context.Context, src *backup.Source, sink steps.Sink) error
 }

@@ -12,11 +12,13 @@ import (
 type imagesStep struct {
 	env *Env
 	hop string
+	// group lists it with the rehearsals before the first downtime.
+	group string
 }
 
 func (s *imagesStep) Info() steps.StepInfo {
 	return steps.StepInfo{
-		ID: id(s.hop, "images"), Hop: s.hop, Name: "Get the " + s.hop + " images",
+		ID: id(s.hop, "images"), Hop: s.hop, Group: s.group, Name: "Get the " + s.hop + " images",
 		Explain:  "Pulls (or builds) the images of " + s.hop + " while the old version still runs, so the downtime later is only the migration and the restart.",
 		Touches:  s.env.targetImages(s.hop),
 		ReadOnly: true,

@@ -205,8 +205,11 @@ func (e *Env) restorePhysical(ctx context.Context, set *backup.Set, det *detect.
 // PhysicalNote says which kind of restore point the hops will get, and
 // why not a physical one ("" when it cannot be told: no database here).
 func (e *Env) PhysicalNote(ctx context.Context) string {
-	if e.BackupAfterStop || e.sqlite() || restoreProofMode(e) == ProofAlways || (e.migrates() && !e.NoRehearsal) {
-		return ""
+	switch {
+	case e.BackupAfterStop || e.sqlite():
+		return "each hop's restore point is taken after the stop: a rollback loses nothing committed before it, and the backup is part of the downtime"
+	case restoreProofMode(e) == ProofAlways:
+		return "each hop's restore point will be a pg_dump taken while the app runs, proven by a restore before the downtime (--restore-proof always); a rollback loses what is committed between it and the stop (upshift counts and reports it)"
 	}
 	pb, ok := e.Backups.(physicalBackups)
 	if !ok {
@@ -217,7 +220,7 @@ func (e *Env) PhysicalNote(ctx context.Context) string {
 		return ""
 	}
 	if r := pb.PhysicalReady(ctx, *db); !r.OK {
-		return "each hop's restore point will be a pg_dump taken while the app runs (a rollback loses what is committed between it and the stop): a physical one is not possible: " + r.Reason
+		return "each hop's restore point will be a pg_dump taken while the app runs (a rollback loses what is committed between it and the stop, and upshift reports it; --backup-after-stop closes that window at the cost of a longer downtime): a physical one is not possible: " + r.Reason
 	}
 	return "each hop's restore point will be a base backup taken while the app runs plus the WAL up to the stop: a rollback loses nothing committed before the stop"
 }

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -31,21 +32,33 @@ func Build(env *Env, from string, hops []Hop) *steps.Plan {
 		env.BackupAfterStop = true
 	}
 	p := &steps.Plan{From: from}
+	ahead := rehearseAhead(env, hops)
 	prev := from
-	for _, h := range hops {
+	for i, h := range hops {
 		if h.Postgres != nil {
 			p.Steps = append(p.Steps, postgresHopSteps(env, prev, *h.Postgres)...)
 			continue
 		}
+		first := !slices.ContainsFunc(hops[:i], func(h Hop) bool { return h.Postgres == nil })
 		p.Steps = append(p.Steps, &preflightStep{env: env, from: prev, to: h.Version})
 		if !env.BackupAfterStop {
-			p.Steps = append(p.Steps, withRestoreProof(&backupStep{env: env, hop: h.Version}))
+			p.Steps = append(p.Steps, withRestoreProof(&backupStep{env: env, hop: h.Version, rehearsedAhead: ahead && !first}))
 		}
-		p.Steps = append(p.Steps, &imagesStep{env: env, hop: h.Version})
-		if env.migrates() {
-			// Before anything is stopped or changed; it skips itself (and
-			// says why) when the backup comes after the stop.
-			p.Steps = append(p.Steps, &rehearseStep{env: env, hop: h.Version, from: prev, renames: h.Renames})
+		switch {
+		case ahead && first:
+			// Every migration of the path is rehearsed, chained on one
+			// copy, before the first downtime.
+			p.Steps = append(p.Steps, rehearsalChain(env, prev, hops[i:], AheadGroup)...)
+		case ahead:
+			// Its image came and its migration was rehearsed before the
+			// first hop's downtime.
+		default:
+			p.Steps = append(p.Steps, &imagesStep{env: env, hop: h.Version})
+			if env.migrates() {
+				// Before anything is stopped or changed; it skips itself (and
+				// says why) when the backup comes after the stop.
+				p.Steps = append(p.Steps, &rehearseStep{env: env, hop: h.Version, from: prev, renames: h.Renames})
+			}
 		}
 		if len(env.Profile.Upgrade.Consent) > 0 {
 			p.Steps = append(p.Steps, &termsStep{env: env, hop: h.Version})
@@ -95,6 +108,61 @@ func Build(env *Env, from string, hops []Hop) *steps.Plan {
 	p.Reached = env.Current
 	p.RollbackNote = env.rollbackNote
 	return p
+}
+
+// AheadGroup is the heading of the images and rehearsals of every hop that
+// run before the first downtime.
+const AheadGroup = "before any downtime: every migration rehearsed, one after the other on one copy"
+
+// rehearseAhead, for a path of more than one app hop whose migrations are
+// rehearsed, says to rehearse every one of them before the first downtime
+// (rehearsalChain); without it, hop N's rehearsal would come after hop
+// N-1's downtime.
+func rehearseAhead(env *Env, hops []Hop) bool {
+	apps, _ := appHops(hops)
+	return len(apps) > 1 && !env.BackupAfterStop && !env.NoRehearsal && env.migrates()
+}
+
+// appHops are the hops that install an app version, and the first
+// PostgreSQL major hop of the path (nil if none).
+func appHops(hops []Hop) ([]Hop, *PostgresMajor) {
+	var apps []Hop
+	var server *PostgresMajor
+	for _, h := range hops {
+		if h.Postgres != nil {
+			if server == nil {
+				m := *h.Postgres
+				server = &m
+			}
+			continue
+		}
+		apps = append(apps, h)
+	}
+	return apps, server
+}
+
+// rehearsalChain is each app hop's images and its migration rehearsed on
+// the copy the one before it left, from from. When the path moves
+// PostgreSQL to a new major, the copy is made in the new server's image:
+// the hops after the move really meet it (those before it are rehearsed on
+// it too, and say so).
+func rehearsalChain(env *Env, from string, hops []Hop, group string) []steps.Step {
+	apps, server := appHops(hops)
+	env.rehearsal.server = server
+	var out []steps.Step
+	prev, moved, n := from, server == nil, 0
+	for _, h := range hops {
+		if h.Postgres != nil {
+			moved = true
+			continue
+		}
+		n++
+		out = append(out,
+			&imagesStep{env: env, hop: h.Version, group: group},
+			&rehearseStep{env: env, hop: h.Version, from: prev, chained: n > 1, keep: n < len(apps), renames: h.Renames, oldServer: !moved, group: group})
+		prev = h.Version
+	}
+	return out
 }
 
 // RestoreSteps put a backup set back: config, images, database and volumes
@@ -204,18 +272,7 @@ func RehearsePlan(env *Env, from string, hops []Hop) (*steps.Plan, error) {
 	env.setCurrent(from)
 	// A PostgreSQL major hop has no migration of its own: the chain runs on
 	// a copy in its new server, the one the app hops after it really meet.
-	var apps []Hop
-	var server *PostgresMajor
-	for _, h := range hops {
-		if h.Postgres != nil {
-			if server == nil {
-				m := *h.Postgres
-				server = &m
-			}
-			continue
-		}
-		apps = append(apps, h)
-	}
+	apps, server := appHops(hops)
 	switch {
 	case len(apps) == 0 && server != nil:
 		return nil, fmt.Errorf("only the database server moves on this path (%s): it has no migration to rehearse; its copy step compares every table itself", server.Title())
@@ -227,23 +284,11 @@ func RehearsePlan(env *Env, from string, hops []Hop) (*steps.Plan, error) {
 		return nil, fmt.Errorf("the %s profile runs no migration (migration.mode %q): nothing to rehearse", env.Profile.Name, env.Profile.Migration.Mode)
 	}
 	env.NoRehearsal, env.BackupAfterStop = false, false
-	env.rehearsal.server = server
 	p := &steps.Plan{From: from, To: apps[len(apps)-1].Version}
 	p.Steps = append(p.Steps,
 		&preflightStep{env: env, from: from, to: apps[0].Version},
 		withRestoreProof(&backupStep{env: env, hop: apps[0].Version}))
-	prev := from
-	moved := server == nil
-	for i, h := range hops {
-		if h.Postgres != nil {
-			moved = true
-			continue
-		}
-		p.Steps = append(p.Steps,
-			&imagesStep{env: env, hop: h.Version},
-			&rehearseStep{env: env, hop: h.Version, from: prev, chained: prev != from, keep: i < len(hops)-1, renames: h.Renames, oldServer: !moved})
-		prev = h.Version
-	}
+	p.Steps = append(p.Steps, rehearsalChain(env, from, hops, "")...)
 	p.Reached = func() string { return from }
 	p.Success = func() string {
 		parts := make([]string, 0, len(apps))

@@ -52,9 +52,12 @@ func TestBuildStepOrder(t *testing.T) {
 		},
 		{
 			name: "two hops, one clean-up at the end (demo)", app: "upshift-demo", from: "1.0.0", hops: []string{"1.1.0", "2.0.0"},
+			// Both migrations are rehearsed before the first downtime.
 			want: append(append(
-				hopIDs("1.1.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate", "start", "verify"),
-				hopIDs("2.0.0", "preflight", "backup", "images", "rehearse", "config", "stop", "migrate", "start", "verify")...), "cleanup"),
+				hopIDs("1.1.0", "preflight", "backup", "images", "rehearse"),
+				append(hopIDs("2.0.0", "images", "rehearse"),
+					append(hopIDs("1.1.0", "config", "stop", "migrate", "start", "verify"),
+						hopIDs("2.0.0", "preflight", "backup", "config", "stop", "migrate", "start", "verify")...)...)...), "cleanup"),
 		},
 		{
 			name: "backup after the stop (demo)", app: "upshift-demo", from: "1.0.0", hops: []string{"1.1.0"}, backupAfterStop: true,

@@ -165,11 +165,13 @@ type rehearseStep struct {
 	// oldServer: `upshift rehearse` runs this hop on the copy in the new
 	// PostgreSQL major, though for real it runs before the server moves.
 	oldServer bool
+	// group lists it with the rehearsals before the first downtime.
+	group string
 }
 
 func (s *rehearseStep) Info() steps.StepInfo {
 	in := steps.StepInfo{
-		ID: id(s.hop, "rehearse"), Hop: s.hop, Name: "Rehearse the " + s.hop + " migration on a scratch copy",
+		ID: id(s.hop, "rehearse"), Hop: s.hop, Group: s.group, Name: "Rehearse the " + s.hop + " migration on a scratch copy",
 		ReadOnly: true,
 		Touches:  []string{"starts and removes a throw-away PostgreSQL and app container on their own internal network (labelled io.upshift.scratch)"},
 	}
@@ -332,7 +334,7 @@ func (s *rehearseStep) scratch(ctx context.Context, sink steps.Sink) (scratchCop
 		// the stop: the rehearsal goes on a logical copy of the running
 		// database instead, thrown away afterwards (the restore point stays
 		// physical: a rollback loses nothing committed before the stop).
-		return s.liveScratch(ctx, image, sink)
+		return s.liveScratch(ctx, e.rehearsalImage(image, sink), sink)
 	}
 	image = e.rehearsalImage(image, sink)
 	sink.Log("restoring " + set.ID + " into a scratch PostgreSQL for the rehearsal")

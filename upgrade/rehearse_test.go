@@ -168,6 +168,36 @@ func TestRehearsalOnPhysicalRestorePoint(t *testing.T) {
 	}
 }
 
+// On a path of two hops both migrations are rehearsed, chained on one
+// copy, before the first downtime: the second one failing stops the run
+// with nothing stopped or changed, not after the first hop's downtime.
+func TestRehearsalAheadStopsBeforeTheFirstDowntime(t *testing.T) {
+	f, rb := rehearsalHop(t)
+	f.docker.logs = map[string][]string{"scratch-app": {"INFO Running upgrade 3f1c2a9b7d10 -> 8e4b6d21c5a7"}}
+	starts := 0
+	rb.sc.started = func() {
+		if starts++; starts == 2 {
+			f.docker.waitCode = 1
+			f.docker.logs = map[string][]string{"scratch-app": {`ERROR migration failed: could not create unique index "notes_body_key" (SQLSTATE 23505)`}}
+		}
+	}
+	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}, {Version: "2.0.0"}})
+	res, _ := runHop(t, f, p)
+	if res.Outcome != steps.OutcomeFailed || res.FailedStep != "2.0.0/rehearse" || !res.Unchanged {
+		t.Fatalf("result %+v\n%s", res, f.sink.text())
+	}
+	calls := f.calls.list()
+	if slices.ContainsFunc(calls, func(c string) bool { return strings.Contains(c, "stop --timeout") }) {
+		t.Errorf("something was stopped: %v", calls)
+	}
+	if rb.copies != 1 || rb.sc.removed != 1 || starts != 2 {
+		t.Errorf("copies %d, removed %d, app starts %d: want one copy for both rehearsals, removed once", rb.copies, rb.sc.removed, starts)
+	}
+	if apps := rb.sc.apps; len(apps) != 2 || apps[0].Image != "upshift-demo/app:1.1.0" || apps[1].Image != "upshift-demo/app:2.0.0" {
+		t.Errorf("rehearsed images %+v", apps)
+	}
+}
+
 // A failing rehearsal fails its step with the migration's first error line
 // and the release note's action, and nothing is stopped or rolled back.
 func TestRehearsalFailsBeforeAnyChange(t *testing.T) {

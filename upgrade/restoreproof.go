@@ -142,7 +142,7 @@ func (s *provenBackupStep) Run(ctx context.Context, sink steps.Sink) error {
 	}
 	var proof *backup.RestoreProof
 	var err error
-	if r, ok := e.Backups.(rehearser); ok && e.rehearses() {
+	if r, ok := e.Backups.(rehearser); ok && e.rehearses() && !s.rehearsedAhead {
 		// The hop's rehearsal runs on this restore: it is kept running
 		// (not restored twice) and removed by the rehearsal.
 		var sc scratchCopy

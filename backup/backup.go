@@ -41,6 +41,9 @@ type Source struct {
 	// move to another server costs no second pass over the file. The set
 	// says what was copied in Set.Copy; a failed copy never fails the set.
 	CopyTo *DBSource
+	// PostgresMove, recorded in the manifest, marks a PostgreSQL major
+	// hop's restore point.
+	PostgresMove *PostgresMove
 	// copyScratch restores CopyTo's databases as a scratch server's
 	// superuser (LiveScratch).
 	copyScratch bool
@@ -115,6 +118,7 @@ func Create(ctx context.Context, eng *dockerx.Engine, root string, src Source, p
 		Schema:          Schema{Tool: src.SchemaTool, Head: src.SchemaHead},
 		DBServerVersion: src.DBServerVersion, UpshiftVersion: UpshiftVersion, Created: created,
 		Project: projectInfo(src.Project), Images: append([]ServiceImage{}, src.Images...),
+		PostgresMove: src.PostgresMove,
 	}
 	err = b.run(ctx)
 	if err == nil {

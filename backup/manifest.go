@@ -49,15 +49,19 @@ type Manifest struct {
 	Project         ProjectInfo     `json:"project"`
 	Databases       []DatabaseEntry `json:"databases,omitempty"`
 	Physical        *PhysicalEntry  `json:"physical,omitempty"` // base backup + WAL (absent in older sets)
-	SQLite          []SQLiteEntry   `json:"sqlite,omitempty"`
-	Config          []ConfigEntry   `json:"config,omitempty"`
-	Volumes         []VolumeEntry   `json:"volumes,omitempty"`
-	Images          []ServiceImage  `json:"images"`
-	HelperImage     string          `json:"helper_image,omitempty"` // image with a shell, used to empty volumes on restore
-	Files           []File          `json:"files"`
-	Verified        bool            `json:"verified"`
-	VerifiedAt      time.Time       `json:"verified_at,omitzero"`
-	RestoreProof    *RestoreProof   `json:"restore_proof,omitempty"` // the last verify --restore
+	// PostgresMove marks the restore point of a PostgreSQL major hop: the
+	// old server's volume is never written by the hop, so a rollback to
+	// this set may switch back to it (after comparing its tables).
+	PostgresMove *PostgresMove  `json:"postgres_move,omitempty"`
+	SQLite       []SQLiteEntry  `json:"sqlite,omitempty"`
+	Config       []ConfigEntry  `json:"config,omitempty"`
+	Volumes      []VolumeEntry  `json:"volumes,omitempty"`
+	Images       []ServiceImage `json:"images"`
+	HelperImage  string         `json:"helper_image,omitempty"` // image with a shell, used to empty volumes on restore
+	Files        []File         `json:"files"`
+	Verified     bool           `json:"verified"`
+	VerifiedAt   time.Time      `json:"verified_at,omitzero"`
+	RestoreProof *RestoreProof  `json:"restore_proof,omitempty"` // the last verify --restore
 }
 
 // Schema is the app's migration state when the set was taken.
@@ -108,6 +112,13 @@ type DatabaseEntry struct {
 type TableSum struct {
 	Rows int64  `json:"rows"`
 	MD5  string `json:"md5"`
+}
+
+// PostgresMove is where a PostgreSQL major hop moves the server.
+type PostgresMove struct {
+	FromMajor int    `json:"from_major"`
+	ToMajor   int    `json:"to_major"`
+	Image     string `json:"image"` // of the new major
 }
 
 // sumAlgo is the algorithm that made recorded sums, for comparing with them.

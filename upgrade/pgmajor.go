@@ -340,6 +340,7 @@ func (s *pgBackupStep) Info() steps.StepInfo {
 // server (a resumed run), the copy step restores from the files.
 func (s *pgBackupStep) copyWhileDumping(ctx context.Context, src *backup.Source, sink steps.Sink) error {
 	e := s.env
+	src.PostgresMove = &backup.PostgresMove{FromMajor: s.m.FromMajor, ToMajor: s.m.ToMajor, Image: s.m.Image}
 	next := e.pgPrepared(s.m.hopID())
 	if next == nil || src.DB == nil {
 		return nil

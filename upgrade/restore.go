@@ -53,7 +53,9 @@ func (s *restoreStep) Run(ctx context.Context, sink steps.Sink) error {
 	}
 	// The restore point of a PostgreSQL major hop, whose old volume has
 	// not been written to since: switching the files back is the restore.
-	switchBack := e.isPGSwitched(s.set.ID)
+	// A resumed run knows it from the set (the old server's tables are
+	// compared before it counts as the restore).
+	switchBack := e.isPGSwitched(s.set.ID) || s.set.Manifest.PostgresMove != nil
 	if (len(s.set.Manifest.Databases) > 0 || s.set.Manifest.Physical != nil) && !switchBack && (det.DB.Container == "" || det.DB.SQLite != nil) {
 		// Restoring files and images without the database would pair an
 		// old version with a newer schema: refuse before touching anything.

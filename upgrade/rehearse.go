@@ -67,7 +67,6 @@ type rehearsalState struct {
 	server *PostgresMajor
 }
 
-
 // SetRehearsal turns the rehearsal of each hop's migration on (the default
 // for PostgreSQL stacks) or off (--no-rehearsal).
 func SetRehearsal(env *Env, on bool) { env.NoRehearsal = !on }

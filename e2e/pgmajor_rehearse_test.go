@@ -87,7 +87,7 @@ func TestDemoFromOneZeroThroughPostgresHop(t *testing.T) {
 	}
 	// The worker keeps writing (one heartbeat every 100 ms) through the
 	// first run: its acknowledged ids are checked after it.
-	acked100 := followLogs(t, s.Container("worker"))
+	workerLog := followLogs(t, s.Container("worker"))
 	if n, err := s.PSQL(`SELECT count(*) FROM (SELECT body FROM notes GROUP BY body HAVING count(*) > 1) d`); err != nil || n == "0" {
 		t.Fatalf("the demo's 1.x history should hold duplicate notes: %q %v", n, err)
 	}
@@ -275,7 +275,7 @@ func TestDemoFromOneZeroThroughPostgresHop(t *testing.T) {
 	}
 	// Every heartbeat the 1.0.0, 1.1.0 and 3.0.0 workers acknowledged is
 	// there (the worker wrote through both runs).
-	logs := acked100()
+	logs := workerLog()
 	now, err := s.Compose("logs", "--no-color", "worker")
 	if err != nil {
 		t.Fatal(err)

@@ -77,17 +77,6 @@ type rehearsalState struct {
 	server *PostgresMajor
 }
 
-// rehearsalImage is the image the scratch copy of a rehearsal runs on:
-// image (the DB's own), or the new major's across a PostgreSQL hop.
-func (e *Env) rehearsalImage(image string, sink steps.Sink) string {
-	m := e.rehearsal.server
-	if m == nil {
-		return image
-	}
-	sink.Log(fmt.Sprintf("• the path moves the database server (%s): the copy is made in PostgreSQL %d (%s), the server the hops after it run on", m.Title(), m.ToMajor, m.Image))
-	return m.Image
-}
-
 // SetRehearsal turns the rehearsal of each hop's migration on (the default
 // for PostgreSQL stacks) or off (--no-rehearsal).
 func SetRehearsal(env *Env, on bool) { env.NoRehearsal = !on }

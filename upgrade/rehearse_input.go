@@ -20,6 +20,17 @@ import (
 // throw-away dump of the running database) and the app container of the
 // migration service.
 
+// rehearsalImage is the image the scratch copy of a rehearsal runs on:
+// image (the DB's own), or the new major's across a PostgreSQL hop.
+func (e *Env) rehearsalImage(image string, sink steps.Sink) string {
+	m := e.rehearsal.server
+	if m == nil {
+		return image
+	}
+	sink.Log(fmt.Sprintf("• the path moves the database server (%s): the copy is made in PostgreSQL %d (%s), the server the hops after it run on", m.Title(), m.ToMajor, m.Image))
+	return m.Image
+}
+
 // DropScratch removes a scratch copy left for a rehearsal that never ran (a
 // step between failed). The engine calls it when a run ends.
 func (e *Env) DropScratch(ctx context.Context) {

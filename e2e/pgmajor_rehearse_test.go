@@ -51,16 +51,6 @@ func hopOrder(evs []steps.Event) (planned, ran []string) {
 	return planned, ran
 }
 
-// stepStarted is when step started in evs (zero when it did not).
-func stepStarted(evs []steps.Event, step string) time.Time {
-	for _, ev := range evs {
-		if ev.Kind == steps.EventStepStarted && ev.Step == step {
-			return ev.Time
-		}
-	}
-	return time.Time{}
-}
-
 // TestDemoFromOneZeroThroughPostgresHop is issue #14's done-when on the
 // demo's real rules, rehearsal on (the default): 1.0.0 on PostgreSQL 15,
 // `upgrade --to 3.0.0 --yes --postgres-image upshift-test/postgres:17`.

@@ -39,22 +39,6 @@ type rehearser interface {
 	LiveScratch(ctx context.Context, root string, src backup.Source, image string, aliases []string, progress func(backup.Progress)) (scratchCopy, error)
 }
 
-func (b realBackups) ScratchCopy(ctx context.Context, set *backup.Set, image string, aliases []string, progress func(backup.Progress)) (*backup.RestoreProof, scratchCopy, error) {
-	proof, db, err := set.VerifyRestoreKeep(ctx, b.eng, image, backup.ScratchOptions{Keep: true, Aliases: aliases}, progress)
-	if db == nil {
-		return proof, nil, err
-	}
-	return proof, db, err
-}
-
-func (b realBackups) LiveScratch(ctx context.Context, root string, src backup.Source, image string, aliases []string, progress func(backup.Progress)) (scratchCopy, error) {
-	db, err := backup.LiveScratch(ctx, b.eng, root, src, image, aliases, progress)
-	if db == nil {
-		return nil, err
-	}
-	return db, err
-}
-
 // Rehearsal is the outcome of one hop's rehearsal.
 type Rehearsal struct {
 	Hop      string        `json:"hop"`

@@ -31,6 +31,22 @@ func (e *Env) rehearsalImage(image string, sink steps.Sink) string {
 	return m.Image
 }
 
+func (b realBackups) ScratchCopy(ctx context.Context, set *backup.Set, image string, aliases []string, progress func(backup.Progress)) (*backup.RestoreProof, scratchCopy, error) {
+	proof, db, err := set.VerifyRestoreKeep(ctx, b.eng, image, backup.ScratchOptions{Keep: true, Aliases: aliases}, progress)
+	if db == nil {
+		return proof, nil, err
+	}
+	return proof, db, err
+}
+
+func (b realBackups) LiveScratch(ctx context.Context, root string, src backup.Source, image string, aliases []string, progress func(backup.Progress)) (scratchCopy, error) {
+	db, err := backup.LiveScratch(ctx, b.eng, root, src, image, aliases, progress)
+	if db == nil {
+		return nil, err
+	}
+	return db, err
+}
+
 // DropScratch removes a scratch copy left for a rehearsal that never ran (a
 // step between failed). The engine calls it when a run ends.
 func (e *Env) DropScratch(ctx context.Context) {

@@ -80,13 +80,27 @@ func dbState(t *testing.T, st *testenv.Stack) string {
 	return out
 }
 
-func helperContainers(t *testing.T) string {
+// helperContainers lists upshift's helper containers that belong to this
+// stack: they mount one of its volumes or a directory of this test. Other
+// packages' tests run on the same engine at the same time, so the engine-wide
+// list is not this test's to judge.
+func helperContainers(t *testing.T, st *testenv.Stack) string {
 	t.Helper()
 	out, err := testenv.Docker("ps", "-aq", "--filter", "label="+dockerx.LabelHelper)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSpace(out)
+	var mine []string
+	for _, id := range strings.Fields(out) {
+		info, err := testenv.Docker("inspect", "-f", `{{index .Config.Labels "`+dockerx.LabelHelper+`"}}{{range .Mounts}} {{.Name}}:{{.Source}}{{end}}`, id)
+		if err != nil {
+			continue // removed between the two calls
+		}
+		if strings.Contains(info, " "+st.Project+"_") || strings.Contains(info, t.Name()) {
+			mine = append(mine, id+" ("+strings.TrimSpace(info)+")")
+		}
+	}
+	return strings.Join(mine, ", ")
 }
 
 func volumeShell(t *testing.T, st *testenv.Stack, script string) string {
@@ -102,7 +116,7 @@ func TestBackupRestoreDemoStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	st, eng := startDemo(t, ctx)
-	before := helperContainers(t)
+	before := helperContainers(t, st)
 
 	if out, err := st.PSQL(`INSERT INTO notes (body) SELECT 'note ' || g FROM generate_series(1, 500) g`); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -274,7 +288,7 @@ func TestBackupRestoreDemoStack(t *testing.T) {
 	if v, err := st.APIVersion(); err != nil || v != "1.0.0" {
 		t.Errorf("api version %q, %v", v, err)
 	}
-	if got := helperContainers(t); got != before {
+	if got := helperContainers(t, st); got != before {
 		t.Errorf("helper containers left behind: %s", got)
 	}
 

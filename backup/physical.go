@@ -53,6 +53,10 @@ type PhysicalEntry struct {
 	Owner            string `json:"owner"`    // uid:gid of the data directory
 	User             string `json:"user"`     // the role that took it (a scratch proof connects as it)
 	Database         string `json:"database"`
+	BaseBytes        int64  `json:"base_bytes,omitempty"` // the base backup's tar, uncompressed
+	// Staged, when set, is the base backup unpacked next to the data
+	// directory before the stop (a rollback swaps it in).
+	Staged *StagedCopy `json:"staged,omitempty"`
 	// Set by Seal, with the writers stopped.
 	WALFile  string    `json:"wal_file,omitempty"`
 	StopLSN  string    `json:"stop_lsn,omitempty"`
@@ -215,6 +219,7 @@ func (b *builder) basebackup(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	p.BaseBytes = m.done
 	m.emit()
 	b.dbFiles = append(b.dbFiles, file)
 	b.m.Physical = p

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
@@ -85,24 +84,44 @@ func (s *Set) RestorePhysical(ctx context.Context, eng *dockerx.Engine, db DBSou
 	if why := s.PhysicalProblem(ctx, eng, db); why != "" {
 		return fmt.Errorf("%s: cannot restore the database from its base backup: %s; nothing restored", s.ID, why)
 	}
-	if err := s.CheckFiles(ctx, progress); err != nil {
-		return err
-	}
 	p := s.Manifest.Physical
 	c, err := eng.Inspect(ctx, db.Container)
 	if err != nil {
 		return err
 	}
 	mt, rel, _ := dataMount(c, p.DataDir)
+	staged := p.Staged != nil && p.Staged.holds(mt)
+	if staged {
+		// Only the WAL is read from the set now (the base backup was read,
+		// and checked, when it was unpacked).
+		err = s.checkFile(ctx, p.WALFile, progress)
+	} else {
+		err = s.CheckFiles(ctx, progress)
+	}
+	if err != nil {
+		return err
+	}
 	if c.State == "running" {
 		progress(Progress{Phase: "restore-database", Line: "stopping the database container " + c.Name})
 		if err := stopForReplace(ctx, eng, c.ID); err != nil {
 			return err
 		}
 	}
-	target := restoreMount + rel
-	if err := s.fillDataDir(ctx, eng, p, mt, target, progress); err != nil {
-		return fmt.Errorf("%s: the data directory may now be empty or partial; run `upshift restore %s` again: %w", s.ID, s.ID, err)
+	if staged {
+		err = s.restoreStaged(ctx, eng, p, mt, rel, progress)
+		if errors.Is(err, errNoStaged) {
+			progress(Progress{Phase: "restore-database", Line: "the base backup unpacked before the stop is not there (an interrupted swap?): copying the base backup in instead"})
+			p.Staged, staged = nil, false
+			err = s.CheckFiles(ctx, progress)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: the data directory may now be partial; run `upshift restore %s` again (it copies the base backup in): %w", s.ID, s.ID, err)
+		}
+	}
+	if !staged {
+		if err := s.fillDataDir(ctx, eng, p, mt, restoreMount+rel, progress); err != nil {
+			return fmt.Errorf("%s: the data directory may now be empty or partial; run `upshift restore %s` again: %w", s.ID, s.ID, err)
+		}
 	}
 	progress(Progress{Phase: "restore-database", Line: "starting the database: replaying the WAL to " + p.StopLSN})
 	if err := eng.Start(ctx, c.ID); err != nil {
@@ -132,50 +151,22 @@ func stopForReplace(ctx context.Context, eng *dockerx.Engine, id string) error {
 // fillDataDir empties the data directory through a helper and streams the
 // base backup, the WAL and the recovery settings into it.
 func (s *Set) fillDataDir(ctx context.Context, eng *dockerx.Engine, p *PhysicalEntry, mt dockerx.Mount, target string, progress func(Progress)) error {
-	owner := p.Owner
-	if owner == "" {
-		owner = "999:999"
+	// Also what an interrupted swap or a staged copy left at the mount's root.
+	script := "set -e; mkdir -p " + target + "; rm -rf " + target + "/..?* " + target + "/.[!.]* " + target + "/* " +
+		restoreMount + "/" + stagedPrefix + "* " + restoreMount + "/" + swapPrefix + "* " + restoreMount + "/" + oldPrefix + "*" +
+		"; chown " + ownerOf(p) + " " + target + "; chmod 700 " + target
+	id, err := mountHelper(ctx, eng, p.Image, helperMount(mt), script, "restore-pgdata")
+	if id != "" {
+		defer func() { _ = eng.RemoveContainer(ctx, id) }()
 	}
-	script := "set -e; mkdir -p " + target + "; rm -rf " + target + "/..?* " + target + "/.[!.]* " + target + "/*; chown " + owner + " " + target + "; chmod 700 " + target
-	hm := dockerx.HelperMount{Target: restoreMount}
-	if mt.Type == "volume" {
-		hm.Volume = mt.Name
-	} else {
-		hm.Source = mt.Source
-	}
-	id, err := eng.CreateHelper(ctx, dockerx.HelperSpec{
-		Image: p.Image, Cmd: []string{"/bin/sh", "-c", script},
-		Mounts: []dockerx.HelperMount{hm}, Purpose: "restore-pgdata",
-	})
 	if err != nil {
-		return err
-	}
-	defer func() { _ = eng.RemoveContainer(ctx, id) }()
-	if err := eng.Start(ctx, id); err != nil {
-		return err
-	}
-	code, err := eng.Wait(ctx, id)
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return fmt.Errorf("emptying the data directory failed (exit %d)", code)
+		return fmt.Errorf("emptying the data directory failed: %w", err)
 	}
 	progress(Progress{Phase: "restore-database", Line: "data directory emptied; copying the base backup and the WAL in"})
 	base, _ := s.file(p.BaseFile)
 	wal, _ := s.file(p.WALFile)
 	m := newMeter(progress, "restore-database", base.Path, base.Size+wal.Size)
-	pr, pw := io.Pipe()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		pw.CloseWithError(s.dataDirStream(ctx, pw, p, base, wal, m))
-	}()
-	err = eng.CopyTo(ctx, id, target, pr)
-	_ = pr.CloseWithError(errStopped)
-	wg.Wait()
-	if err != nil {
+	if err := copyTar(ctx, eng, id, target, func(w io.Writer) error { return s.dataDirStream(ctx, w, p, base, wal, m) }); err != nil {
 		return err
 	}
 	m.emit()
@@ -195,53 +186,12 @@ func recoveryConf(p *PhysicalEntry) string {
 }
 
 func (s *Set) dataDirStream(ctx context.Context, w io.Writer, p *PhysicalEntry, base, wal File, m *meter) error {
-	uid, gid := ownerIDs(p.Owner)
 	tw := tar.NewWriter(w)
-	br, closeB, err := s.openCompressed(ctx, base, m)
+	sawConf, err := s.baseEntries(ctx, tw, base, m, func(conf []byte) []byte { return append(conf, recoveryConf(p)...) })
 	if err != nil {
 		return err
 	}
-	defer closeB()
-	tr := tar.NewReader(br)
-	sawConf := false
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read the base backup: %w", err)
-		}
-		name, err := safeName(h.Name)
-		if err != nil {
-			return err
-		}
-		if name == "recovery.signal" || name == "standby.signal" {
-			continue
-		}
-		if name == "postgresql.auto.conf" {
-			body, err := io.ReadAll(io.LimitReader(tr, 1<<20))
-			if err != nil {
-				return fmt.Errorf("read postgresql.auto.conf: %w", err)
-			}
-			body = append(body, recoveryConf(p)...)
-			h.Size = int64(len(body))
-			if err := tw.WriteHeader(h); err != nil {
-				return fmt.Errorf("write the data directory: %w", err)
-			}
-			if _, err := tw.Write(body); err != nil {
-				return fmt.Errorf("write the data directory: %w", err)
-			}
-			sawConf = true
-			continue
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return fmt.Errorf("write the data directory: %w", err)
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return fmt.Errorf("write the data directory: %w", err)
-		}
-	}
+	uid, gid := ownerIDs(p.Owner)
 	now := time.Now()
 	extra := map[string][]byte{"recovery.signal": nil}
 	if !sawConf {
@@ -256,6 +206,69 @@ func (s *Set) dataDirStream(ctx context.Context, w io.Writer, p *PhysicalEntry, 
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
+	if err := s.walEntries(ctx, tw, p, wal, m); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("write the data directory: %w", err)
+	}
+	return nil
+}
+
+// baseEntries writes the base backup's entries into tw, without a
+// recovery.signal or standby.signal, its postgresql.auto.conf passed
+// through conf (nil: as it is). It says whether there was one.
+func (s *Set) baseEntries(ctx context.Context, tw *tar.Writer, base File, m *meter, conf func([]byte) []byte) (bool, error) {
+	br, closeB, err := s.openCompressed(ctx, base, m)
+	if err != nil {
+		return false, err
+	}
+	defer closeB()
+	tr := tar.NewReader(br)
+	sawConf := false
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return sawConf, nil
+		}
+		if err != nil {
+			return sawConf, fmt.Errorf("read the base backup: %w", err)
+		}
+		name, err := safeName(h.Name)
+		if err != nil {
+			return sawConf, err
+		}
+		if name == "recovery.signal" || name == "standby.signal" {
+			continue
+		}
+		if name == "postgresql.auto.conf" && conf != nil {
+			body, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+			if err != nil {
+				return sawConf, fmt.Errorf("read postgresql.auto.conf: %w", err)
+			}
+			body = conf(body)
+			h.Size = int64(len(body))
+			if err := tw.WriteHeader(h); err != nil {
+				return sawConf, fmt.Errorf("write the data directory: %w", err)
+			}
+			if _, err := tw.Write(body); err != nil {
+				return sawConf, fmt.Errorf("write the data directory: %w", err)
+			}
+			sawConf = true
+			continue
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return sawConf, fmt.Errorf("write the data directory: %w", err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return sawConf, fmt.Errorf("write the data directory: %w", err)
+		}
+	}
+}
+
+// walEntries writes the set's WAL segments into tw as pg_wal/<segment>.
+func (s *Set) walEntries(ctx context.Context, tw *tar.Writer, p *PhysicalEntry, wal File, m *meter) error {
+	uid, gid := ownerIDs(p.Owner)
 	wr, closeW, err := s.openCompressed(ctx, wal, m)
 	if err != nil {
 		return err
@@ -265,7 +278,7 @@ func (s *Set) dataDirStream(ctx context.Context, w io.Writer, p *PhysicalEntry, 
 	for {
 		h, err := wtr.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("read the WAL archive: %w", err)
@@ -282,10 +295,6 @@ func (s *Set) dataDirStream(ctx context.Context, w io.Writer, p *PhysicalEntry, 
 			return fmt.Errorf("write %s: %w", h.Name, err)
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return fmt.Errorf("write the data directory: %w", err)
-	}
-	return nil
 }
 
 func sortedNames(m map[string][]byte) []string {

@@ -120,7 +120,11 @@ func (s *Session) Run(ctx context.Context, env *upgrade.Env, plan *steps.Plan, s
 		Redact:  env.Redactor(),
 		Journal: jour,
 	}
-	return runner.Run(ctx, plan, start), nil
+	res := runner.Run(ctx, plan, start)
+	// The base backups unpacked next to the data directory are a data
+	// directory's worth of disk each: they go with the run.
+	env.Unstage(context.WithoutCancel(ctx), res)
+	return res, nil
 }
 
 // hangupPolicy journals SIGHUP and lets the run go on; SIGPIPE is caught

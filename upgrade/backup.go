@@ -143,5 +143,8 @@ func (s *backupStep) run(ctx context.Context, sink steps.Sink) error {
 	}
 	e.AddRestorePoint(set)
 	e.recordBackup(set.ID, mark)
+	if src.Physical {
+		e.stage(ctx, set, src.DB, sink)
+	}
 	return nil
 }

@@ -18,6 +18,21 @@ type physicalBackups interface {
 	PhysicalProblem(ctx context.Context, set *backup.Set, db backup.DBSource) string
 	RestorePhysical(ctx context.Context, set *backup.Set, db backup.DBSource, progress func(backup.Progress)) error
 	DropStaleSlots(ctx context.Context, db backup.DBSource, keep string) ([]string, error)
+	Stage(ctx context.Context, set *backup.Set, db backup.DBSource, progress func(backup.Progress)) error
+	Unstage(ctx context.Context, set *backup.Set) error
+	DropStaleStaged(ctx context.Context, db backup.DBSource, keep []string) ([]string, error)
+}
+
+func (b realBackups) Stage(ctx context.Context, set *backup.Set, db backup.DBSource, progress func(backup.Progress)) error {
+	return set.Stage(ctx, b.eng, db, progress)
+}
+
+func (b realBackups) Unstage(ctx context.Context, set *backup.Set) error {
+	return set.Unstage(ctx, b.eng)
+}
+
+func (b realBackups) DropStaleStaged(ctx context.Context, db backup.DBSource, keep []string) ([]string, error) {
+	return backup.DropStaleStaged(ctx, b.eng, db, keep)
 }
 
 func (b realBackups) PhysicalReady(ctx context.Context, db backup.DBSource) backup.Readiness {
@@ -103,6 +118,65 @@ func (e *Env) dropStaleSlots(ctx context.Context, det *detect.Result, keep strin
 	}
 	if err != nil {
 		log("! could not drop a replication slot left by an interrupted run: " + err.Error() + ". Drop it by hand: SELECT pg_drop_replication_slot('upshift_…'): it keeps WAL until the disk is full")
+	}
+	// The staged copies this env's restore points still have are kept (a
+	// resumed run's rollback swaps one in); others are a killed run's.
+	var keepStaged []string
+	for _, set := range e.restorePoints() {
+		if d := set.StagedDir(); d != "" {
+			keepStaged = append(keepStaged, d)
+		}
+	}
+	removed, err := pb.DropStaleStaged(ctx, *db, keepStaged)
+	if len(removed) > 0 {
+		log("• removed " + strings.Join(removed, ", ") + " next to the data directory: base backups unpacked by an interrupted run (each as large as the data directory)")
+	}
+	if err != nil {
+		log("! could not remove a base backup an interrupted run unpacked next to the data directory (.upshift-staged-…): " + err.Error())
+	}
+}
+
+// stage unpacks the new restore point's base backup next to the data
+// directory while the app runs, so a rollback swaps directories instead
+// of copying the data directory during the downtime. A failure only makes
+// a rollback slower.
+func (e *Env) stage(ctx context.Context, set *backup.Set, db *backup.DBSource, sink steps.Sink) {
+	pb, ok := e.Backups.(physicalBackups)
+	if !ok || db == nil || set.Manifest.Physical == nil {
+		return
+	}
+	// The copies of the path's earlier restore points go first: a base
+	// backup would read them too (they may sit inside the data directory).
+	for _, old := range e.restorePoints() {
+		if old != set && old.StagedDir() != "" {
+			if err := pb.Unstage(ctx, old); err != nil {
+				sink.Log("! " + err.Error())
+			}
+		}
+	}
+	err := pb.Stage(ctx, set, *db, func(p backup.Progress) {
+		if p.Total > 0 || p.Done > 0 {
+			sink.Progress(p.Done, p.Total)
+		}
+	})
+	if err != nil {
+		sink.Log("• the base backup is not unpacked next to the data directory (" + err.Error() + "): a rollback copies it in, a longer downtime")
+		return
+	}
+	sink.Log("✓ base backup unpacked next to the data directory (" + set.StagedDir() + "): a rollback swaps it in instead of copying the data")
+}
+
+// Unstage removes the staged copies of the run's restore points, unless
+// the run's rollback failed (a retry swaps one in).
+func (e *Env) Unstage(ctx context.Context, res steps.Result) {
+	pb, ok := e.Backups.(physicalBackups)
+	if !ok || res.RollbackFailed {
+		return
+	}
+	for _, set := range e.restorePoints() {
+		if set.StagedDir() != "" {
+			_ = pb.Unstage(ctx, set)
+		}
 	}
 }
 

@@ -20,6 +20,8 @@ type fakePhysical struct {
 	restored   []string
 	dropKept   []string
 	restoreErr error
+	stageErr   error
+	unstaged   []string
 }
 
 var _ physicalBackups = (*fakePhysical)(nil)
@@ -55,6 +57,26 @@ func (b *fakePhysical) DropStaleSlots(_ context.Context, _ backup.DBSource, keep
 	out := b.stale
 	b.stale = nil
 	return out, nil
+}
+
+func (b *fakePhysical) Stage(_ context.Context, set *backup.Set, _ backup.DBSource, _ func(backup.Progress)) error {
+	b.log.add("stage " + set.ID)
+	if b.stageErr != nil {
+		return b.stageErr
+	}
+	set.Manifest.Physical.Staged = &backup.StagedCopy{Volume: "pgdata", Dir: ".upshift-staged-" + set.ID}
+	return nil
+}
+
+func (b *fakePhysical) Unstage(_ context.Context, set *backup.Set) error {
+	b.log.add("unstage " + set.ID)
+	b.unstaged = append(b.unstaged, set.ID)
+	set.Manifest.Physical.Staged = nil
+	return nil
+}
+
+func (b *fakePhysical) DropStaleStaged(context.Context, backup.DBSource, []string) ([]string, error) {
+	return nil, nil
 }
 
 func physicalSet(id string, sealed bool) *backup.Set {

@@ -177,3 +177,10 @@ func (e *Env) newestPoint() *backup.Set {
 	}
 	return e.points[len(e.points)-1]
 }
+
+// restorePoints are the run's restore points, oldest first.
+func (e *Env) restorePoints() []*backup.Set {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*backup.Set(nil), e.points...)
+}

@@ -98,6 +98,11 @@ func physical(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// As an upgrade's backup step does before the stop: the base backup
+	// unpacked next to the data directory, for a rollback by renames.
+	if err := set.Stage(ctx, eng, *src.DB, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "not staged: %v\n", err)
+	}
 	if err := set.Seal(ctx, eng, *src.DB, nil); err != nil {
 		return err
 	}

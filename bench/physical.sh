@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark of physical restore points (issue #15), one run, ratios printed:
 #   backup    backupbench physical (pg_basebackup through a slot, streamed,
-#             zstd on the host, then sealed)  vs  docker exec pg_dump -Fc > file
+#             zstd on the host, unpacked next to the data directory, then
+#             sealed)  vs  docker exec pg_dump -Fc > file
 #   rollback  backupbench restore-physical (stop, swap in the base backup
 #             unpacked before the stop, replay the WAL, promote, compare)  vs
 #             pg_restore --clean --create of the pg_dump -Fc of the same
 #             database; then again without the staged copy (it was consumed):
 #             the base backup copied into the emptied data directory
-#   backup    includes unpacking the base backup next to the data directory
 #   RSS       peak RSS of backupbench physical (GNU time)
 # Data: SIZE MiB (default 1024) of md5 text (compresses about 2:1, not 50:1).
 # Targets: rollback <= 0.3x pg_restore, backup <= 1.0x pg_dump -Fc, RSS <= 64 MiB.

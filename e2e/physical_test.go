@@ -21,6 +21,17 @@ func seedDuplicates(t *testing.T, s *testenv.Stack) {
 	}
 }
 
+// stagedLeft lists upshift's directories left in the db container's data
+// directory (staged copies of base backups, a swap's old directory).
+func stagedLeft(t *testing.T, s *testenv.Stack) string {
+	t.Helper()
+	out, err := testenv.Docker("exec", "-u", "0", s.Container("db"), "sh", "-c", `ls -a "$PGDATA" | grep '^\.upshift-' || true`)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return strings.Join(strings.Fields(out), " ")
+}
+
 func slotCount(t *testing.T, s *testenv.Stack) string {
 	t.Helper()
 	n, err := s.PSQL("SELECT count(*) FROM pg_replication_slots")
@@ -46,7 +57,7 @@ func TestPhysicalRollbackLosesNothing(t *testing.T) {
 	if res := lastResult(t, out); res.Outcome != steps.OutcomeRolledBack || res.Reached != "2.0.0" {
 		t.Fatalf("result %+v\n%s", res, out)
 	}
-	for _, want := range []string{"restore point: a base backup", "sealed at", "replaying the WAL"} {
+	for _, want := range []string{"restore point: a base backup", "base backup unpacked next to the data directory", "sealed at", "swapping in the base backup unpacked before the stop", "replaying the WAL"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in the events:\n%s", want, out)
 		}
@@ -64,6 +75,9 @@ func TestPhysicalRollbackLosesNothing(t *testing.T) {
 	}
 	if v, err := s.APIVersion(); err != nil || v != "2.0.0" {
 		t.Fatalf("after rollback api version %q %v", v, err)
+	}
+	if l := stagedLeft(t, s); l != "" {
+		t.Errorf("left in the data directory after the rollback: %s", l)
 	}
 }
 
@@ -98,6 +112,9 @@ func TestPhysicalKillDuringMigrationThenRollback(t *testing.T) {
 	assertIDsPresent(t, s, committedRe.FindAllStringSubmatch(acked(), -1))
 	if n := slotCount(t, s); n != "0" {
 		t.Errorf("%s replication slots after the rollback", n)
+	}
+	if l := stagedLeft(t, s); l != "" {
+		t.Errorf("left in the data directory after the rollback: %s", l)
 	}
 }
 
@@ -155,6 +172,9 @@ func slotOfKilledRun(t *testing.T, next []string) {
 	if n := slotCount(t, s); n != "1" {
 		t.Fatalf("%s replication slots after the kill, want the run's one", n)
 	}
+	if l := stagedLeft(t, s); !strings.HasPrefix(l, ".upshift-staged-") {
+		t.Fatalf("no staged copy after the kill: %q", l)
+	}
 	// What the slot pins: WAL written after it is kept.
 	if _, err := s.PSQL("SELECT pg_switch_wal(); INSERT INTO notes (body, word_count) SELECT repeat(md5(g::text), 20), 1 FROM generate_series(1, 20000) g; SELECT pg_switch_wal()"); err != nil {
 		t.Fatal(err)
@@ -169,6 +189,9 @@ func slotOfKilledRun(t *testing.T, next []string) {
 	}
 	if n := slotCount(t, s); n != "0" {
 		t.Fatalf("%s replication slots after %s", n, next[0])
+	}
+	if l := stagedLeft(t, s); l != "" {
+		t.Errorf("left in the data directory after %s: %s", next[0], l)
 	}
 	after := walBytes(t, s)
 	t.Logf("pg_wal: %d bytes before the run, %d with the slot held, %d after %s", before, pinned, after, next[0])

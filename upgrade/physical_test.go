@@ -7,6 +7,7 @@ import (
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
+	"github.com/seed-e7a9fb3b/upshift/steps"
 )
 
 // fakePhysical is fakeBackups with the physical operations.
@@ -330,4 +331,48 @@ func TestRestorePhysicalStoppedDB(t *testing.T) {
 	logical := testSet("s2", "1.0.0")
 	logical.Manifest.Databases = []backup.DatabaseEntry{{Name: "notes", File: "db-notes.pgdump"}}
 	wantErr(t, (&restoreStep{env: f.env, hop: "rollback", set: logical}).Run(context.Background(), f.sink), "no container of the")
+}
+
+func TestStagedCopies(t *testing.T) {
+	t.Run("a physical restore point is unpacked next to the data directory; the previous one's copy goes first", func(t *testing.T) {
+		f := newFixture(t, "upshift-demo", "1.0.0")
+		pb := withPhysical(f)
+		f.env.checkPhysical(context.Background(), f.env.Start, f.sink)
+		f.backups.set = physicalSet("s1", false)
+		if err := (&backupStep{env: f.env, hop: "1.1.0"}).Run(context.Background(), f.sink); err != nil {
+			t.Fatal(err)
+		}
+		if f.backups.set.StagedDir() == "" || !f.sink.has("a rollback swaps it in") {
+			t.Fatalf("not staged; log:\n%s", f.sink.text())
+		}
+		s1 := f.backups.set
+		f.backups.set = physicalSet("s2", false)
+		if err := (&backupStep{env: f.env, hop: "2.0.0"}).Run(context.Background(), f.sink); err != nil {
+			t.Fatal(err)
+		}
+		if len(pb.unstaged) != 1 || pb.unstaged[0] != "s1" || s1.StagedDir() != "" || f.backups.set.StagedDir() == "" {
+			t.Fatalf("unstaged %v, s1 %q, s2 %q", pb.unstaged, s1.StagedDir(), f.backups.set.StagedDir())
+		}
+		f.env.Unstage(context.Background(), steps.Result{RollbackFailed: true})
+		if len(pb.unstaged) != 1 {
+			t.Fatalf("a failed rollback's staged copy was removed: %v", pb.unstaged)
+		}
+		f.env.Unstage(context.Background(), steps.Result{Outcome: "rolled_back"})
+		if len(pb.unstaged) != 2 || pb.unstaged[1] != "s2" {
+			t.Fatalf("the run's end left the staged copy: %v", pb.unstaged)
+		}
+	})
+	t.Run("no room: the run goes on, a rollback copies the base backup in", func(t *testing.T) {
+		f := newFixture(t, "upshift-demo", "1.0.0")
+		pb := withPhysical(f)
+		pb.stageErr = backup.ErrNoRoom
+		f.env.checkPhysical(context.Background(), f.env.Start, f.sink)
+		f.backups.set = physicalSet("s1", false)
+		if err := (&backupStep{env: f.env, hop: "1.1.0"}).Run(context.Background(), f.sink); err != nil {
+			t.Fatal(err)
+		}
+		if !f.sink.has("a rollback copies it in, a longer downtime") {
+			t.Errorf("log:\n%s", f.sink.text())
+		}
+	})
 }

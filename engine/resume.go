@@ -267,6 +267,10 @@ func (s *Session) Settle(st *steps.RunState, r *Resumed) (steps.Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if r.Env != nil {
+		// A base backup the killed run unpacked next to the data directory.
+		r.Env.Unstage(context.Background(), res)
+	}
 	jour.Note("resume: nothing to roll back")
 	jour.Event(steps.Event{Kind: steps.EventDone, Time: time.Now(), Result: &res})
 	if err := errors.Join(jour.Err(), jour.Close()); err != nil {

@@ -127,6 +127,13 @@ func (s *Set) RestorePhysical(ctx context.Context, eng *dockerx.Engine, db DBSou
 	if err := eng.Start(ctx, c.ID); err != nil {
 		return err
 	}
+	// The replaced data directory goes while the server recovers.
+	removed := s.removeOld(ctx, eng, p.Image)
+	defer func() {
+		if rerr := removed(); rerr != nil {
+			progress(Progress{Phase: "restore-database", Line: "! " + rerr.Error()})
+		}
+	}()
 	r := pgRunner{eng: eng, db: db}
 	if err := waitPromoted(ctx, eng, r, c.ID); err != nil {
 		return red.err(fmt.Errorf("%s: recovery to %s: %w", s.ID, p.StopLSN, err))

@@ -289,7 +289,7 @@ func (s *Set) StagedDir() string {
 var errNoStaged = errors.New("the staged copy is gone")
 
 // swapStaged puts the staged copy in place of the data directory (renames
-// on one filesystem), the old one removed, with the recovery settings and
+// on one filesystem), the old one moved aside (oldDir), with the recovery settings and
 // the WAL to the stop. The copy is first renamed to a swap directory, so an
 // interrupted swap leaves no staged copy to trust: a retry copies the base
 // backup in. It returns the exited helper container (for the WAL's copy).
@@ -315,7 +315,7 @@ func (s *Set) swapStaged(ctx context.Context, eng *dockerx.Engine, p *PhysicalEn
 		"for f in " + w + "/* " + w + "/.[!.]* " + w + "/..?*; do\n" +
 		"  [ -e \"$f\" ] || [ -h \"$f\" ] || continue\n" +
 		"  mv \"$f\" " + d + "/\ndone\n" +
-		"rmdir " + w + "; rm -rf " + o + "\n" +
+		"rmdir " + w + "\n" +
 		"cat >> " + d + "/postgresql.auto.conf <<'UPSHIFT_EOF'\n" + recoveryConf(p) + "UPSHIFT_EOF\n" +
 		": > " + d + "/recovery.signal\n" +
 		"chown " + owner + " " + d + "/postgresql.auto.conf " + d + "/recovery.signal\n" +
@@ -366,6 +366,7 @@ func (s *Set) checkFile(ctx context.Context, name string, progress func(Progress
 // restoreStaged swaps the staged copy in and adds the WAL to the stop
 // (the database container is stopped). errNoStaged: nothing was changed.
 func (s *Set) restoreStaged(ctx context.Context, eng *dockerx.Engine, p *PhysicalEntry, mt dockerx.Mount, rel string, progress func(Progress)) error {
+	st := p.Staged.Dir
 	progress(Progress{Phase: "restore-database", Line: "swapping in the base backup unpacked before the stop (" + p.Staged.Dir + ")"})
 	id, err := s.swapStaged(ctx, eng, p, mt, rel)
 	if id != "" {
@@ -375,6 +376,8 @@ func (s *Set) restoreStaged(ctx context.Context, eng *dockerx.Engine, p *Physica
 		return err
 	}
 	p.Staged = nil // consumed, whatever follows
+	s.oldDir = oldPrefix + strings.TrimPrefix(st, stagedPrefix)
+	s.oldMount = helperMount(mt)
 	wal, _ := s.file(p.WALFile)
 	m := newMeter(progress, "restore-database", wal.Path, wal.Size)
 	err = copyTar(ctx, eng, id, restoreMount+rel, func(w io.Writer) error {
@@ -389,4 +392,22 @@ func (s *Set) restoreStaged(ctx context.Context, eng *dockerx.Engine, p *Physica
 	}
 	m.emit()
 	return s.saveManifest()
+}
+
+// removeOld removes the data directory a swap moved aside, while the
+// server recovers (wait for the result with the returned func).
+func (s *Set) removeOld(ctx context.Context, eng *dockerx.Engine, image string) func() error {
+	if s.oldDir == "" {
+		return func() error { return nil }
+	}
+	done := make(chan error, 1)
+	dir, hm := s.oldDir, s.oldMount
+	s.oldDir = ""
+	go func() { done <- removeIn(context.WithoutCancel(ctx), eng, image, hm, []string{dir}) }()
+	return func() error {
+		if err := <-done; err != nil {
+			return fmt.Errorf("remove the data directory the rollback replaced (%s at the root of the data volume; remove it by hand): %w", dir, err)
+		}
+		return nil
+	}
 }

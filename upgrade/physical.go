@@ -296,7 +296,8 @@ func (e *Env) PhysicalNote(ctx context.Context) string {
 	if r := pb.PhysicalReady(ctx, *db); !r.OK {
 		return "each hop's restore point will be a pg_dump taken while the app runs (a rollback loses what is committed between it and the stop, and upshift reports it; --backup-after-stop closes that window at the cost of a longer downtime): a physical one is not possible: " + r.Reason
 	}
-	return "each hop's restore point will be a base backup taken while the app runs plus the WAL up to the stop: a rollback loses nothing committed before the stop"
+	return "each hop's restore point will be a base backup taken while the app runs plus the WAL up to the stop: a rollback loses nothing committed before the stop. " +
+		"The base backup is also unpacked next to the data directory before the stop (it needs as much free space there as the data directory; without it a rollback copies the data in, a longer downtime), so a rollback swaps directories"
 }
 
 // withStoppedDB lets a physical restore resume when the database container

@@ -315,6 +315,14 @@ func TestDifyLookalike(t *testing.T) {
 	if !strings.Contains(res.Error, "Failed to execute database migration") || !strings.Contains(out, "unique_tenant_account_join") {
 		t.Errorf("the api's own error is not in the result: %s", res.Error)
 	}
+	// Dify's layout: a bind mount, PGDATA a directory inside it. The base
+	// backup was unpacked next to it and swapped in; nothing is left.
+	if !strings.Contains(out, "restore point: a base backup") || !strings.Contains(out, "swapping in the base backup unpacked before the stop") {
+		t.Errorf("the physical rollback did not swap the staged copy in:\n%s", out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(s.dir, "volumes/db/data/.upshift-*")); len(left) > 0 {
+		t.Errorf("left next to the data directory: %v", left)
+	}
 	compose, _ = os.ReadFile(filepath.Join(s.dir, "docker-compose.yaml"))
 	if string(compose) != string(merged192) {
 		t.Errorf("compose after the rollback is not the 1.9.2 file byte for byte:\n%s", compose)

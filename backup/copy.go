@@ -140,3 +140,20 @@ func LiveScratch(ctx context.Context, eng *dockerx.Engine, root string, src Sour
 	db.Databases = append(db.Databases, set.Copy.Databases...)
 	return db, nil
 }
+
+// MoveScratch copies the databases of the scratch server from into a new
+// scratch server of image, each restored while it is dumped (what a
+// PostgreSQL major hop does to the real database): a rehearsal chain that
+// crosses such a hop goes on in the new major. src names the app (its DB is
+// replaced by from's server); from stays, the caller removes it.
+func MoveScratch(ctx context.Context, eng *dockerx.Engine, root string, src Source, from *ScratchDB, image string, aliases []string, progress func(Progress)) (*ScratchDB, error) {
+	if len(from.Databases) == 0 {
+		return nil, errors.New("the scratch copy holds no database to move")
+	}
+	db := from.r.db
+	db.Database, db.Extra = from.Databases[0], from.Databases[1:]
+	src.DB = &db
+	src.Secrets = append(append([]string(nil), src.Secrets...), db.Password)
+	src.Physical, src.CopyTo, src.ConfigPaths, src.Volumes, src.SQLiteFiles = false, nil, nil, nil, nil
+	return LiveScratch(ctx, eng, root, src, image, aliases, progress)
+}

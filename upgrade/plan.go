@@ -143,24 +143,31 @@ func appHops(hops []Hop) ([]Hop, *PostgresMajor) {
 
 // rehearsalChain is each app hop's images and its migration rehearsed on
 // the copy the one before it left, from from. When the path moves
-// PostgreSQL to a new major, the copy is made in the new server's image:
-// the hops after the move really meet it (those before it are rehearsed on
-// it too, and say so).
+// PostgreSQL to a new major, the hops before the move are rehearsed on a
+// copy in the old server's image, and the copy is moved into the new
+// server's image (dump and restore, as the hop does) before the first hop
+// after it; a path that starts with the move makes its copy in the new
+// image.
 func rehearsalChain(env *Env, from string, hops []Hop, group string) []steps.Step {
 	apps, server := appHops(hops)
 	env.rehearsal.server = server
+	env.rehearsal.firstOld = false
 	var out []steps.Step
-	prev, moved, n := from, server == nil, 0
+	prev, moved, n, prevOld := from, server == nil, 0, false
 	for _, h := range hops {
 		if h.Postgres != nil {
 			moved = true
 			continue
 		}
 		n++
+		if n == 1 {
+			env.rehearsal.firstOld = !moved
+		}
 		out = append(out,
 			&imagesStep{env: env, hop: h.Version, group: group},
-			&rehearseStep{env: env, hop: h.Version, from: prev, chained: n > 1, keep: n < len(apps), renames: h.Renames, oldServer: !moved, group: group})
-		prev = h.Version
+			&rehearseStep{env: env, hop: h.Version, from: prev, chained: n > 1, keep: n < len(apps), renames: h.Renames,
+				oldServer: !moved, move: moved && prevOld, group: group})
+		prev, prevOld = h.Version, !moved
 	}
 	return out
 }

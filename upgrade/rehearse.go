@@ -37,6 +37,9 @@ type rehearser interface {
 	// scratch server, each database restored while it is dumped; the dumps
 	// land under root, which the caller removes.
 	LiveScratch(ctx context.Context, root string, src backup.Source, image string, aliases []string, progress func(backup.Progress)) (scratchCopy, error)
+	// MoveScratch copies the databases of from into a new scratch server
+	// of image (from stays; the caller removes it).
+	MoveScratch(ctx context.Context, root string, src backup.Source, from scratchCopy, image string, aliases []string, progress func(backup.Progress)) (scratchCopy, error)
 }
 
 // Rehearsal is the outcome of one hop's rehearsal.
@@ -56,9 +59,10 @@ type rehearsalState struct {
 	scratch scratchCopy
 	hop     string // the hop whose input the scratch copy holds
 	done    []Rehearsal
-	// server: `upshift rehearse` on a path with a PostgreSQL major hop
-	// makes its copy in that hop's new server (nil: the DB's own image).
-	server *PostgresMajor
+	// server: the path's PostgreSQL major hop (nil: none); firstOld: its
+	// first app hop runs before it (the copy starts in the old image).
+	server   *PostgresMajor
+	firstOld bool
 }
 
 // SetRehearsal turns the rehearsal of each hop's migration on (the default
@@ -135,9 +139,11 @@ type rehearseStep struct {
 	// for the next hop's rehearsal.
 	chained, keep bool
 	renames       []envfile.Rename
-	// oldServer: `upshift rehearse` runs this hop on the copy in the new
-	// PostgreSQL major, though for real it runs before the server moves.
-	oldServer bool
+	// oldServer: the hop runs before the path moves PostgreSQL to a new
+	// major (rehearsed on the old server's image); move: the copy the
+	// previous hop left is in the old server's image and is moved into the
+	// new one first.
+	oldServer, move bool
 	// group lists it with the rehearsals before the first downtime.
 	group string
 }
@@ -197,9 +203,6 @@ func (s *rehearseStep) Run(ctx context.Context, sink steps.Sink) (err error) {
 		}
 		e.keepScratch(sc, s.hop)
 	}()
-	if m := e.rehearsal.server; m != nil && s.oldServer {
-		sink.Log(fmt.Sprintf("• rehearsed on PostgreSQL %d: for real the %s migration runs on PostgreSQL %d, before the server moves", m.ToMajor, s.hop, m.FromMajor))
-	}
 	p := e.Start.DB.Params
 	if err := sc.Login(ctx, p.User, p.Password); err != nil {
 		return err
@@ -285,6 +288,9 @@ func (s *rehearseStep) scratch(ctx context.Context, sink steps.Sink) (scratchCop
 		return nil, nil
 	}
 	if sc != nil {
+		if s.chained && s.move {
+			return s.moveCopy(ctx, sc, sink)
+		}
 		if s.chained {
 			sink.Log("rehearsing on the scratch copy the " + s.from + " rehearsal left (the hops chain on one copy)")
 		} else {

@@ -24,7 +24,7 @@ import (
 // image (the DB's own), or the new major's across a PostgreSQL hop.
 func (e *Env) rehearsalImage(image string, sink steps.Sink) string {
 	m := e.rehearsal.server
-	if m == nil {
+	if m == nil || e.rehearsal.firstOld {
 		return image
 	}
 	sink.Log(fmt.Sprintf("• the path moves the database server (%s): the copy is made in PostgreSQL %d (%s), the server the hops after it run on", m.Title(), m.ToMajor, m.Image))
@@ -45,6 +45,40 @@ func (b realBackups) LiveScratch(ctx context.Context, root string, src backup.So
 		return nil, err
 	}
 	return db, err
+}
+
+func (b realBackups) MoveScratch(ctx context.Context, root string, src backup.Source, from scratchCopy, image string, aliases []string, progress func(backup.Progress)) (scratchCopy, error) {
+	old, ok := from.(*backup.ScratchDB)
+	if !ok {
+		return nil, fmt.Errorf("the scratch copy to move is a %T", from)
+	}
+	db, err := backup.MoveScratch(ctx, b.eng, root, src, old, image, aliases, progress)
+	if db == nil {
+		return nil, err
+	}
+	return db, err
+}
+
+// moveCopy copies the scratch copy the previous hop's rehearsal left (in
+// the old PostgreSQL major) into a scratch server of the new major, as the
+// path's PostgreSQL hop will copy the real database, and removes the old.
+func (s *rehearseStep) moveCopy(ctx context.Context, old scratchCopy, sink steps.Sink) (scratchCopy, error) {
+	e := s.env
+	defer func() { _ = old.Remove(context.WithoutCancel(ctx)) }()
+	m := e.rehearsal.server
+	sink.Log(fmt.Sprintf("• the path moves the database server (%s) before %s: the copy is made in PostgreSQL %d (%s) from the one the %s rehearsal left, dumped and restored as the hop will do", m.Title(), s.hop, m.ToMajor, m.Image, s.from))
+	src := backup.Source{App: e.Profile.Name, Profile: e.Profile.Name, Version: s.from, Project: e.Project, Secrets: e.Secrets()}
+	root := filepath.Join(e.BackupDir, ".rehearsal-copy")
+	defer func() { _ = os.RemoveAll(root) }()
+	sc, err := e.Backups.(rehearser).MoveScratch(ctx, root, src, old, m.Image, []string{e.Start.DB.Service}, func(p backup.Progress) {
+		if p.Total > 0 || p.Done > 0 {
+			sink.Progress(p.Done, p.Total)
+		}
+	})
+	if err != nil && !errors.Is(err, backup.ErrNoScratch) {
+		err = fmt.Errorf("the copy the %s rehearsal left does not move into PostgreSQL %d (the path's %s hop would copy the database the same way): %w", s.from, m.ToMajor, m.Title(), err)
+	}
+	return s.scratchOrSkip(ctx, sc, err, sink)
 }
 
 // DropScratch removes a scratch copy left for a rehearsal that never ran (a

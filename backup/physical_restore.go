@@ -193,8 +193,15 @@ func recoveryConf(p *PhysicalEntry) string {
 }
 
 func (s *Set) dataDirStream(ctx context.Context, w io.Writer, p *PhysicalEntry, base, wal File, m *meter) error {
+	return s.recoveryStream(ctx, w, p, base, recoveryConf(p), m, func(tw *tar.Writer) error { return s.walEntries(ctx, tw, p, wal, m) })
+}
+
+// recoveryStream writes a data directory that recovers into w: the base
+// backup (without its recovery.signal or standby.signal) with conf added to
+// its postgresql.auto.conf, recovery.signal, then what wal writes.
+func (s *Set) recoveryStream(ctx context.Context, w io.Writer, p *PhysicalEntry, base File, conf string, m *meter, wal func(*tar.Writer) error) error {
 	tw := tar.NewWriter(w)
-	sawConf, err := s.baseEntries(ctx, tw, base, m, func(conf []byte) []byte { return append(conf, recoveryConf(p)...) })
+	sawConf, err := s.baseEntries(ctx, tw, base, m, func(body []byte) []byte { return append(body, conf...) })
 	if err != nil {
 		return err
 	}
@@ -202,7 +209,7 @@ func (s *Set) dataDirStream(ctx context.Context, w io.Writer, p *PhysicalEntry, 
 	now := time.Now()
 	extra := map[string][]byte{"recovery.signal": nil}
 	if !sawConf {
-		extra["postgresql.auto.conf"] = []byte(recoveryConf(p))
+		extra["postgresql.auto.conf"] = []byte(conf)
 	}
 	for _, name := range sortedNames(extra) {
 		body := extra[name]
@@ -213,7 +220,7 @@ func (s *Set) dataDirStream(ctx context.Context, w io.Writer, p *PhysicalEntry, 
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
-	if err := s.walEntries(ctx, tw, p, wal, m); err != nil {
+	if err := wal(tw); err != nil {
 		return err
 	}
 	if err := tw.Close(); err != nil {

@@ -99,21 +99,7 @@ func TestDataDirStream(t *testing.T) {
 	if err := s.dataDirStream(context.Background(), &buf, p, base, wal, newMeter(func(Progress) {}, "t", "", 0)); err != nil {
 		t.Fatal(err)
 	}
-	tr := tar.NewReader(&buf)
-	got := map[string]string{}
-	owner := map[string]int{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		got[h.Name] = string(b)
-		owner[h.Name] = h.Uid*1000 + h.Gid
-	}
+	_, got, owner := tarEntries(t, &buf)
 	if _, ok := got["standby.signal"]; ok {
 		t.Error("standby.signal was kept")
 	}

@@ -22,8 +22,8 @@ type ScratchDB struct {
 // Login makes user log in with password, as the app does on the real
 // server. The dumps were restored --no-owner as the scratch superuser, so a
 // new role is made a superuser to own and change what the migration
-// touches; an existing one (the app logs in as the superuser) only gets
-// the password.
+// touches; an existing one (the app logs in as the superuser, or the copy
+// is physical: it has the live server's roles) only gets the password.
 func (d *ScratchDB) Login(ctx context.Context, user, password string) error {
 	if user == "" {
 		return nil
@@ -36,7 +36,7 @@ ELSE
 END IF;
 END $upshift$`, quoteLit(user), quoteLit(password))
 	// On stdin, not the command line: the password is in it.
-	args := d.r.args("psql", "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "--dbname", scratchUser)
+	args := d.r.args("psql", "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "--dbname", d.r.db.Database)
 	code, stderr, err := d.r.run(ctx, args, strings.NewReader(stmt), nil, nil)
 	if err == nil && code != 0 {
 		err = fmt.Errorf("psql exited with %d: %s", code, lastLine(stderr))

@@ -48,6 +48,12 @@ type ScratchSpec struct {
 	// fills the new server's data volume this way).
 	Volume  string
 	Purpose string // recorded in LabelHelper
+	// Fill, when set, runs after the container is created and before its
+	// first start: its volumes are there and nothing runs on them yet (a
+	// copy of a data directory is put in place, so the image's entrypoint
+	// finds a server to start rather than initialising a new one). An
+	// error removes everything, as a failed start does.
+	Fill func(ctx context.Context, s *Scratch) error
 
 	pid int // owner recorded in LabelScratchPID; tests fake a dead one
 }
@@ -59,6 +65,8 @@ type Scratch struct {
 	RunID   string
 	Network string // network ID
 	eng     *Engine
+	image   string
+	labels  map[string]string // of every part of this run
 }
 
 // StartScratch creates an internal network (no route out, nothing published),
@@ -78,7 +86,7 @@ func (e *Engine) StartScratch(ctx context.Context, spec ScratchSpec) (_ *Scratch
 	}
 	host, _ := os.Hostname()
 	labels := map[string]string{LabelScratch: "1", LabelScratchRun: run, LabelScratchPID: strconv.Itoa(pid), LabelScratchBy: host}
-	s := &Scratch{RunID: run, eng: e}
+	s := &Scratch{RunID: run, eng: e, image: spec.Image, labels: labels}
 	defer func() {
 		if err != nil {
 			_ = s.Remove(ctx)
@@ -121,6 +129,11 @@ func (e *Engine) StartScratch(ctx context.Context, spec ScratchSpec) (_ *Scratch
 		return nil, fmt.Errorf("create scratch container from %s: %w", shortID(spec.Image), err)
 	}
 	s.ID = res.ID
+	if spec.Fill != nil {
+		if err := spec.Fill(ctx, s); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.Start(ctx, s.ID); err != nil {
 		return nil, explainScratchStart(err)
 	}

@@ -1,7 +1,6 @@
 package dockerx
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"strconv"
@@ -62,14 +61,7 @@ func runParts(t *testing.T, run string) string {
 // TestCleanupScratch: a scratch server whose upshift died is removed with
 // its network and volume; one whose owner runs is left alone.
 func TestCleanupScratch(t *testing.T) {
-	testenv.RequireDocker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	eng, err := Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = eng.Close() }()
+	ctx, eng := testEngine(t)
 	spec := ScratchSpec{Image: testenv.PostgresImage(), DataDir: "/var/lib/postgresql/data", Env: []string{"POSTGRES_PASSWORD=x"}, Purpose: "test"}
 	live, err := eng.StartScratch(ctx, spec)
 	if err != nil {

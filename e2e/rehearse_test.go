@@ -111,6 +111,11 @@ func TestRehearsalStopsBeforeDowntime(t *testing.T) {
 	if strings.Contains(out, `"step":"2.1.0/stop"`) || strings.Contains(out, "rolling_back") {
 		t.Errorf("the upgrade went past the rehearsal:\n%s", out)
 	}
+	// The restore point is a base backup: the rehearsal ran on a copy of
+	// it and of the WAL so far, not on a dump of the running database.
+	if !strings.Contains(out, "of the WAL written so far") || strings.Contains(out, "a copy of the running database") {
+		t.Errorf("the rehearsal did not run on a copy of the base backup:\n%s", out)
+	}
 	unchanged("failed upgrade")
 
 	out, err = s.Run("rehearse", "--to", "2.1.0")

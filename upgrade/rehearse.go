@@ -40,6 +40,10 @@ type rehearser interface {
 	// MoveScratch copies the databases of from into a new scratch server
 	// of image (from stays; the caller removes it).
 	MoveScratch(ctx context.Context, root string, src backup.Source, from scratchCopy, image string, aliases []string, progress func(backup.Progress)) (scratchCopy, error)
+	// PhysicalScratch makes a scratch server of the set's unsealed base
+	// backup and the WAL the running server db wrote since, recovered to
+	// the end of it (the base backup's image).
+	PhysicalScratch(ctx context.Context, set *backup.Set, db backup.DBSource, aliases []string, progress func(backup.Progress)) (scratchCopy, error)
 }
 
 // Rehearsal is the outcome of one hop's rehearsal.
@@ -310,10 +314,11 @@ func (s *rehearseStep) scratch(ctx context.Context, sink steps.Sink) (scratchCop
 	}
 	if len(set.Manifest.Databases) == 0 {
 		// The restore point is a base backup, complete only with the WAL of
-		// the stop: the rehearsal goes on a logical copy of the running
-		// database instead, thrown away afterwards (the restore point stays
-		// physical: a rollback loses nothing committed before the stop).
-		return s.liveScratch(ctx, e.rehearsalImage(image, sink), sink)
+		// the stop: the rehearsal goes on a copy of it and of the WAL so
+		// far, or (another server, or that copy failed) on a logical copy
+		// of the running database, thrown away afterwards (the restore point
+		// stays as it is: a rollback loses nothing committed before the stop).
+		return s.baseBackupScratch(ctx, set, image, sink)
 	}
 	image = e.rehearsalImage(image, sink)
 	sink.Log("restoring " + set.ID + " into a scratch PostgreSQL for the rehearsal")

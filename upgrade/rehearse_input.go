@@ -118,22 +118,56 @@ func (e *Env) takeScratch(hop string) scratchCopy {
 	return sc
 }
 
-// liveScratch copies the running database into a scratch server, each
-// database restored while it is dumped (the dumps are thrown away).
-func (s *rehearseStep) liveScratch(ctx context.Context, image string, sink steps.Sink) (scratchCopy, error) {
+func (b realBackups) PhysicalScratch(ctx context.Context, set *backup.Set, db backup.DBSource, aliases []string, progress func(backup.Progress)) (scratchCopy, error) {
+	sc, err := backup.PhysicalScratch(ctx, b.eng, set, db, aliases, progress)
+	if sc == nil {
+		return nil, err
+	}
+	return sc, err
+}
+
+// baseBackupScratch is the scratch copy of a hop whose restore point is a
+// base backup not sealed yet: the base backup and the WAL so far,
+// recovered in a server of the same image (about the time to unpack it),
+// or, when the copy is made in another server (the path moves PostgreSQL)
+// or that fails, the running database copied by pg_dump and pg_restore
+// (about the time of a restore).
+func (s *rehearseStep) baseBackupScratch(ctx context.Context, set *backup.Set, image string, sink steps.Sink) (scratchCopy, error) {
 	e := s.env
 	src, err := s.liveSource(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sink.Log("• the restore point is a base backup (complete at the stop): the rehearsal runs on a copy of the running database, restored into a scratch PostgreSQL while pg_dump reads it")
-	root := filepath.Join(e.BackupDir, ".rehearsal-copy")
-	defer func() { _ = os.RemoveAll(root) }()
-	sc, err := e.Backups.(rehearser).LiveScratch(ctx, root, src, image, []string{e.Start.DB.Service}, func(p backup.Progress) {
+	server := e.rehearsalImage(image, sink)
+	progress := func(p backup.Progress) {
 		if p.Total > 0 || p.Done > 0 {
 			sink.Progress(p.Done, p.Total)
 		}
-	})
+	}
+	p := set.Manifest.Physical
+	switch {
+	case server != image:
+		sink.Log("• the rehearsal runs in another PostgreSQL than the base backup's, which cannot open it: the running database is copied instead")
+	case p == nil || p.IsSealed():
+	default:
+		sink.Log("• the restore point is a base backup (complete at the stop): the rehearsal runs on a copy of it and of the WAL written so far, recovered in a scratch PostgreSQL of the same image")
+		sc, err := e.Backups.(rehearser).PhysicalScratch(ctx, set, *src.DB, []string{e.Start.DB.Service}, progress)
+		if err == nil || ctx.Err() != nil {
+			return s.scratchOrSkip(ctx, sc, err, sink)
+		}
+		sink.Log("⚠ the rehearsal cannot run on a copy of the base backup (" + err.Error() + "): the running database is copied instead")
+	}
+	return s.liveScratch(ctx, server, src, progress, sink)
+}
+
+// liveScratch copies the running database into a scratch server, each
+// database restored while it is dumped (the dumps are thrown away).
+func (s *rehearseStep) liveScratch(ctx context.Context, image string, src backup.Source, progress func(backup.Progress), sink steps.Sink) (scratchCopy, error) {
+	e := s.env
+	sink.Log("• the rehearsal runs on a copy of the running database, restored into a scratch PostgreSQL while pg_dump reads it")
+	root := filepath.Join(e.BackupDir, ".rehearsal-copy")
+	defer func() { _ = os.RemoveAll(root) }()
+	sc, err := e.Backups.(rehearser).LiveScratch(ctx, root, src, image, []string{e.Start.DB.Service}, progress)
 	if err != nil && !errors.Is(err, backup.ErrNoScratch) {
 		err = fmt.Errorf("copy the running database for the rehearsal: %w", err)
 	}

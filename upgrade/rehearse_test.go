@@ -69,6 +69,8 @@ type rehearsingBackups struct {
 	sc     *fakeScratch
 	copies int
 	images []string // the server image of each scratch copy
+	// physErr fails PhysicalScratch (no copy of the base backup).
+	physErr error
 }
 
 func (b *rehearsingBackups) VerifyRestore(context.Context, *backup.Set, string, func(backup.Progress)) (*backup.RestoreProof, error) {
@@ -93,6 +95,15 @@ func (b *rehearsingBackups) MoveScratch(_ context.Context, root string, src back
 	b.log.add("backup move scratch of " + src.Version + " into " + image + " under " + filepath.Base(root) + " as " + strings.Join(aliases, ","))
 	b.copies++
 	b.images = append(b.images, image)
+	return b.sc, nil
+}
+
+func (b *rehearsingBackups) PhysicalScratch(_ context.Context, set *backup.Set, db backup.DBSource, aliases []string, _ func(backup.Progress)) (scratchCopy, error) {
+	b.log.add("backup physical scratch of " + set.ID + " from " + db.Database + " as " + strings.Join(aliases, ","))
+	if b.physErr != nil {
+		return nil, b.physErr
+	}
+	b.copies++
 	return b.sc, nil
 }
 
@@ -149,29 +160,78 @@ func TestRehearsalPasses(t *testing.T) {
 }
 
 // A hop whose restore point is a base backup (complete only at the stop)
-// rehearses on a copy of the running database, restored into the scratch
-// server while it is dumped, and still before the stop.
+// rehearses on a copy of it and of the WAL so far, recovered in a scratch
+// server, before the stop; when that copy fails, on a copy of the running
+// database restored while it is dumped, saying why.
 func TestRehearsalOnPhysicalRestorePoint(t *testing.T) {
-	f, rb := rehearsalHop(t)
-	f.backups.set.Manifest.Databases = nil
-	f.backups.set.Manifest.Physical = &backup.PhysicalEntry{Slot: "upshift_s1"}
-	f.docker.logs = map[string][]string{"scratch-app": {"INFO Running upgrade 3f1c2a9b7d10 -> 8e4b6d21c5a7"}}
-	p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}})
-	res, _ := runHop(t, f, p)
-	if res.Outcome != steps.OutcomeSuccess {
-		t.Fatalf("result %+v\n%s", res, f.sink.text())
+	for _, fails := range []bool{false, true} {
+		f, rb := rehearsalHop(t)
+		f.backups.set.Manifest.Databases = nil
+		f.backups.set.Manifest.Physical = &backup.PhysicalEntry{Slot: "upshift_s1"}
+		if fails {
+			rb.physErr = errors.New("no scratch copy of the base backup: the replication slot upshift_s1 is gone")
+		}
+		f.docker.logs = map[string][]string{"scratch-app": {"INFO Running upgrade 3f1c2a9b7d10 -> 8e4b6d21c5a7"}}
+		p := Build(f.env, "1.0.0", []Hop{{Version: "1.1.0"}})
+		res, evs := runHop(t, f, p)
+		var log strings.Builder
+		for _, ev := range evs {
+			if ev.Kind == steps.EventLog {
+				log.WriteString(ev.Line + "\n")
+			}
+		}
+		if res.Outcome != steps.OutcomeSuccess {
+			t.Fatalf("fails %v: result %+v\n%s", fails, res, log.String())
+		}
+		calls := f.calls.list()
+		iPhys := slices.Index(calls, "backup physical scratch of "+f.backups.set.ID+" from app as db")
+		iLive := slices.Index(calls, "backup live scratch of app under .rehearsal-copy as db")
+		iStop := slices.IndexFunc(calls, func(c string) bool { return strings.Contains(c, "stop --timeout") })
+		if iPhys < 0 || iStop < iPhys || rb.copies != 1 || rb.sc.removed != 1 {
+			t.Fatalf("fails %v: want one copy before the stop, removed once (copies %d, removed %d): %v", fails, rb.copies, rb.sc.removed, calls)
+		}
+		if fails != (iLive > iPhys && iLive < iStop) {
+			t.Errorf("fails %v: the live copy at %d (physical at %d): %v", fails, iLive, iPhys, calls)
+		}
+		if slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "backup scratch copy") }) {
+			t.Errorf("the base backup was restored into a scratch server: %v", calls)
+		}
+		if l := log.String(); !strings.Contains(l, "a copy of it and of the WAL written so far") ||
+			fails != strings.Contains(l, "⚠ the rehearsal cannot run on a copy of the base backup (no scratch copy of the base backup: the replication slot upshift_s1 is gone): the running database is copied instead") {
+			t.Errorf("fails %v: log:\n%s", fails, l)
+		}
+		if _, err := os.Stat(filepath.Join(f.env.BackupDir, ".rehearsal-copy")); !os.IsNotExist(err) {
+			t.Errorf("the throw-away dumps are left: %v", err)
+		}
 	}
-	calls := f.calls.list()
-	iLive := slices.Index(calls, "backup live scratch of app under .rehearsal-copy as db")
-	iStop := slices.IndexFunc(calls, func(c string) bool { return strings.Contains(c, "stop --timeout") })
-	if iLive < 0 || iStop < iLive || rb.copies != 1 || rb.sc.removed != 1 {
-		t.Fatalf("want one live copy before the stop, removed once (copies %d, removed %d): %v", rb.copies, rb.sc.removed, calls)
-	}
-	if slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "backup scratch copy") }) {
-		t.Errorf("the base backup was restored into a scratch server: %v", calls)
-	}
-	if _, err := os.Stat(filepath.Join(f.env.BackupDir, ".rehearsal-copy")); !os.IsNotExist(err) {
-		t.Errorf("the throw-away dumps are left: %v", err)
+}
+
+// A sealed base backup, or a rehearsal in another server (the path moves
+// PostgreSQL), copies the running database: the base backup cannot serve.
+func TestRehearsalOnPhysicalRestorePointCopiesTheLiveDBWhenItCannotServe(t *testing.T) {
+	for _, why := range []string{"sealed", "another server"} {
+		f, rb := rehearsalHop(t)
+		f.backups.set.Manifest.Databases = nil
+		f.backups.set.Manifest.Physical = &backup.PhysicalEntry{Slot: "upshift_s1"}
+		if why == "sealed" {
+			f.backups.set.Manifest.Physical.WALFile, f.backups.set.Manifest.Physical.StopLSN = "pgdata-wal.tar.zst", "0/3000100"
+		} else {
+			f.env.rehearsal.server = &PostgresMajor{FromMajor: 15, ToMajor: 17, Image: "postgres:17-alpine"}
+		}
+		f.env.AddRestorePoint(f.backups.set)
+		st := &rehearseStep{env: f.env, hop: "1.1.0", from: "1.0.0"}
+		sc, err := st.scratch(context.Background(), f.sink)
+		if err != nil || sc == nil {
+			t.Fatalf("%s: %v %v", why, sc, err)
+		}
+		calls := f.calls.list()
+		if slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "backup physical scratch") }) ||
+			!slices.Contains(calls, "backup live scratch of app under .rehearsal-copy as db") || rb.copies != 1 {
+			t.Errorf("%s: %v", why, calls)
+		}
+		if why == "another server" && !f.sink.has("another PostgreSQL than the base backup's") {
+			t.Errorf("log:\n%s", f.sink.text())
+		}
 	}
 }
 

@@ -165,8 +165,10 @@ func rehearsalChain(env *Env, from string, hops []Hop, group string) []steps.Ste
 		}
 		out = append(out,
 			&imagesStep{env: env, hop: h.Version, group: group},
-			&rehearseStep{env: env, hop: h.Version, from: prev, chained: n > 1, keep: n < len(apps), renames: h.Renames,
-				oldServer: !moved, move: moved && prevOld, group: group})
+			&rehearseStep{
+				env: env, hop: h.Version, from: prev, chained: n > 1, keep: n < len(apps), renames: h.Renames,
+				oldServer: !moved, move: moved && prevOld, group: group,
+			})
 		prev, prevOld = h.Version, !moved
 	}
 	return out

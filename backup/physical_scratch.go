@@ -179,21 +179,44 @@ func walSince(ctx context.Context, r pgRunner, p *PhysicalEntry) ([]string, erro
 // scratch server: a helper on its volume empties the directory and gives
 // it to the data directory's owner (mode 0700, as PostgreSQL wants), then
 // the base backup, the recovery settings and the WAL files, read from the
-// live container's pg_wal, are copied in as one stream.
+// live container's pg_wal, are copied in as one stream. When the base
+// backup is already unpacked next to the live data directory (staged), the
+// helper copies that directory instead, at disk speed, and only the WAL
+// is streamed.
 func (s *Set) fillScratch(ctx context.Context, eng *dockerx.Engine, sc *dockerx.Scratch, live string, p *PhysicalEntry, base File, wal []string, m *meter) error {
 	d := p.DataDir
-	script := `set -e; mkdir -p "$1"; rm -rf "$1"/..?* "$1"/.[!.]* "$1"/*; chown "$2" "$1"; chmod 700 "$1"`
-	if err := sc.RunOnVolumes(ctx, []string{"/bin/sh", "-c", script, "sh", d, ownerOf(p)}, "scratch-pgdata"); err != nil {
+	walOnly := func(tw *tar.Writer) error {
+		for _, name := range wal {
+			if err := copyOne(ctx, eng, live, path.Join(p.DataDir, "pg_wal", name), "pg_wal/"+name, tw); err != nil {
+				return fmt.Errorf("WAL %s from the live server: %w", name, err)
+			}
+		}
+		return nil
+	}
+	empty := `set -e; mkdir -p "$1"; rm -rf "$1"/..?* "$1"/.[!.]* "$1"/*; chown "$2" "$1"; chmod 700 "$1"`
+	if st := p.Staged; st != nil && leftoverName.MatchString(st.Dir) {
+		const from = "/upshift-staged"
+		script := empty + "\n[ -f " + from + "/" + st.Dir + "/PG_VERSION ] || exit 3\ncp -a " + from + "/" + st.Dir + `/. "$1"/` + "\n" +
+			`cat >> "$1/postgresql.auto.conf" <<'UPSHIFT_EOF'` + "\n" + scratchRecoveryConf + "UPSHIFT_EOF\n" +
+			`: > "$1/recovery.signal"; chown "$2" "$1/postgresql.auto.conf" "$1/recovery.signal"; chmod 600 "$1/postgresql.auto.conf" "$1/recovery.signal"`
+		err := sc.RunOnVolumes(ctx, []string{"/bin/sh", "-c", script, "sh", d, ownerOf(p)}, "scratch-pgdata",
+			dockerx.HelperMount{Volume: st.Volume, Source: st.Source, Target: from, ReadOnly: true})
+		if err == nil {
+			m.add(int(base.Size))
+			return copyTar(ctx, eng, sc.ID, d, func(w io.Writer) error {
+				tw := tar.NewWriter(w)
+				if err := walOnly(tw); err != nil {
+					return err
+				}
+				return tw.Close()
+			})
+		}
+		m.line("the base backup unpacked next to the data directory could not be copied (" + err.Error() + "): unpacking the backup's file instead")
+	}
+	if err := sc.RunOnVolumes(ctx, []string{"/bin/sh", "-c", empty, "sh", d, ownerOf(p)}, "scratch-pgdata"); err != nil {
 		return fmt.Errorf("preparing the scratch server's data directory: %w", err)
 	}
 	return copyTar(ctx, eng, sc.ID, d, func(w io.Writer) error {
-		return s.recoveryStream(ctx, w, p, base, scratchRecoveryConf, m, func(tw *tar.Writer) error {
-			for _, name := range wal {
-				if err := copyOne(ctx, eng, live, path.Join(p.DataDir, "pg_wal", name), "pg_wal/"+name, tw); err != nil {
-					return fmt.Errorf("WAL %s from the live server: %w", name, err)
-				}
-			}
-			return nil
-		})
+		return s.recoveryStream(ctx, w, p, base, scratchRecoveryConf, m, walOnly)
 	})
 }

@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,40 @@ func TestPhysicalStagedRollback(t *testing.T) {
 		t.Fatalf("staged copy (PG_VERSION, no recovery.signal): %v %s", err, out)
 	}
 	time.Sleep(time.Second) // writes after the base backup: only the WAL has them
+
+	// The rehearsal's scratch copy is made of the staged copy (the set's
+	// base backup file is moved away: only the staged copy can make it).
+	base := set.Dir + "/" + set.Manifest.Physical.BaseFile
+	if err := os.Rename(base, base+".away"); err != nil {
+		t.Fatal(err)
+	}
+	last, err := st.PSQL("INSERT INTO notes (body) VALUES ('right before the copy') RETURNING id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := st.PSQL(notesUpTo + last)
+	var scLines []string
+	sc, err := backup.PhysicalScratch(ctx, eng, set, *src.DB, nil, func(p backup.Progress) {
+		if p.Line != "" {
+			scLines = append(scLines, p.Line)
+		}
+	})
+	if err != nil {
+		t.Fatalf("scratch copy of the staged copy: %v\n%s", err, strings.Join(scLines, "\n"))
+	}
+	if got, err := sc.Query(ctx, src.DB.Database, notesUpTo+last); err != nil || got != want {
+		t.Errorf("notes on the scratch copy %q (%v), live %q", got, err, want)
+	}
+	if err := sc.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(base+".away", base); err != nil {
+		t.Fatal(err)
+	}
+	if leftovers(t, st) != dir {
+		t.Fatalf("the scratch copy changed the staged copy: %q", leftovers(t, st))
+	}
+
 	if _, err := testenv.Docker("stop", st.Container("worker")); err != nil {
 		t.Fatal(err)
 	}

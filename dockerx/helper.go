@@ -23,6 +23,21 @@ type HelperMount struct {
 	Volume string // docker volume name; empty for a bind mount
 	Source string // host path of a bind mount
 	Target string // mount point inside the helper
+	// ReadOnly mounts it read-only.
+	ReadOnly bool
+}
+
+// helperMounts turns ms into Docker mounts.
+func helperMounts(ms []HelperMount) []mount.Mount {
+	out := make([]mount.Mount, 0, len(ms))
+	for _, m := range ms {
+		if m.Volume != "" {
+			out = append(out, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Target, ReadOnly: m.ReadOnly})
+			continue
+		}
+		out = append(out, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	return out
 }
 
 // HelperSpec describes a short-lived container run from an image that is
@@ -37,14 +52,7 @@ type HelperSpec struct {
 // CreateHelper creates (without starting) a helper container and returns its
 // ID. The caller removes it with RemoveContainer on every path.
 func (e *Engine) CreateHelper(ctx context.Context, spec HelperSpec) (string, error) {
-	mounts := make([]mount.Mount, 0, len(spec.Mounts))
-	for _, m := range spec.Mounts {
-		if m.Volume != "" {
-			mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Target})
-			continue
-		}
-		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target})
-	}
+	mounts := helperMounts(spec.Mounts)
 	purpose := spec.Purpose
 	if purpose == "" {
 		purpose = "helper"

@@ -17,7 +17,8 @@ import (
 // directory this way), as root, with no network. It is labelled as a part
 // of the scratch server, so Remove, and CleanupScratch after a crash, take
 // it away with the volume; it is removed before RunOnVolumes returns.
-func (s *Scratch) RunOnVolumes(ctx context.Context, cmd []string, purpose string) error {
+// extra are more mounts (another volume to copy from, say).
+func (s *Scratch) RunOnVolumes(ctx context.Context, cmd []string, purpose string, extra ...HelperMount) error {
 	e := s.eng
 	labels := maps.Clone(s.labels)
 	labels[LabelHelper] = purpose
@@ -26,6 +27,7 @@ func (s *Scratch) RunOnVolumes(ctx context.Context, cmd []string, purpose string
 		HostConfig: &container.HostConfig{
 			NetworkMode: "none",
 			VolumesFrom: []string{s.ID},
+			Mounts:      helperMounts(extra),
 		},
 	})
 	if err != nil {

@@ -151,7 +151,13 @@ func (s *rehearseStep) baseBackupScratch(ctx context.Context, set *backup.Set, i
 	case p == nil || p.IsSealed():
 	default:
 		sink.Log("• the restore point is a base backup (complete at the stop): the rehearsal runs on a copy of it and of the WAL written so far, recovered in a scratch PostgreSQL of the same image")
-		sc, err := e.Backups.(rehearser).PhysicalScratch(ctx, set, *src.DB, []string{e.Start.DB.Service}, progress)
+		// Its few lines (what is copied, the promotion) go to the log.
+		sc, err := e.Backups.(rehearser).PhysicalScratch(ctx, set, *src.DB, []string{e.Start.DB.Service}, func(p backup.Progress) {
+			if p.Line != "" {
+				sink.Log("  " + p.Line)
+			}
+			progress(p)
+		})
 		if err == nil || ctx.Err() != nil {
 			return s.scratchOrSkip(ctx, sc, err, sink)
 		}

@@ -118,6 +118,9 @@ func PhysicalScratch(ctx context.Context, eng *dockerx.Engine, set *Set, db DBSo
 		return nil, fmt.Errorf("clearing the recovery settings of the scratch copy: %w", err)
 	}
 	progress(Progress{Phase: "scratch-copy", Line: "✓ the scratch copy recovered to the end of the WAL and was promoted"})
+	if err := openScratchHBA(ctx, eng, cr, sc.ID); err != nil {
+		progress(Progress{Phase: "scratch-copy", Line: "! the copy keeps the live server's pg_hba.conf (" + err.Error() + "): an app whose address it does not list cannot log in"})
+	}
 	return &ScratchDB{Scratch: sc, Image: p.Image, Databases: db.databases(), r: cr}, nil
 }
 
@@ -219,4 +222,29 @@ func (s *Set) fillScratch(ctx context.Context, eng *dockerx.Engine, sc *dockerx.
 	return copyTar(ctx, eng, sc.ID, d, func(w io.Writer) error {
 		return s.recoveryStream(ctx, w, p, base, scratchRecoveryConf, m, walOnly)
 	})
+}
+
+// scratchHBALine lets every role log in with its password from the scratch
+// server's own networks (the internal one, no route out): the copy's
+// pg_hba.conf is the live server's, which may list only the compose
+// network's addresses, and the rehearsal's app comes from another one.
+const scratchHBALine = "host all all samenet md5 # upshift scratch copy"
+
+// openScratchHBA puts scratchHBALine first in the copy's pg_hba.conf and
+// reloads it.
+func openScratchHBA(ctx context.Context, eng *dockerx.Engine, r pgRunner, container string) error {
+	file, err := r.psql(ctx, r.db.Database, "SHOW hba_file")
+	if err != nil {
+		return err
+	}
+	script := `set -e; f="$1"; { echo "$2"; cat "$f"; } > "$f.upshift"; cat "$f.upshift" > "$f"; rm -f "$f.upshift"`
+	res, err := eng.Exec(ctx, container, []string{"/bin/sh", "-c", script, "sh", strings.TrimSpace(file), scratchHBALine}, nil, "0", nil, io.Discard, nil)
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("editing %s exited with %d: %s", strings.TrimSpace(file), res.ExitCode, res.Stderr)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = r.psql(ctx, r.db.Database, "SELECT pg_reload_conf()")
+	return err
 }

@@ -31,7 +31,21 @@ func TestPhysicalScratchCopy(t *testing.T) {
 	db := *src.DB
 	src.Physical = true
 	root := t.TempDir()
+	// The live pg_hba.conf lets network logins in from one address only
+	// (an admin's compose subnet) while the base backup runs: the copy
+	// still lets the app in from the scratch network.
+	hba := func(script string) {
+		t.Helper()
+		if out, err := testenv.Docker("exec", "-u", "0", st.Container("db"), "sh", "-c", script); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if _, err := st.PSQL("SELECT pg_reload_conf()"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hba(`cd "$PGDATA" && cp pg_hba.conf /tmp/pg_hba.orig && sed -i 's/^host all all all /host all all 203.0.113.7\/32 /' pg_hba.conf`)
 	set, err := backup.Create(ctx, eng, root, src, nil)
+	hba(`cd "$PGDATA" && cat /tmp/pg_hba.orig > pg_hba.conf && rm /tmp/pg_hba.orig`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -169,10 +169,8 @@ type Set struct {
 	// Copy is set by Create when its Source had CopyTo.
 	Copy *Copy
 
-	intact      bool                // every file matched its checksum in this process
-	oldDir      string              // a data directory a swap moved aside, removed while the server recovers
-	oldMount    dockerx.HelperMount // the mount holding it
-	volumeRoots []*tar.Header       // root entry of each volume archive, set with intact
+	intact      bool          // every file matched its checksum in this process
+	volumeRoots []*tar.Header // root entry of each volume archive, set with intact
 }
 
 // Open reads the set id under root.

@@ -59,14 +59,7 @@ func TestPhysicalRestorePoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	if err := reopened.RestorePhysical(ctx, eng, *src.DB, func(p backup.Progress) {
-		if p.Line != "" {
-			lines = append(lines, p.Line)
-		}
-	}); err != nil {
-		t.Fatalf("%v\n%s", err, strings.Join(lines, "\n"))
-	}
+	restoreLogged(t, ctx, eng, reopened, *src.DB)
 	if got, _ := st.PSQL("SELECT count(*) || ':' || max(id) FROM notes"); got != atStop {
 		t.Fatalf("after the restore notes are %s, at the stop %s", got, atStop)
 	}

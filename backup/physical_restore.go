@@ -107,8 +107,9 @@ func (s *Set) RestorePhysical(ctx context.Context, eng *dockerx.Engine, db DBSou
 			return err
 		}
 	}
+	old := "" // the data directory a swap moved aside
 	if staged {
-		err = s.restoreStaged(ctx, eng, p, mt, rel, progress)
+		old, err = s.restoreStaged(ctx, eng, p, mt, rel, progress)
 		if errors.Is(err, errNoStaged) {
 			progress(Progress{Phase: "restore-database", Line: "the base backup unpacked before the stop is not there (an interrupted swap?): copying the base backup in instead"})
 			p.Staged, staged = nil, false
@@ -128,7 +129,7 @@ func (s *Set) RestorePhysical(ctx context.Context, eng *dockerx.Engine, db DBSou
 		return err
 	}
 	// The replaced data directory goes while the server recovers.
-	removed := s.removeOld(ctx, eng, p.Image)
+	removed := removeOld(ctx, eng, p.Image, helperMount(mt), old)
 	defer func() {
 		if rerr := removed(); rerr != nil {
 			progress(Progress{Phase: "restore-database", Line: "! " + rerr.Error()})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,12 +48,7 @@ func (st *StagedCopy) mount() dockerx.HelperMount {
 	return dockerx.HelperMount{Volume: st.Volume, Source: st.Source, Target: restoreMount}
 }
 
-func (st *StagedCopy) holds(mt dockerx.Mount) bool {
-	if mt.Type == "volume" {
-		return st.Volume != "" && st.Volume == mt.Name
-	}
-	return st.Source != "" && st.Source == mt.Source
-}
+func (st *StagedCopy) holds(mt dockerx.Mount) bool { return st.mount() == helperMount(mt) }
 
 func helperMount(mt dockerx.Mount) dockerx.HelperMount {
 	hm := dockerx.HelperMount{Target: restoreMount}
@@ -178,12 +174,8 @@ func (s *Set) Stage(ctx context.Context, eng *dockerx.Engine, db DBSource, progr
 		return fmt.Errorf("unpack the base backup next to the data directory: %w", err)
 	}
 	m.emit()
-	p.Staged = &StagedCopy{Dir: dir}
-	if mt.Type == "volume" {
-		p.Staged.Volume = mt.Name
-	} else {
-		p.Staged.Source = mt.Source
-	}
+	hm := helperMount(mt)
+	p.Staged = &StagedCopy{Volume: hm.Volume, Source: hm.Source, Dir: dir}
 	if err := s.saveManifest(); err != nil {
 		p.Staged = nil
 		_ = removeIn(context.WithoutCancel(ctx), eng, p.Image, helperMount(mt), []string{dir})
@@ -253,7 +245,7 @@ func DropStaleStaged(ctx context.Context, eng *dockerx.Engine, db DBSource, keep
 	}
 	var stale []string
 	for _, n := range strings.Fields(out.String()) {
-		if leftoverName.MatchString(n) && !contains(keep, n) {
+		if leftoverName.MatchString(n) && !slices.Contains(keep, n) {
 			stale = append(stale, n)
 		}
 	}
@@ -265,15 +257,6 @@ func DropStaleStaged(ctx context.Context, eng *dockerx.Engine, db DBSource, keep
 		return nil, err
 	}
 	return stale, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // StagedDir is the directory of the set's staged copy ("" without one).
@@ -289,17 +272,18 @@ func (s *Set) StagedDir() string {
 var errNoStaged = errors.New("the staged copy is gone")
 
 // swapStaged puts the staged copy in place of the data directory (renames
-// on one filesystem), the old one moved aside (oldDir), with the recovery settings and
-// the WAL to the stop. The copy is first renamed to a swap directory, so an
-// interrupted swap leaves no staged copy to trust: a retry copies the base
-// backup in. It returns the exited helper container (for the WAL's copy).
-func (s *Set) swapStaged(ctx context.Context, eng *dockerx.Engine, p *PhysicalEntry, mt dockerx.Mount, rel string) (string, error) {
+// on one filesystem), the old one moved aside (its name is returned), with
+// the recovery settings. The copy is first renamed to a swap directory, so
+// an interrupted swap leaves no staged copy to trust: a retry copies the
+// base backup in. It returns the exited helper container too (for the
+// WAL's copy).
+func (s *Set) swapStaged(ctx context.Context, eng *dockerx.Engine, p *PhysicalEntry, mt dockerx.Mount, rel string) (id, old string, err error) {
 	if !lsnPattern.MatchString(p.StopLSN) {
-		return "", fmt.Errorf("the set's stop position %q is not an LSN", p.StopLSN)
+		return "", "", fmt.Errorf("the set's stop position %q is not an LSN", p.StopLSN)
 	}
 	st := p.Staged.Dir
 	if !leftoverName.MatchString(st) {
-		return "", fmt.Errorf("the set's staged copy %q is not upshift's", st)
+		return "", "", fmt.Errorf("the set's staged copy %q is not upshift's", st)
 	}
 	tail := strings.TrimPrefix(st, stagedPrefix)
 	w, o := swapPrefix+tail, oldPrefix+tail
@@ -320,12 +304,12 @@ func (s *Set) swapStaged(ctx context.Context, eng *dockerx.Engine, p *PhysicalEn
 		": > " + d + "/recovery.signal\n" +
 		"chown " + owner + " " + d + "/postgresql.auto.conf " + d + "/recovery.signal\n" +
 		"chmod 600 " + d + "/postgresql.auto.conf " + d + "/recovery.signal\n"
-	id, err := mountHelper(ctx, eng, p.Image, helperMount(mt), script, "swap-pgdata")
+	id, err = mountHelper(ctx, eng, p.Image, helperMount(mt), script, "swap-pgdata")
 	var code errHelperCode
 	if errors.As(err, &code) && code == 3 {
 		err = errNoStaged
 	}
-	return id, err
+	return id, o, err
 }
 
 // copyTar streams the tar that fill writes into dir of container id.
@@ -364,20 +348,18 @@ func (s *Set) checkFile(ctx context.Context, name string, progress func(Progress
 }
 
 // restoreStaged swaps the staged copy in and adds the WAL to the stop
-// (the database container is stopped). errNoStaged: nothing was changed.
-func (s *Set) restoreStaged(ctx context.Context, eng *dockerx.Engine, p *PhysicalEntry, mt dockerx.Mount, rel string, progress func(Progress)) error {
-	st := p.Staged.Dir
+// (the database container is stopped); it returns the name of the data
+// directory moved aside. errNoStaged: nothing was changed.
+func (s *Set) restoreStaged(ctx context.Context, eng *dockerx.Engine, p *PhysicalEntry, mt dockerx.Mount, rel string, progress func(Progress)) (string, error) {
 	progress(Progress{Phase: "restore-database", Line: "swapping in the base backup unpacked before the stop (" + p.Staged.Dir + ")"})
-	id, err := s.swapStaged(ctx, eng, p, mt, rel)
+	id, old, err := s.swapStaged(ctx, eng, p, mt, rel)
 	if id != "" {
 		defer func() { _ = eng.RemoveContainer(ctx, id) }()
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	p.Staged = nil // consumed, whatever follows
-	s.oldDir = oldPrefix + strings.TrimPrefix(st, stagedPrefix)
-	s.oldMount = helperMount(mt)
 	wal, _ := s.file(p.WALFile)
 	m := newMeter(progress, "restore-database", wal.Path, wal.Size)
 	err = copyTar(ctx, eng, id, restoreMount+rel, func(w io.Writer) error {
@@ -388,25 +370,24 @@ func (s *Set) restoreStaged(ctx context.Context, eng *dockerx.Engine, p *Physica
 		return tw.Close()
 	})
 	if err != nil {
-		return fmt.Errorf("copy the WAL to the stop in: %w", err)
+		return old, fmt.Errorf("copy the WAL to the stop in: %w", err)
 	}
 	m.emit()
-	return s.saveManifest()
+	return old, s.saveManifest()
 }
 
-// removeOld removes the data directory a swap moved aside, while the
-// server recovers (wait for the result with the returned func).
-func (s *Set) removeOld(ctx context.Context, eng *dockerx.Engine, image string) func() error {
-	if s.oldDir == "" {
+// removeOld removes the data directory old (at hm's root) that a swap
+// moved aside, while the server recovers: wait for the result with the
+// returned func. Nothing to do when old is "".
+func removeOld(ctx context.Context, eng *dockerx.Engine, image string, hm dockerx.HelperMount, old string) func() error {
+	if old == "" {
 		return func() error { return nil }
 	}
 	done := make(chan error, 1)
-	dir, hm := s.oldDir, s.oldMount
-	s.oldDir = ""
-	go func() { done <- removeIn(context.WithoutCancel(ctx), eng, image, hm, []string{dir}) }()
+	go func() { done <- removeIn(context.WithoutCancel(ctx), eng, image, hm, []string{old}) }()
 	return func() error {
 		if err := <-done; err != nil {
-			return fmt.Errorf("remove the data directory the rollback replaced (%s at the root of the data volume; remove it by hand): %w", dir, err)
+			return fmt.Errorf("remove the data directory the rollback replaced (%s at the root of the data volume; remove it by hand): %w", old, err)
 		}
 		return nil
 	}

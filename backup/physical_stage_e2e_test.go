@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
+	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/internal/testenv"
 )
 
@@ -16,11 +17,26 @@ import (
 // staged copy sits inside the live data directory).
 func leftovers(t *testing.T, st *testenv.Stack) string {
 	t.Helper()
-	out, err := testenv.Docker("exec", "-u", "0", st.Container("db"), "sh", "-c", `ls -a "$PGDATA" | grep '^\.upshift-' || true`)
+	dirs, err := st.UpshiftDirs()
 	if err != nil {
-		t.Fatalf("%v: %s", err, out)
+		t.Fatal(err)
 	}
-	return strings.Join(strings.Fields(out), " ")
+	return dirs
+}
+
+// restoreLogged restores set's physical part into db and returns its
+// progress lines; a failure fails the test with them.
+func restoreLogged(t *testing.T, ctx context.Context, eng *dockerx.Engine, set *backup.Set, db backup.DBSource) string {
+	t.Helper()
+	var lines []string
+	if err := set.RestorePhysical(ctx, eng, db, func(p backup.Progress) {
+		if p.Line != "" {
+			lines = append(lines, p.Line)
+		}
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, strings.Join(lines, "\n"))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // TestPhysicalStagedRollback: a base backup unpacked next to the data
@@ -101,15 +117,7 @@ func TestPhysicalStagedRollback(t *testing.T) {
 	if reopened.StagedDir() != dir {
 		t.Fatalf("the manifest on disk says staged %q", reopened.StagedDir())
 	}
-	var lines []string
-	if err := reopened.RestorePhysical(ctx, eng, *src.DB, func(p backup.Progress) {
-		if p.Line != "" {
-			lines = append(lines, p.Line)
-		}
-	}); err != nil {
-		t.Fatalf("%v\n%s", err, strings.Join(lines, "\n"))
-	}
-	log := strings.Join(lines, "\n")
+	log := restoreLogged(t, ctx, eng, reopened, *src.DB)
 	if !strings.Contains(log, "swapping in") || strings.Contains(log, "copying the base backup") {
 		t.Errorf("the restore did not swap the staged copy in:\n%s", log)
 	}
@@ -150,16 +158,9 @@ func TestPhysicalStagedRollback(t *testing.T) {
 		if _, err := st.PSQL("DELETE FROM notes"); err != nil {
 			t.Fatal(err)
 		}
-		var lines []string
-		if err := set2.RestorePhysical(ctx, eng, *src.DB, func(p backup.Progress) {
-			if p.Line != "" {
-				lines = append(lines, p.Line)
-			}
-		}); err != nil {
-			t.Fatalf("%v\n%s", err, strings.Join(lines, "\n"))
-		}
-		if !strings.Contains(strings.Join(lines, "\n"), "copying the base backup in") {
-			t.Errorf("no fallback said:\n%s", strings.Join(lines, "\n"))
+		log := restoreLogged(t, ctx, eng, set2, *src.DB)
+		if !strings.Contains(log, "copying the base backup in") {
+			t.Errorf("no fallback said:\n%s", log)
 		}
 		if got, _ := st.PSQL("SELECT count(*) || ':' || max(id) FROM notes"); got != atStop2 {
 			t.Fatalf("after the restore notes are %s, at its stop %s", got, atStop2)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
@@ -262,23 +261,12 @@ func (s *Set) restoreVolume(ctx context.Context, eng *dockerx.Engine, v VolumeEn
 		script += fmt.Sprintf(" && chown %d:%d %s && chmod %o %s", root.Uid, root.Gid, restoreMount, root.Mode&0o7777, restoreMount)
 	}
 	mt := dockerx.HelperMount{Volume: v.DockerName, Source: v.BindSource, Target: restoreMount}
-	id, err := eng.CreateHelper(ctx, dockerx.HelperSpec{
-		Image: s.Manifest.HelperImage, Cmd: []string{"/bin/sh", "-c", script},
-		Mounts: []dockerx.HelperMount{mt}, Purpose: "restore-volume",
-	})
+	id, err := mountHelper(ctx, eng, s.Manifest.HelperImage, mt, script, "restore-volume")
+	if id != "" {
+		defer func() { _ = eng.RemoveContainer(ctx, id) }()
+	}
 	if err != nil {
-		return err
-	}
-	defer func() { _ = eng.RemoveContainer(ctx, id) }()
-	if err := eng.Start(ctx, id); err != nil {
-		return err
-	}
-	code, err := eng.Wait(ctx, id)
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return fmt.Errorf("emptying the volume failed (exit %d)", code)
+		return fmt.Errorf("emptying the volume failed: %w", err)
 	}
 	f, _ := s.file(v.File)
 	m := newMeter(progress, "restore-volume", f.Path, f.Size)
@@ -287,17 +275,7 @@ func (s *Set) restoreVolume(ctx context.Context, eng *dockerx.Engine, v VolumeEn
 		return err
 	}
 	defer closeR()
-	pr, pw := io.Pipe()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		pw.CloseWithError(rewriteVolumeArchive(pw, r, v.Root))
-	}()
-	err = eng.CopyTo(ctx, id, restoreMount, pr)
-	_ = pr.CloseWithError(errStopped)
-	wg.Wait()
-	if err != nil {
+	if err := copyTar(ctx, eng, id, restoreMount, func(w io.Writer) error { return rewriteVolumeArchive(w, r, v.Root) }); err != nil {
 		return err
 	}
 	m.emit()

@@ -23,13 +23,13 @@ func seedDuplicates(t *testing.T, s *testenv.Stack) {
 
 // stagedLeft lists upshift's directories left in the db container's data
 // directory (staged copies of base backups, a swap's old directory).
-func stagedLeft(t *testing.T, s *testenv.Stack) string {
+func stagedLeft(t *testing.T, st *testenv.Stack) string {
 	t.Helper()
-	out, err := testenv.Docker("exec", "-u", "0", s.Container("db"), "sh", "-c", `ls -a "$PGDATA" | grep '^\.upshift-' || true`)
+	dirs, err := st.UpshiftDirs()
 	if err != nil {
-		t.Fatalf("%v: %s", err, out)
+		t.Fatal(err)
 	}
-	return strings.Join(strings.Fields(out), " ")
+	return dirs
 }
 
 func slotCount(t *testing.T, s *testenv.Stack) string {

@@ -154,11 +154,7 @@ func (e *Env) stage(ctx context.Context, set *backup.Set, db *backup.DBSource, s
 			}
 		}
 	}
-	err := pb.Stage(ctx, set, *db, func(p backup.Progress) {
-		if p.Total > 0 || p.Done > 0 {
-			sink.Progress(p.Done, p.Total)
-		}
-	})
+	err := pb.Stage(ctx, set, *db, sinkProgress(sink))
 	if err != nil {
 		sink.Log("• the base backup is not unpacked next to the data directory (" + err.Error() + "): a rollback copies it in, a longer downtime")
 		return
@@ -325,4 +321,14 @@ func (e *Env) withStoppedDB(det *detect.Result, set *backup.Set, log func(string
 	}
 	log("the database container " + c.Name + " is stopped (an interrupted restore, or the database never came back): its data directory is replaced again from " + set.ID)
 	return &out
+}
+
+// sinkProgress passes a backup operation's byte counts to the step's
+// progress bar.
+func sinkProgress(sink steps.Sink) func(backup.Progress) {
+	return func(p backup.Progress) {
+		if p.Total > 0 || p.Done > 0 {
+			sink.Progress(p.Done, p.Total)
+		}
+	}
 }

@@ -70,11 +70,7 @@ func (s *rehearseStep) moveCopy(ctx context.Context, old scratchCopy, sink steps
 	src := backup.Source{App: e.Profile.Name, Profile: e.Profile.Name, Version: s.from, Project: e.Project, Secrets: e.Secrets()}
 	root := filepath.Join(e.BackupDir, ".rehearsal-copy")
 	defer func() { _ = os.RemoveAll(root) }()
-	sc, err := e.Backups.(rehearser).MoveScratch(ctx, root, src, old, m.Image, []string{e.Start.DB.Service}, func(p backup.Progress) {
-		if p.Total > 0 || p.Done > 0 {
-			sink.Progress(p.Done, p.Total)
-		}
-	})
+	sc, err := e.Backups.(rehearser).MoveScratch(ctx, root, src, old, m.Image, []string{e.Start.DB.Service}, sinkProgress(sink))
 	if err != nil && !errors.Is(err, backup.ErrNoScratch) {
 		err = fmt.Errorf("the copy the %s rehearsal left does not move into PostgreSQL %d (the path's %s hop would copy the database the same way): %w", s.from, m.ToMajor, m.Title(), err)
 	}
@@ -139,11 +135,7 @@ func (s *rehearseStep) baseBackupScratch(ctx context.Context, set *backup.Set, i
 		return nil, err
 	}
 	server := e.rehearsalImage(image, sink)
-	progress := func(p backup.Progress) {
-		if p.Total > 0 || p.Done > 0 {
-			sink.Progress(p.Done, p.Total)
-		}
-	}
+	progress := sinkProgress(sink)
 	p := set.Manifest.Physical
 	switch {
 	case server != image:

@@ -250,6 +250,17 @@ func (s *Stack) SetEnv(key, value string) {
 // Container is the container name of a service (compose's default naming).
 func (s *Stack) Container(service string) string { return s.Project + "-" + service + "-1" }
 
+// UpshiftDirs lists upshift's directories in the db container's data
+// directory (staged copies of base backups, a swap's old or half-moved
+// directory), space-separated.
+func (s *Stack) UpshiftDirs() (string, error) {
+	out, err := Docker("exec", "-u", "0", s.Container("db"), "sh", "-c", `ls -a "$PGDATA" | grep '^\.upshift-' || true`)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", err, out)
+	}
+	return strings.Join(strings.Fields(out), " "), nil
+}
+
 // PSQL runs a query in the db container and returns its trimmed output (unaligned, tuples only).
 func (s *Stack) PSQL(query string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

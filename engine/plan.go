@@ -64,7 +64,7 @@ func (s *Session) planFrom(ctx context.Context, from, to string, o PlanOptions) 
 	}
 	rep := s.Det.Report
 	var path releases.Path
-	if sameVersion(from, to) {
+	if semver.Same(from, to) {
 		// Already there: nothing to do, which is not an error (a fleet run
 		// twice reports "ok").
 		path = releases.Path{From: from, To: to}
@@ -245,14 +245,4 @@ func words(s string) map[string]bool {
 		}
 	}
 	return out
-}
-
-// sameVersion compares versions by meaning ("v1.2.0" is "1.2.0").
-func sameVersion(a, b string) bool {
-	va, errA := semver.Parse(a)
-	vb, errB := semver.Parse(b)
-	if errA != nil || errB != nil {
-		return strings.TrimPrefix(a, "v") == strings.TrimPrefix(b, "v")
-	}
-	return va.Equal(vb)
 }

@@ -247,7 +247,7 @@ func (e *Env) evidence(ctx context.Context, svc, version string) string {
 		}
 	}
 	says := fmt.Sprintf("The app says it runs %s (%s)", rep.Version, rep.VersionSource)
-	if sameVersion(rep.Version, version) {
+	if semver.Same(rep.Version, version) {
 		says += ", the new version"
 	}
 	return fmt.Sprintf("%s is %s. %s.", svc, state, says)

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
+
 	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
@@ -201,7 +203,7 @@ func (e *Env) needsRollback(from string) bool {
 	if len(e.points) == 0 {
 		return false
 	}
-	return e.changed || (e.RollbackTo == RollbackStart && !sameVersion(e.current, from))
+	return e.changed || (e.RollbackTo == RollbackStart && !semver.Same(e.current, from))
 }
 
 // sqlite reports whether the app keeps its data in a SQLite file.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
+
 	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
@@ -178,7 +180,7 @@ func (s *pgPreflightStep) Run(ctx context.Context, sink steps.Sink) error {
 	if got := serverMajor(rep.DB.ServerVersion); got != s.m.FromMajor {
 		return fmt.Errorf("the database server runs PostgreSQL %s, but this hop moves %d to %d. Nothing was changed. Run `upshift plan` again", rep.DB.ServerVersion, s.m.FromMajor, s.m.ToMajor)
 	}
-	if !sameVersion(rep.Version, s.app) && !strings.HasPrefix(rep.Version, "unknown") {
+	if !semver.Same(rep.Version, s.app) && !strings.HasPrefix(rep.Version, "unknown") {
 		return fmt.Errorf("the stack runs %s, but this hop expects %s. Nothing was changed. Run `upshift plan` again", rep.Version, s.app)
 	}
 	sink.Log(fmt.Sprintf("✓ PostgreSQL %s at service %s (%s)", rep.DB.ServerVersion, rep.DB.Service, human.Bytes(rep.DB.SizeBytes)))

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
+
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/internal/human"
 	"github.com/seed-e7a9fb3b/upshift/pg"
@@ -94,7 +96,7 @@ func (s *preflightStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err := e.checkDependencies(det, sink); err != nil {
 		return err
 	}
-	if !sameVersion(rep.Version, s.from) && !strings.HasPrefix(rep.Version, "unknown") {
+	if !semver.Same(rep.Version, s.from) && !strings.HasPrefix(rep.Version, "unknown") {
 		return fmt.Errorf("the stack runs %s, but this hop starts from %s. Nothing was changed. Run `upshift plan` again", rep.Version, s.from)
 	}
 	need, err := e.estimate(ctx, det)

@@ -3,8 +3,6 @@ package upgrade
 import (
 	"strings"
 
-	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
-
 	"github.com/seed-e7a9fb3b/upshift/detect"
 )
 
@@ -37,16 +35,6 @@ func (e *Env) tagFor(ver string) string {
 		return ver
 	}
 	return strings.ReplaceAll(t, "{{version}}", strings.TrimPrefix(ver, "v"))
-}
-
-// sameVersion compares versions by meaning ("v1.2.0" == "1.2.0").
-func sameVersion(a, b string) bool {
-	va, errA := semver.Parse(a)
-	vb, errB := semver.Parse(b)
-	if errA != nil || errB != nil {
-		return strings.TrimPrefix(a, "v") == strings.TrimPrefix(b, "v")
-	}
-	return va.Equal(vb)
 }
 
 func (e *Env) isAppImage(ref string) bool {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	semver "github.com/seed-e7a9fb3b/upshift/releases/version"
+
 	"github.com/seed-e7a9fb3b/upshift/detect"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
 	"github.com/seed-e7a9fb3b/upshift/internal/schematool"
@@ -103,7 +105,7 @@ func (s *verifyStep) check(ctx context.Context, det *detect.Result, sink steps.S
 		}
 		sink.Log(fmt.Sprintf("✓ %s GET :%d%s answers", hc.Service, hc.Port, hc.Path))
 	}
-	if !sameVersion(rep.Version, s.version) {
+	if !semver.Same(rep.Version, s.version) {
 		return fmt.Errorf("the app says it runs %q (from %s), expected %s", rep.Version, rep.VersionSource, s.version)
 	}
 	sink.Log("✓ the app runs " + rep.Version + " (" + rep.VersionSource + ")")

@@ -171,6 +171,17 @@ func (v Version) Less(w Version) bool { return v.Compare(w) < 0 }
 // Equal reports whether v and w have the same precedence.
 func (v Version) Equal(w Version) bool { return v.Compare(w) == 0 }
 
+// Same compares two version strings by meaning ("v1.2.0" is "1.2.0"); a
+// string that is not a version is compared as text, without its "v".
+func Same(a, b string) bool {
+	va, errA := Parse(a)
+	vb, errB := Parse(b)
+	if errA != nil || errB != nil {
+		return strings.TrimPrefix(a, "v") == strings.TrimPrefix(b, "v")
+	}
+	return va.Equal(vb)
+}
+
 // SameMinor reports whether v and w share major and minor.
 func (v Version) SameMinor(w Version) bool {
 	return v.Major() == w.Major() && v.Minor() == w.Minor()

@@ -262,6 +262,7 @@ func (s *Session) Settle(st *steps.RunState, r *Resumed) (steps.Result, error) {
 	default:
 		res.Reached, res.Unchanged = st.Info.From, true
 		res.Message = "Interrupted before anything was changed; nothing to roll back. The stack still runs " + st.Info.From + "."
+		res.Next = fmt.Sprintf("To upgrade, start again: upshift upgrade --to %s.", st.Info.To)
 	}
 	jour, err := steps.OpenJournal(st.Path)
 	if err != nil {

@@ -46,7 +46,11 @@ type ScratchSpec struct {
 	// Volume, when set, is a named volume mounted at DataDir instead of a
 	// fresh anonymous one; Remove keeps it (a PostgreSQL major upgrade
 	// fills the new server's data volume this way).
-	Volume  string
+	Volume string
+	// BindDir, when set, is a directory of the engine's host bind-mounted at
+	// DataDir instead (a data directory the compose file keeps in a bind
+	// mount); Remove keeps it too.
+	BindDir string
 	Purpose string // recorded in LabelHelper
 	// Fill, when set, runs after the container is created and before its
 	// first start: its volumes are there and nothing runs on them yet (a
@@ -108,9 +112,12 @@ func (e *Engine) StartScratch(ctx context.Context, spec ScratchSpec) (_ *Scratch
 		cl[k] = v
 	}
 	var mounts []mount.Mount
-	if spec.DataDir != "" && spec.Volume != "" {
+	switch {
+	case spec.DataDir != "" && spec.BindDir != "":
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: spec.BindDir, Target: spec.DataDir})
+	case spec.DataDir != "" && spec.Volume != "":
 		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: spec.Volume, Target: spec.DataDir})
-	} else if spec.DataDir != "" {
+	case spec.DataDir != "":
 		// No Source: Docker makes a new anonymous volume, seeded from the
 		// image's directory (ownership included), removed with the container.
 		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Target: spec.DataDir, VolumeOptions: &mount.VolumeOptions{Labels: labels}})

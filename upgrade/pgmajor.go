@@ -73,11 +73,15 @@ type pgLayout struct {
 	container dockerx.Container
 	dataDir   string // the mount point of the data volume
 	volume    string // the Docker name of the old data volume
-	env       []string
+	// bindDir is the old data directory's path on the engine's host when
+	// it is a bind mount (volume is then "").
+	bindDir string
+	env     []string
 }
 
-// pgLayoutOf reads the database container: its data volume (a named one
-// mounted at or above PGDATA) and the env its entrypoint initialised with.
+// pgLayoutOf reads the database container: its data volume (a named one,
+// or a directory of the host, mounted at or above PGDATA) and the env its
+// entrypoint initialised with.
 func (e *Env) pgLayoutOf(det *detect.Result) (pgLayout, error) {
 	svc := det.DB.Service
 	c, ok := det.Containers[svc]
@@ -105,8 +109,10 @@ func (e *Env) pgLayoutOf(det *detect.Result) (pgLayout, error) {
 	switch {
 	case best.Destination == "":
 		return pgLayout{}, fmt.Errorf("the %s container keeps its data directory %s in no volume: its data would be lost with the container. Nothing was changed. Fix: mount a named volume there first", svc, pgdata)
+	case best.Type == "bind" && path.IsAbs(best.Source) && path.Clean(best.Source) != "/":
+		l.bindDir = path.Clean(best.Source)
 	case best.Type != "volume" || best.Name == "":
-		return pgLayout{}, fmt.Errorf("the %s container keeps its data directory %s in a %s mount (%s), not a named volume: upshift moves PostgreSQL to a new major only between named volumes. Nothing was changed. Do this upgrade by hand", svc, pgdata, best.Type, best.Source)
+		return pgLayout{}, fmt.Errorf("the %s container keeps its data directory %s in a %s mount (%s), not a named volume or a directory of the host: upshift cannot put the new major's data next to it. Nothing was changed. Do this upgrade by hand", svc, pgdata, best.Type, best.Source)
 	}
 	l.dataDir, l.volume = path.Clean(best.Destination), best.Name
 	sort.Strings(l.env)
@@ -152,7 +158,7 @@ type pgPreflightStep struct {
 func (s *pgPreflightStep) Info() steps.StepInfo {
 	return steps.StepInfo{
 		ID: id(s.m.hopID(), "preflight"), Hop: s.m.hopID(), Name: "Check before " + s.m.Title(),
-		Explain:  fmt.Sprintf("Checks, before anything is touched, that the database server can move to PostgreSQL %d: it runs %d, the image %s is here (or will be pulled before any downtime), the database service keeps its data in a named volume and its compose image: line can be edited, and the disk has room for a second data directory (about 1.5 × the databases) and the backup. Nothing is changed.", s.m.ToMajor, s.m.FromMajor, s.m.Image),
+		Explain:  fmt.Sprintf("Checks, before anything is touched, that the database server can move to PostgreSQL %d: it runs %d, the image %s is here (or will be pulled before any downtime), the database service keeps its data in a named volume or a directory of the host and its compose image: line can be edited, and the disk has room for a second data directory (about 1.5 × the databases) and the backup. Nothing is changed.", s.m.ToMajor, s.m.FromMajor, s.m.Image),
 		Touches:  []string{"reads only"},
 		ReadOnly: true,
 	}
@@ -188,8 +194,16 @@ func (s *pgPreflightStep) Run(ctx context.Context, sink steps.Sink) error {
 	if err != nil {
 		return err
 	}
-	sink.Log("✓ its data directory " + l.dataDir + " is the named volume " + l.volume)
+	if l.bindDir != "" {
+		sink.Log("✓ its data directory " + l.dataDir + " is the host directory " + l.bindDir)
+	} else {
+		sink.Log("✓ its data directory " + l.dataDir + " is the named volume " + l.volume)
+	}
 	w, err := e.pgSwitchOf(det, l, s.m)
+	if err != nil {
+		return err
+	}
+	place, err := e.pgPlaceOf(l, w, s.m)
 	if err != nil {
 		return err
 	}
@@ -197,12 +211,7 @@ func (s *pgPreflightStep) Run(ctx context.Context, sink steps.Sink) error {
 	if w.imageVar != "" {
 		where = "in .env (" + w.imageVar + ")"
 	}
-	sink.Log(fmt.Sprintf("✓ the image %s is set %s; the new data volume will be %s", w.oldImage, where, e.pgVolumeName(w.newVolume)))
-	if labels, ok, err := e.PG.VolumeLabels(ctx, e.pgVolumeName(w.newVolume)); err != nil {
-		return err
-	} else if ok && labels[dockerx.LabelPGMajor] == "" {
-		return fmt.Errorf("a volume %s exists already and upshift did not make it: it may hold someone's data. Nothing was changed. Fix: remove or rename it (docker volume rm %s) if it is not needed", e.pgVolumeName(w.newVolume), e.pgVolumeName(w.newVolume))
-	}
+	sink.Log(fmt.Sprintf("✓ the image %s is set %s; the new data will be in %s", w.oldImage, where, place))
 	if _, ok, err := e.Docker.ImageInspect(ctx, s.m.Image); err != nil {
 		return err
 	} else if ok {
@@ -210,15 +219,8 @@ func (s *pgPreflightStep) Run(ctx context.Context, sink steps.Sink) error {
 	} else {
 		sink.Log("• image " + s.m.Image + " will be pulled before any downtime")
 	}
-	need := rep.DB.SizeBytes * 3 / 2
-	if root, err := e.PG.RootDir(ctx); err != nil || root == "" {
-		sink.Log("• the free space of the Docker host could not be checked: " + fmt.Sprint(err))
-	} else if _, err := os.Stat(root); err != nil {
-		sink.Log("• the free space of the Docker host could not be checked (its " + root + " is not on this machine)")
-	} else if err := e.Backups.CheckFreeSpace(root, need); err != nil {
-		return fmt.Errorf("no room for the new data directory (about %s) in %s: %w. Nothing was changed", human.Bytes(need), root, err)
-	} else {
-		sink.Log(fmt.Sprintf("✓ free space for a second data directory of about %s in %s", human.Bytes(need), root))
+	if err := e.checkPlace(ctx, place, rep.DB.SizeBytes*3/2, sink); err != nil {
+		return err
 	}
 	est, err := e.estimate(ctx, det)
 	if err != nil {
@@ -301,7 +303,11 @@ func (s *pgReviewStep) Prompt(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return w.Diff(s.env.EnvPath()) + fmt.Sprintf("\nwritten after the databases are copied into PostgreSQL %d and compared; the old volume %s is kept as it is\n", s.m.ToMajor, w.oldVolume), nil
+	what := "volume"
+	if w.bind {
+		what = "directory"
+	}
+	return w.Diff(s.env.EnvPath()) + fmt.Sprintf("\nwritten after the databases are copied into PostgreSQL %d and compared; the old %s %s is kept as it is\n", s.m.ToMajor, what, w.oldVolume), nil
 }
 
 func (s *pgReviewStep) Run(ctx context.Context, sink steps.Sink) error {
@@ -310,10 +316,10 @@ func (s *pgReviewStep) Run(ctx context.Context, sink steps.Sink) error {
 		return err
 	}
 	if w.done {
-		sink.Log("✓ the files point at " + s.m.Image + " and the volume " + w.newVolume + " already")
+		sink.Log("✓ the files point at " + s.m.Image + " and " + w.newVolume + " already")
 		return nil
 	}
-	sink.Log(fmt.Sprintf("✓ image %s → %s, volume %s → %s: written once the copy is proven", w.oldImage, w.newImage, w.oldVolume, w.newVolume))
+	sink.Log(fmt.Sprintf("✓ image %s → %s, data %s → %s: written once the copy is proven", w.oldImage, w.newImage, w.oldVolume, w.newVolume))
 	return nil
 }
 

@@ -24,6 +24,12 @@ type pgSwitch struct {
 	env      []byte            // the .env before (nil: unchanged)
 	envNext  []byte
 	imageVar string // the .env key holding the image, "" for a literal
+	imageVal string // what the edit sets imageVar to (the image, or its tag)
+	// bind: the data directory is a directory of the host (a bind mount),
+	// not a named volume; oldVolume and newVolume are then its paths as
+	// the compose file (or dirVar, the .env key holding it) writes them.
+	bind   bool
+	dirVar string
 
 	oldImage, newImage   string
 	oldVolume, newVolume string // compose volume keys
@@ -91,43 +97,132 @@ func planPGSwitch(files []string, read func(string) ([]byte, error), envPath str
 		return nil, fmt.Errorf("no compose file mounts a volume at %s (the data directory) in the %s service, so its data cannot be moved to a new volume. Nothing was changed. Fix: mount a named volume there (volumes: - pgdata:%s)", dataDir, service, dataDir)
 	}
 	src, srcNode := volumeSource(volEntry.node)
-	if src == "" || strings.ContainsAny(src[:1], "/.~$") {
-		return nil, fmt.Errorf("the %s service keeps its data directory %s in %q, not in a named volume: upshift moves PostgreSQL to a new major only between named volumes. Nothing was changed. Do this upgrade by hand (dump, new bind directory, restore)", service, dataDir, src)
+	if src == "" {
+		return nil, fmt.Errorf("the %s service keeps its data directory %s in an anonymous volume: its data would be lost with the container. Nothing was changed. Fix: mount a named volume or a directory there first", service, dataDir)
 	}
-	w.oldVolume = src
-	w.newVolume = src + fmt.Sprintf("-pg%d", major)
-	if strings.HasSuffix(src, fmt.Sprintf("-pg%d", major)) {
-		w.newVolume = src // pointed at the new volume already
-	}
-	for _, f := range files {
-		if decl := mapValue(docs[f], "volumes"); decl != nil && mapHas(decl, src) {
-			volDecl = found{f, decl}
+	suffix := fmt.Sprintf("-pg%d", major)
+	// The .env, read once: the image and a bind mount's path may both be
+	// variables of it.
+	var envF *envfile.File
+	env := func() (*envfile.File, error) {
+		if envF != nil {
+			return envF, nil
 		}
+		cur, err := readOptional(read, envPath)
+		if err != nil {
+			return nil, err
+		}
+		if envF, err = envfile.Parse(cur); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", envPath, err)
+		}
+		w.env = cur
+		return envF, nil
 	}
-	if volDecl.node == nil {
-		return nil, fmt.Errorf("the volume %s of the %s service is not declared under the top-level volumes: of %s. Nothing was changed", src, service, strings.Join(files, ", "))
-	}
-	if d := mapValue(volDecl.node, src); d != nil && d.Kind == yaml.MappingNode && (mapHas(d, "external") || mapHas(d, "name") || mapHas(d, "driver_opts")) {
-		return nil, fmt.Errorf("the volume %s is declared with external:, name: or driver_opts: in %s: upshift only makes the new major's volume next to a plain project volume. Nothing was changed. Do this upgrade by hand", src, volDecl.file)
+	if w.bind = strings.ContainsAny(src[:1], "/.~$"); w.bind {
+		// A directory of the host: the new major's goes next to it
+		// (./volumes/db/data → ./volumes/db/data-pg17), by the compose
+		// file's path or the .env variable it is taken from.
+		old := src
+		if strings.Contains(src, "$") {
+			m := varRef.FindStringSubmatch(src)
+			if m == nil {
+				return nil, fmt.Errorf("the %s service's data directory %q mixes text and variables; upshift can only change a whole-path variable or a literal path. Nothing was changed. Fix: put the whole path in one .env variable, or write it literally", service, src)
+			}
+			f, err := env()
+			if err != nil {
+				return nil, err
+			}
+			w.dirVar = m[1] + m[4]
+			v, ok := f.Get(w.dirVar)
+			if !ok || (v == "" && m[2] == ":-") {
+				v = m[3]
+			}
+			if v == "" {
+				return nil, fmt.Errorf("the %s service's data directory is %s, which %s does not set. Nothing was changed", service, src, envPath)
+			}
+			old = v
+		}
+		old = strings.TrimRight(old, "/")
+		w.oldVolume, w.newVolume = old, old+suffix
+		if strings.HasSuffix(old, suffix) {
+			w.newVolume = old // pointed at the new directory already
+		}
+		if w.newVolume != w.oldVolume {
+			if w.dirVar != "" {
+				envF.Set(w.dirVar, w.newVolume)
+				w.envNext = envF.Bytes()
+			} else if err := w.replaceInNode(volEntry.file, srcNode, src, w.newVolume); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		w.oldVolume = src
+		w.newVolume = src + suffix
+		if strings.HasSuffix(src, suffix) {
+			w.newVolume = src // pointed at the new volume already
+		}
+		for _, f := range files {
+			if decl := mapValue(docs[f], "volumes"); decl != nil && mapHas(decl, src) {
+				volDecl = found{f, decl}
+			}
+		}
+		if volDecl.node == nil {
+			return nil, fmt.Errorf("the volume %s of the %s service is not declared under the top-level volumes: of %s. Nothing was changed", src, service, strings.Join(files, ", "))
+		}
+		if d := mapValue(volDecl.node, src); d != nil && d.Kind == yaml.MappingNode && (mapHas(d, "external") || mapHas(d, "name") || mapHas(d, "driver_opts")) {
+			return nil, fmt.Errorf("the volume %s is declared with external:, name: or driver_opts: in %s: upshift only makes the new major's volume next to a plain project volume. Nothing was changed. Do this upgrade by hand", src, volDecl.file)
+		}
+		if w.newVolume != w.oldVolume {
+			// The entry's source, then the declaration after the old one's.
+			if err := w.replaceInNode(volEntry.file, srcNode, src, w.newVolume); err != nil {
+				return nil, err
+			}
+			if !mapHas(volDecl.node, w.newVolume) {
+				if err := w.declareAfter(volDecl.file, volDecl.node, src, w.newVolume); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 
 	// The image: a literal, or a variable of the .env.
 	w.oldImage = image.node.Value
 	newImageVal := image.node.Value
-	if strings.Contains(image.node.Value, "$") {
-		m := varRef.FindStringSubmatch(image.node.Value)
-		if m == nil {
-			return nil, fmt.Errorf("the %s service's image %q mixes text and variables; upshift can only set a whole-image variable or a literal. Nothing was changed. Fix: use image: ${POSTGRES_IMAGE} with the whole reference in .env, or a literal", service, image.node.Value)
-		}
+	if repo, tagVar, ok := strings.Cut(image.node.Value, ":"); ok && !strings.Contains(repo, "$") && varRef.MatchString(tagVar) {
+		// repo:${TAG} (Mattermost's postgres:${POSTGRES_IMAGE_TAG}): the
+		// tag variable, when the new image is of that repository;
+		// otherwise the line becomes the new image.
+		m := varRef.FindStringSubmatch(tagVar)
 		key := m[1] + m[4]
-		w.imageVar = key
-		cur, err := readOptional(read, envPath)
+		f, err := env()
 		if err != nil {
 			return nil, err
 		}
-		f, err := envfile.Parse(cur)
+		old, ok := f.Get(key)
+		if !ok || (old == "" && m[2] == ":-") {
+			old = m[3]
+		}
+		w.oldImage = repo + ":" + old
+		newRepo, newTag, _ := strings.Cut(newImage, ":")
+		switch {
+		case w.oldImage == newImage:
+		case newRepo == repo && newTag != "" && !strings.Contains(newTag, "/"):
+			w.imageVar, w.imageVal = key, newTag
+			f.Set(key, newTag)
+			w.envNext = f.Bytes()
+		default:
+			newImageVal = newImage
+		}
+	} else if strings.Contains(image.node.Value, "$") {
+		m := varRef.FindStringSubmatch(image.node.Value)
+		if m == nil {
+			return nil, fmt.Errorf("the %s service's image %q mixes text and variables; upshift can only set a whole-image variable, a tag variable (repository:${TAG}) or a literal. Nothing was changed. Fix: use image: ${POSTGRES_IMAGE} with the whole reference in .env, or a literal", service, image.node.Value)
+		}
+		key := m[1] + m[4]
+		w.imageVar, w.imageVal = key, newImage
+		f, err := env()
 		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", envPath, err)
+			return nil, err
 		}
 		old, ok := f.Get(key)
 		if !ok || (old == "" && m[2] == ":-") {
@@ -136,7 +231,7 @@ func planPGSwitch(files []string, read func(string) ([]byte, error), envPath str
 		w.oldImage = old
 		if old != newImage {
 			f.Set(key, newImage)
-			w.env, w.envNext = cur, f.Bytes()
+			w.envNext = f.Bytes()
 		}
 	} else {
 		newImageVal = newImage
@@ -144,17 +239,6 @@ func planPGSwitch(files []string, read func(string) ([]byte, error), envPath str
 	if newImageVal != image.node.Value {
 		if err := w.replaceScalar(image.file, image.node, newImageVal); err != nil {
 			return nil, err
-		}
-	}
-	if w.newVolume != w.oldVolume {
-		// The entry's source, then the declaration after the old one's.
-		if err := w.replaceInNode(volEntry.file, srcNode, src, w.newVolume); err != nil {
-			return nil, err
-		}
-		if !mapHas(volDecl.node, w.newVolume) {
-			if err := w.declareAfter(volDecl.file, volDecl.node, src, w.newVolume); err != nil {
-				return nil, err
-			}
 		}
 	}
 	w.done = len(w.next) == 0 && w.envNext == nil
@@ -174,11 +258,11 @@ func readOptional(read func(string) ([]byte, error), path string) ([]byte, error
 func volumeTarget(v *yaml.Node) string {
 	switch v.Kind {
 	case yaml.ScalarNode:
-		parts := strings.Split(v.Value, ":")
-		if len(parts) == 1 {
-			return strings.TrimRight(parts[0], "/")
+		src, target, ok := splitVolume(v.Value)
+		if !ok {
+			return strings.TrimRight(src, "/")
 		}
-		return strings.TrimRight(parts[1], "/")
+		return strings.TrimRight(target, "/")
 	case yaml.MappingNode:
 		if t := mapValue(v, "target"); t != nil {
 			return strings.TrimRight(t.Value, "/")
@@ -193,8 +277,8 @@ func volumeTarget(v *yaml.Node) string {
 func volumeSource(v *yaml.Node) (string, *yaml.Node) {
 	switch v.Kind {
 	case yaml.ScalarNode:
-		if parts := strings.Split(v.Value, ":"); len(parts) > 1 {
-			return parts[0], v
+		if src, _, ok := splitVolume(v.Value); ok {
+			return src, v
 		}
 	case yaml.MappingNode:
 		if s := mapValue(v, "source"); s != nil {
@@ -203,6 +287,25 @@ func volumeSource(v *yaml.Node) (string, *yaml.Node) {
 	case yaml.DocumentNode, yaml.SequenceNode, yaml.AliasNode:
 	}
 	return "", nil
+}
+
+// splitVolume splits a short-syntax volume entry "source:target[:mode]"
+// (a source may be ${VAR:-default}, colons and all); ok is false for a
+// target alone (an anonymous volume).
+func splitVolume(v string) (source, target string, ok bool) {
+	skip := 0
+	if strings.HasPrefix(v, "${") {
+		if end := strings.Index(v, "}"); end > 0 {
+			skip = end
+		}
+	}
+	i := strings.Index(v[skip:], ":")
+	if i < 0 {
+		return v, "", false
+	}
+	source, rest := v[:skip+i], v[skip+i+1:]
+	target, _, _ = strings.Cut(rest, ":")
+	return source, target, true
 }
 
 func mapHas(m *yaml.Node, key string) bool {

@@ -99,11 +99,13 @@ volumes:
 
 func TestPlanPGSwitchRefuses(t *testing.T) {
 	for name, tc := range map[string]struct{ compose, want string }{
-		"bind mount": {"services:\n  db:\n    image: postgres:15\n    volumes:\n      - ./pg:/var/lib/postgresql/data\n", "not in a named volume"},
+		"mixed path": {"services:\n  db:\n    image: postgres:15\n    volumes:\n      - ${BASE}/pg:/var/lib/postgresql/data\n", "mixes text and variables"},
+		"unset path": {"services:\n  db:\n    image: postgres:15\n    volumes:\n      - ${PGPATH}:/var/lib/postgresql/data\n", "does not set"},
+		"anonymous":  {"services:\n  db:\n    image: postgres:15\n    volumes:\n      - /var/lib/postgresql/data\n", "anonymous volume"},
 		"no image":   {"services:\n  db:\n    build: .\n    volumes:\n      - d:/var/lib/postgresql/data\nvolumes:\n  d:\n", "plain image"},
 		"no volume":  {"services:\n  db:\n    image: postgres:15\n", "no compose file mounts a volume"},
 		"external":   {"services:\n  db:\n    image: postgres:15\n    volumes:\n      - d:/var/lib/postgresql/data\nvolumes:\n  d:\n    external: true\n", "external:"},
-		"mixed var":  {"services:\n  db:\n    image: postgres:${TAG}\n    volumes:\n      - d:/var/lib/postgresql/data\nvolumes:\n  d:\n", "mixes text and variables"},
+		"mixed var":  {"services:\n  db:\n    image: ${REG}/postgres:${TAG}\n    volumes:\n      - d:/var/lib/postgresql/data\nvolumes:\n  d:\n", "mixes text and variables"},
 		"undeclared": {"services:\n  db:\n    image: postgres:15\n    volumes:\n      - d:/var/lib/postgresql/data\n", "not declared"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -114,4 +116,67 @@ func TestPlanPGSwitchRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPlanPGSwitchBindMounts: the real layouts keep PostgreSQL's data in a
+// directory of the host (Dify ./volumes/db/data, Mattermost
+// ${POSTGRES_DATA_PATH} with image postgres:${POSTGRES_IMAGE_TAG},
+// Nightingale ./pgdata with a PGDATA subdirectory): the new major's goes
+// next to it, by the compose file's path or the .env variable.
+func TestPlanPGSwitchBindMounts(t *testing.T) {
+	t.Run("literal", func(t *testing.T) {
+		compose := "services:\n  db:\n    image: postgres:15-alpine # bundled\n    volumes:\n      - ./volumes/db/data/:/var/lib/postgresql/data\n"
+		files := map[string]string{"/p/docker-compose.yaml": compose}
+		w, err := planPGSwitch([]string{"/p/docker-compose.yaml"}, readerOf(files), "/p/.env", "db", "/var/lib/postgresql/data", "postgres:17-alpine", 17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "services:\n  db:\n    image: postgres:17-alpine # bundled\n    volumes:\n      - ./volumes/db/data-pg17:/var/lib/postgresql/data\n"
+		if got := string(w.next["/p/docker-compose.yaml"]); got != want || !w.bind || w.oldVolume != "./volumes/db/data" || w.envNext != nil {
+			t.Fatalf("switch %+v, compose after:\n%s", w, got)
+		}
+		files["/p/docker-compose.yaml"] = want
+		if again, err := planPGSwitch([]string{"/p/docker-compose.yaml"}, readerOf(files), "/p/.env", "db", "/var/lib/postgresql/data", "postgres:17-alpine", 17); err != nil || !again.done {
+			t.Fatalf("second plan: %v %+v", err, again)
+		}
+	})
+	t.Run("variables", func(t *testing.T) {
+		compose := "services:\n  postgres:\n    image: postgres:${POSTGRES_IMAGE_TAG}\n    volumes:\n      - ${POSTGRES_DATA_PATH}:/var/lib/postgresql/data\n"
+		env := "POSTGRES_IMAGE_TAG=13-alpine\nPOSTGRES_DATA_PATH=./volumes/db/var/lib/postgresql/data\n"
+		files := map[string]string{"/p/docker-compose.yml": compose, "/p/.env": env}
+		w, err := planPGSwitch([]string{"/p/docker-compose.yml"}, readerOf(files), "/p/.env", "postgres", "/var/lib/postgresql/data", "postgres:17-alpine", 17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(w.next) != 0 || w.oldImage != "postgres:13-alpine" || w.imageVar != "POSTGRES_IMAGE_TAG" || w.dirVar != "POSTGRES_DATA_PATH" {
+			t.Fatalf("switch %+v", w)
+		}
+		wantEnv := "POSTGRES_IMAGE_TAG=17-alpine\nPOSTGRES_DATA_PATH=./volumes/db/var/lib/postgresql/data-pg17\n"
+		if got := string(w.envNext); got != wantEnv {
+			t.Fatalf(".env after:\n%s", got)
+		}
+		// Another repository than the line's: the line becomes the image.
+		w, err = planPGSwitch([]string{"/p/docker-compose.yml"}, readerOf(files), "/p/.env", "postgres", "/var/lib/postgresql/data", "registry.local/pg:17", 17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(w.next["/p/docker-compose.yml"]); !strings.Contains(got, "    image: registry.local/pg:17\n") || w.imageVar != "" {
+			t.Fatalf("compose after:\n%s", got)
+		}
+		files["/p/.env"] = wantEnv
+		if again, err := planPGSwitch([]string{"/p/docker-compose.yml"}, readerOf(files), "/p/.env", "postgres", "/var/lib/postgresql/data", "postgres:17-alpine", 17); err != nil || !again.done {
+			t.Fatalf("second plan: %v %+v", err, again)
+		}
+	})
+	t.Run("default and long syntax", func(t *testing.T) {
+		compose := "services:\n  db:\n    image: postgres:12-alpine\n    volumes:\n      - type: bind\n        source: ${PG_DIR:-./pgdata}\n        target: /var/lib/postgresql/data\n      - ${INIT:-./init}:/docker-entrypoint-initdb.d\n"
+		files := map[string]string{"/p/compose.yaml": compose}
+		w, err := planPGSwitch([]string{"/p/compose.yaml"}, readerOf(files), "/p/.env", "db", "/var/lib/postgresql/data", "postgres:17-alpine", 17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.dirVar != "PG_DIR" || string(w.envNext) != "PG_DIR=./pgdata-pg17\n" || !strings.Contains(string(w.next["/p/compose.yaml"]), "image: postgres:17-alpine") {
+			t.Fatalf("switch %+v\n.env %q\ncompose %s", w, w.envNext, w.next["/p/compose.yaml"])
+		}
+	})
 }

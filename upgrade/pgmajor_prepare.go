@@ -19,6 +19,7 @@ type pgPrepared struct {
 	hop    string
 	id     string // container
 	volume string // Docker name of the new data volume
+	place  pgPlace
 	db     backup.DBSource
 	remove func(context.Context) error // the container, never the volume
 }
@@ -30,9 +31,9 @@ type pgPrepareStep struct {
 
 func (s *pgPrepareStep) Info() steps.StepInfo {
 	return steps.StepInfo{
-		ID: id(s.m.hopID(), "prepare"), Hop: s.m.hopID(), Name: "Start PostgreSQL " + strconv.Itoa(s.m.ToMajor) + " on a new volume",
-		Explain: fmt.Sprintf("While the app still runs, creates the new named volume and starts PostgreSQL %d from %s on it (the database service's own settings, an internal network, nothing published), so its first start is not part of the downtime. It holds nothing yet; if the run stops before the switch, the server and the volume are removed.", s.m.ToMajor, s.m.Image),
-		Touches: []string{"creates a volume for PostgreSQL " + strconv.Itoa(s.m.ToMajor), "starts a server container (labelled io.upshift.scratch)"},
+		ID: id(s.m.hopID(), "prepare"), Hop: s.m.hopID(), Name: "Start PostgreSQL " + strconv.Itoa(s.m.ToMajor) + " on a new data directory",
+		Explain: fmt.Sprintf("While the app still runs, creates the new named volume (or, for a data directory kept in a directory of the host, a new directory next to it) and starts PostgreSQL %d from %s on it (the database service's own settings, an internal network, nothing published), so its first start is not part of the downtime. It holds nothing yet; if the run stops before the switch, the server and the new volume or directory are removed.", s.m.ToMajor, s.m.Image),
+		Touches: []string{"creates a volume or directory for PostgreSQL " + strconv.Itoa(s.m.ToMajor), "starts a server container (labelled io.upshift.scratch)"},
 	}
 }
 
@@ -73,32 +74,43 @@ func (e *Env) startNewServer(ctx context.Context, m PostgresMajor, sink steps.Si
 	if w.done {
 		return nil, errors.New("the compose files point at the new volume already, but the old server still runs: refusing to overwrite what the new volume holds. Roll back (upshift rollback) or finish by hand")
 	}
-	vol := e.pgVolumeName(w.newVolume)
+	place, err := e.pgPlaceOf(l, w, m)
+	if err != nil {
+		return nil, err
+	}
 	if e.CleanupScratch != nil {
 		// A killed earlier attempt's server may still hold the volume.
 		if err := e.CleanupScratch(ctx); err != nil {
 			sink.Log("• could not remove leftover scratch servers: " + err.Error())
 		}
 	}
-	if err := e.freshPGVolume(ctx, vol, w.newVolume, m, sink); err != nil {
-		return nil, err
+	spec := dockerx.ScratchSpec{Image: m.Image, Env: l.env, DataDir: l.dataDir, Purpose: "pg-major"}
+	if place.dir != "" {
+		note := fmt.Sprintf("PostgreSQL %d data directory of the compose project %s, made by upshift for a major upgrade; this file says so (an unfinished attempt's directory is replaced).", m.ToMajor, e.Project.Name)
+		if err := e.PG.FreshDataDir(ctx, place.image, place.dir, l.bindDir, note); err != nil {
+			return nil, err
+		}
+		spec.BindDir = place.dir
+	} else {
+		if err := e.freshPGVolume(ctx, place.volume, w.newVolume, m, sink); err != nil {
+			return nil, err
+		}
+		spec.Volume = place.volume
 	}
-	p = &pgPrepared{hop: m.hopID(), volume: vol}
+	p = &pgPrepared{hop: m.hopID(), volume: place.volume, place: place}
 	defer func() {
 		if err != nil {
 			e.dropPrepared(context.WithoutCancel(ctx), p, sink.Log)
 		}
 	}()
-	id, remove, err := e.PG.StartServer(ctx, dockerx.ScratchSpec{
-		Image: m.Image, Env: l.env, DataDir: l.dataDir, Volume: vol, Purpose: "pg-major",
-	})
+	id, remove, err := e.PG.StartServer(ctx, spec)
 	if err != nil {
 		return p, fmt.Errorf("start PostgreSQL %d from %s: %w", m.ToMajor, m.Image, err)
 	}
 	pp := det.DB.Params
 	p.id, p.remove = id, remove
 	p.db = backup.DBSource{Container: id, User: pp.User, Password: pp.Password, Database: pp.Database, Host: "127.0.0.1"}
-	sink.Log(fmt.Sprintf("• PostgreSQL %d starting on the volume %s", m.ToMajor, vol))
+	sink.Log(fmt.Sprintf("• PostgreSQL %d starting on %s", m.ToMajor, place))
 	if err := e.PG.WaitServer(ctx, p.db, pgReadyTimeout); err != nil {
 		return p, err
 	}
@@ -109,7 +121,7 @@ func (e *Env) startNewServer(ctx context.Context, m PostgresMajor, sink steps.Si
 	if majorOf(num) != m.ToMajor {
 		return p, fmt.Errorf("the image %s runs PostgreSQL %d, not %d. Fix: name an image of PostgreSQL %d (--postgres-image)", m.Image, majorOf(num), m.ToMajor, m.ToMajor)
 	}
-	sink.Log(fmt.Sprintf("✓ PostgreSQL %d (server_version_num %d) runs on %s, empty", m.ToMajor, num, vol))
+	sink.Log(fmt.Sprintf("✓ PostgreSQL %d (server_version_num %d) runs on %s, empty", m.ToMajor, num, place))
 	return p, nil
 }
 
@@ -136,8 +148,8 @@ func (e *Env) takePrepared(hop string) *pgPrepared {
 	return p
 }
 
-// dropPrepared removes a prepared server and its volume: nothing was
-// switched to it.
+// dropPrepared removes a prepared server and its volume or directory:
+// nothing was switched to it.
 func (e *Env) dropPrepared(ctx context.Context, p *pgPrepared, log func(string)) {
 	if p.remove != nil {
 		if err := p.remove(ctx); err != nil {
@@ -147,6 +159,11 @@ func (e *Env) dropPrepared(ctx context.Context, p *pgPrepared, log func(string))
 	if p.volume != "" {
 		if err := e.PG.RemoveVolume(ctx, p.volume); err != nil {
 			log("• could not remove the new volume " + p.volume + ": " + err.Error())
+		}
+	}
+	if p.place.dir != "" {
+		if err := e.PG.RemoveDataDir(ctx, p.place.image, p.place.dir); err != nil {
+			log("• could not remove the new data directory " + p.place.dir + ": " + err.Error())
 		}
 	}
 }

@@ -16,6 +16,11 @@ type PGServers interface {
 	VolumeLabels(ctx context.Context, name string) (map[string]string, bool, error)
 	CreateVolume(ctx context.Context, name string, labels map[string]string) error
 	RemoveVolume(ctx context.Context, name string) error
+	// The new major's data directory next to a bind-mounted old one, on
+	// the engine's host, looked at and changed by helpers of image.
+	DataDirState(ctx context.Context, image, dir string) (backup.DirState, error)
+	FreshDataDir(ctx context.Context, image, dir, like, note string) error
+	RemoveDataDir(ctx context.Context, image, dir string) error
 	// StartServer starts a server container on its own internal network
 	// (a scratch server whose data directory is the named spec.Volume);
 	// remove deletes the container and network, never the volume.
@@ -45,6 +50,18 @@ func (r realPG) CreateVolume(ctx context.Context, name string, labels map[string
 
 func (r realPG) RemoveVolume(ctx context.Context, name string) error {
 	return r.eng.RemoveVolume(ctx, name)
+}
+
+func (r realPG) DataDirState(ctx context.Context, image, dir string) (backup.DirState, error) {
+	return backup.DataDirState(ctx, r.eng, image, dir)
+}
+
+func (r realPG) FreshDataDir(ctx context.Context, image, dir, like, note string) error {
+	return backup.FreshDataDir(ctx, r.eng, image, dir, like, note)
+}
+
+func (r realPG) RemoveDataDir(ctx context.Context, image, dir string) error {
+	return backup.RemoveDataDir(ctx, r.eng, image, dir)
 }
 
 func (r realPG) StartServer(ctx context.Context, spec dockerx.ScratchSpec) (string, func(context.Context) error, error) {

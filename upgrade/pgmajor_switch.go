@@ -22,7 +22,7 @@ func (s *pgSwitchStep) Info() steps.StepInfo {
 	return steps.StepInfo{
 		// "config": the files change here (resume and rollback read it so).
 		ID: id(s.m.hopID(), "config"), Hop: s.m.hopID(), Name: "Switch the database to PostgreSQL " + strconv.Itoa(s.m.ToMajor),
-		Explain: fmt.Sprintf("Writes the edit you approved (the database service's image and its new volume), starts the database service with docker compose, and checks that it runs PostgreSQL %d on the copy the previous step proved (every table's row count). From here a failure rolls back: the files go back to the old image and volume, and the old server starts on its untouched data.", s.m.ToMajor),
+		Explain: fmt.Sprintf("Writes the edit you approved (the database service's image and its new volume or directory), starts the database service with docker compose, and checks that it runs PostgreSQL %d on the copy the previous step proved (every table's row count). From here a failure rolls back: the files go back to the old image and volume (or directory), and the old server starts on its untouched data.", s.m.ToMajor),
 		Touches: append([]string{s.env.EnvPath()}, s.env.Project.Files...),
 	}
 }
@@ -56,7 +56,12 @@ func (s *pgSwitchStep) Run(ctx context.Context, sink steps.Sink) error {
 		if err := envfile.WriteAtomic(e.EnvPath(), w.envNext, 0o600); err != nil {
 			return err
 		}
-		sink.Log(fmt.Sprintf("✓ %s=%s in %s", w.imageVar, w.newImage, e.EnvPath()))
+		if w.imageVar != "" && w.oldImage != w.newImage {
+			sink.Log(fmt.Sprintf("✓ %s=%s in %s", w.imageVar, w.imageVal, e.EnvPath()))
+		}
+		if w.dirVar != "" && w.oldVolume != w.newVolume {
+			sink.Log(fmt.Sprintf("✓ %s=%s in %s", w.dirVar, w.newVolume, e.EnvPath()))
+		}
 	}
 	for _, f := range sortedKeys(w.next) {
 		mode := os.FileMode(0o644)

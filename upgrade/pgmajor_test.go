@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,7 @@ type fakePG struct {
 
 	mu       sync.Mutex
 	volumes  map[string]map[string]string
+	dirs     map[string]backup.DirState
 	switched bool // the database service runs the new image
 	// newMajor is what the new image runs; compareErr fails CompareServer
 	// on the server named ("pg-new" or "db").
@@ -63,8 +65,44 @@ func (p *fakePG) RemoveVolume(_ context.Context, name string) error {
 	return nil
 }
 
+func (p *fakePG) DataDirState(_ context.Context, _, dir string) (backup.DirState, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st, ok := p.dirs[dir]; ok {
+		return st, nil
+	}
+	return backup.DirAbsent, nil
+}
+
+func (p *fakePG) FreshDataDir(_ context.Context, image, dir, _, _ string) error {
+	p.log.add("pg fresh dir " + dir + " by " + image)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dirs[dir] == backup.DirForeign {
+		return errors.New(dir + " is someone's")
+	}
+	if p.dirs == nil {
+		p.dirs = map[string]backup.DirState{}
+	}
+	p.dirs[dir] = backup.DirOurs
+	return nil
+}
+
+func (p *fakePG) RemoveDataDir(_ context.Context, _, dir string) error {
+	p.log.add("pg remove dir " + dir)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.dirs, dir)
+	p.removed = append(p.removed, dir)
+	return nil
+}
+
 func (p *fakePG) StartServer(_ context.Context, spec dockerx.ScratchSpec) (string, func(context.Context) error, error) {
-	p.log.add("pg start " + spec.Image + " on " + spec.Volume + " at " + spec.DataDir + " env " + strings.Join(spec.Env, ","))
+	on := spec.Volume
+	if spec.BindDir != "" {
+		on = "dir " + spec.BindDir
+	}
+	p.log.add("pg start " + spec.Image + " on " + on + " at " + spec.DataDir + " env " + strings.Join(spec.Env, ","))
 	return "pg-new", func(context.Context) error { p.log.add("pg remove server"); return nil }, nil
 }
 
@@ -403,10 +441,17 @@ func TestPGLayoutRefuses(t *testing.T) {
 	f, _ := pgHop(t)
 	det := f.det.fn()
 	c := det.Containers["db"]
-	c.Mounts = []dockerx.Mount{{Type: "bind", Source: filepath.Join(f.env.Dir(), "pg"), Destination: "/var/lib/postgresql/data"}}
+	c.Mounts = []dockerx.Mount{{Type: "tmpfs", Destination: "/var/lib/postgresql/data"}}
 	det.Containers["db"] = c
 	_, err := f.env.pgLayoutOf(det)
-	wantErr(t, err, "bind mount", "Nothing was changed")
+	wantErr(t, err, "tmpfs mount", "Nothing was changed")
+	// A directory of the host is a place for the new major's next to it.
+	dir := filepath.Join(f.env.Dir(), "pg")
+	c.Mounts = []dockerx.Mount{{Type: "bind", Source: dir, Destination: "/var/lib/postgresql/data"}}
+	det.Containers["db"] = c
+	if l, err := f.env.pgLayoutOf(det); err != nil || l.bindDir != dir || l.volume != "" {
+		t.Fatalf("layout %+v, %v", l, err)
+	}
 	c.Mounts = nil
 	det.Containers["db"] = c
 	_, err = f.env.pgLayoutOf(det)

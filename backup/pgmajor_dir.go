@@ -107,6 +107,7 @@ func RemoveDataDir(ctx context.Context, eng *dockerx.Engine, image, dir string) 
 		return nil
 	case DirOurs:
 		return dirHelper(ctx, eng, image, dir, `rm -rf "$1"; rm -f "$2"`, "pg-major-dir-remove")
+	case DirEmpty, DirForeign:
 	}
 	return fmt.Errorf("%s was not made by upshift: left as it is", dir)
 }

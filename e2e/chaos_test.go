@@ -25,7 +25,10 @@ import (
 // lost without being reported. Every trial prints its seed; replay one
 // with UPSHIFT_CHAOS_SEED=N UPSHIFT_CHAOS_TRIALS=1. CI runs a few trials;
 // UPSHIFT_CHAOS_TRIALS=60 is a campaign; UPSHIFT_CHAOS_FAILING=1 runs only
-// the failing upgrade (faults during the rollback).
+// the failing upgrade (faults during the rollback), UPSHIFT_CHAOS_PGHOP=1
+// only the path through a PostgreSQL major hop (2.0.0 → 3.0.0 through 2.1.0
+// and PostgreSQL 15 → 17: faults during the dump, the copy into the new
+// server, the switch of the compose file, and 3.0.0).
 func TestChaos(t *testing.T) {
 	trials := 2
 	if n, err := strconv.Atoi(os.Getenv("UPSHIFT_CHAOS_TRIALS")); err == nil && n > 0 {
@@ -48,11 +51,17 @@ type chaosFault struct {
 	// failing: the run is 2.0.0 → 2.1.0, whose migration fails on the
 	// demo's data, so the fault often lands in the automatic rollback.
 	failing bool
+	// pgHop: the run is 2.0.0 → 3.0.0, through 2.1.0 (the duplicate notes
+	// deleted first) and PostgreSQL 15 → 17.
+	pgHop bool
 }
 
 func (f chaosFault) String() string {
 	run := "1.0.0 → 2.0.0"
-	if f.failing {
+	switch {
+	case f.pgHop:
+		run = "2.0.0 → 3.0.0 (through PostgreSQL 15 → 17)"
+	case f.failing:
 		run = "2.0.0 → 2.1.0 (fails, rolls back)"
 	}
 	return fmt.Sprintf("%s: %s after %s, then resume %s", run, f.signal, f.after.Round(time.Millisecond), strings.Join(f.resume, " "))
@@ -68,7 +77,15 @@ func chaosTrial(t *testing.T, seed int64) {
 		resume:  modes[rng.IntN(len(modes))],
 		failing: rng.IntN(3) == 0 || os.Getenv("UPSHIFT_CHAOS_FAILING") == "1",
 	}
-	if fault.failing {
+	if os.Getenv("UPSHIFT_CHAOS_PGHOP") == "1" {
+		fault.failing, fault.pgHop = false, true
+	}
+	switch {
+	case fault.pgHop:
+		// Two app hops and a PostgreSQL hop, each with its backup and
+		// rehearsal: about a minute and a half.
+		fault.after = time.Duration(500+rng.IntN(80_000)) * time.Millisecond
+	case fault.failing:
 		// That run fails in its migration within seconds and rolls back:
 		// aim at the migration and the rollback.
 		fault.after = time.Duration(500+rng.IntN(6_500)) * time.Millisecond
@@ -76,14 +93,29 @@ func chaosTrial(t *testing.T, seed int64) {
 	t.Logf("seed %d: %s", seed, fault)
 
 	from, to := "1.0.0", "2.0.0"
-	if fault.failing {
+	switch {
+	case fault.pgHop:
+		from, to = "2.0.0", "3.0.0"
+		testenv.RequireImage(t, testenv.PostgresImageMajor(17))
+	case fault.failing:
 		from, to = "2.0.0", "2.1.0"
 	}
 	s := testenv.StartDemo(t, from)
+	var oldVol string
+	if fault.pgHop {
+		oldVol = dbVolume(t, s)
+		dropVolumesAtEnd(t, s, oldVol)
+		if out, err := s.PSQL(`DELETE FROM notes a USING notes b WHERE a.id > b.id AND a.body = b.body`); err != nil {
+			t.Fatalf("the 2.1.0 note's DELETE: %v %s", err, out)
+		}
+	}
 	acked := followService(t, s.Project, "worker")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	args := []string{"upgrade", "--to", to, "--yes", "--json"}
+	if fault.pgHop {
+		args = append(args, "--postgres-image", testenv.PostgresImageMajor(17))
+	}
 	if fault.failing {
 		// The rehearsal would stop it before the downtime: aim at the
 		// migration and the rollback.
@@ -128,6 +160,36 @@ func chaosTrial(t *testing.T, seed int64) {
 	if v, _ := s.APIVersion(); fault.failing && v == "2.1.0" {
 		t.Errorf("2.1.0 cannot migrate on this data, yet it runs")
 	}
+	if fault.pgHop {
+		checkChaosPostgres(t, s, oldVol)
+	}
+}
+
+// checkChaosPostgres: after a fault in a path through PostgreSQL 15 → 17,
+// the server runs the major the .env names, on the volume that goes with it
+// (the old one for 15), 3.0.0 only on 17, and the old volume is still there.
+func checkChaosPostgres(t *testing.T, s *testenv.Stack, oldVol string) {
+	t.Helper()
+	num := serverVersionNum(t, s)
+	image, vol := s.Env("POSTGRES_IMAGE"), dbVolume(t, s)
+	want15 := image == testenv.PostgresImageMajor(15)
+	switch {
+	case want15 && !strings.HasPrefix(num, "15"):
+		t.Errorf(".env names %s, the server is %s", image, num)
+	case !want15 && !strings.HasPrefix(num, "17"):
+		t.Errorf(".env names %s, the server is %s", image, num)
+	case strings.HasPrefix(num, "15") && vol != oldVol:
+		t.Errorf("PostgreSQL 15 runs on volume %q, not on the old %q", vol, oldVol)
+	case strings.HasPrefix(num, "17") && vol == oldVol:
+		t.Errorf("PostgreSQL 17 runs on the old volume %q", vol)
+	}
+	if v, _ := s.APIVersion(); v == "3.0.0" && !strings.HasPrefix(num, "17") {
+		t.Errorf("3.0.0 runs on PostgreSQL %s", num)
+	}
+	if out, err := testenv.Docker("volume", "inspect", "--format", "{{.Name}}", oldVol); err != nil {
+		t.Errorf("the old volume %s is gone: %v %s", oldVol, err, out)
+	}
+	t.Logf("end: PostgreSQL %s on %s", num, vol)
 }
 
 // checkChaosEnd checks from outside upshift: the stack is healthy at a
@@ -168,7 +230,11 @@ func checkChaosEnd(t *testing.T, s *testenv.Stack, workerLog, reports, target st
 	case h.Outcome == "rolled_back" && v == target:
 		t.Errorf("history says rolled back, but the api runs %s", target)
 	}
-	if out, err := s.Run("plan", "--to", "2.1.0"); err != nil {
+	next := []string{"plan", "--to", "2.1.0"}
+	if target == "3.0.0" {
+		next = []string{"plan", "--to", target, "--postgres-image", testenv.PostgresImageMajor(17)}
+	}
+	if out, err := s.Run(next...); err != nil {
 		t.Errorf("the next plan fails: %v\n%s", err, out)
 	}
 	rows, err := s.PSQL("SELECT id FROM notes")

@@ -108,7 +108,7 @@ func (e *Env) pgLayoutOf(det *detect.Result) (pgLayout, error) {
 	}
 	switch {
 	case best.Destination == "":
-		return pgLayout{}, fmt.Errorf("the %s container keeps its data directory %s in no volume: its data would be lost with the container. Nothing was changed. Fix: mount a named volume there first", svc, pgdata)
+		return pgLayout{}, fmt.Errorf("the %s container keeps its data directory %s in no volume: its data would be lost with the container. Nothing was changed. Fix: mount a named volume or a directory there first", svc, pgdata)
 	case best.Type == "bind" && path.IsAbs(best.Source) && path.Clean(best.Source) != "/":
 		l.bindDir = path.Clean(best.Source)
 	case best.Type != "volume" || best.Name == "":
@@ -279,7 +279,7 @@ type pgReviewStep struct {
 func (s *pgReviewStep) Info() steps.StepInfo {
 	return steps.StepInfo{
 		ID: id(s.m.hopID(), "review"), Hop: s.m.hopID(), Name: "Review the switch to PostgreSQL " + strconv.Itoa(s.m.ToMajor),
-		Explain: "Shows how the database service will be pointed at the new server once its copy of the data is proven: the image (in the compose file, or the .env variable it comes from) and a new named volume, declared next to the old one. Nothing is written now; the old volume is never changed, so a rollback is switching back.",
+		Explain: "Shows how the database service will be pointed at the new server once its copy of the data is proven: the image (in the compose file, or the .env variable it comes from) and a new named volume declared next to the old one (or, for data kept in a directory of the host, a new directory next to it). Nothing is written now; the old volume or directory is never changed, so a rollback is switching back.",
 		Confirm: true,
 		Touches: append([]string{s.env.EnvPath()}, s.env.Project.Files...),
 	}

@@ -102,7 +102,11 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 				default:
 					_, _ = fmt.Fprintf(w, "the run stopped right after %s was verified: the stack runs %s, the last good version. Nothing to roll back (--rollback-to start goes back to %s).\n", r.NothingToUndo, r.NothingToUndo, st.Info.From)
 				}
+				seen := len(r.Notices)
 				res, err := sess.Settle(st, r)
+				for _, n := range r.Notices[seen:] {
+					_, _ = fmt.Fprintln(w, n)
+				}
 				if err == nil && f.jsonOut {
 					err = render.ResultJSON(cmd.OutOrStdout(), res)
 				}

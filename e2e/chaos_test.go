@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,13 +53,17 @@ type chaosFault struct {
 	// demo's data, so the fault often lands in the automatic rollback.
 	failing bool
 	// pgHop: the run is 2.0.0 → 3.0.0, through 2.1.0 (the duplicate notes
-	// deleted first) and PostgreSQL 15 → 17.
-	pgHop bool
+	// deleted first) and PostgreSQL 15 → 17; onDir: with the database in
+	// a directory of the host named by a .env variable (Mattermost's
+	// layout) instead of a named volume.
+	pgHop, onDir bool
 }
 
 func (f chaosFault) String() string {
 	run := "1.0.0 → 2.0.0"
 	switch {
+	case f.pgHop && f.onDir:
+		run = "2.0.0 → 3.0.0 (through PostgreSQL 15 → 17, the data in a directory of the host)"
 	case f.pgHop:
 		run = "2.0.0 → 3.0.0 (through PostgreSQL 15 → 17)"
 	case f.failing:
@@ -79,6 +84,7 @@ func chaosTrial(t *testing.T, seed int64) {
 	}
 	if os.Getenv("UPSHIFT_CHAOS_PGHOP") == "1" {
 		fault.failing, fault.pgHop = false, true
+		fault.onDir = rng.IntN(2) == 0
 	}
 	switch {
 	case fault.pgHop:
@@ -101,10 +107,13 @@ func chaosTrial(t *testing.T, seed int64) {
 		from, to = "2.0.0", "2.1.0"
 	}
 	s := testenv.StartDemo(t, from)
-	var oldVol string
+	var oldVol, oldDir string
 	if fault.pgHop {
 		oldVol = dbVolume(t, s)
 		dropVolumesAtEnd(t, s, oldVol)
+		if fault.onDir {
+			oldDir = onHostDir(t, s, oldVol)
+		}
 		if out, err := s.PSQL(`DELETE FROM notes a USING notes b WHERE a.id > b.id AND a.body = b.body`); err != nil {
 			t.Fatalf("the 2.1.0 note's DELETE: %v %s", err, out)
 		}
@@ -161,35 +170,44 @@ func chaosTrial(t *testing.T, seed int64) {
 		t.Errorf("2.1.0 cannot migrate on this data, yet it runs")
 	}
 	if fault.pgHop {
-		checkChaosPostgres(t, s, oldVol)
+		checkChaosPostgres(t, s, oldVol, oldDir)
 	}
 }
 
 // checkChaosPostgres: after a fault in a path through PostgreSQL 15 → 17,
-// the server runs the major the .env names, on the volume that goes with it
-// (the old one for 15), 3.0.0 only on 17, and the old volume is still there.
-func checkChaosPostgres(t *testing.T, s *testenv.Stack, oldVol string) {
+// the server runs the major the .env names, on the volume (or directory,
+// when oldDir is set) that goes with it (the old one for 15), 3.0.0 only
+// on 17, and the old volume or directory is still there.
+func checkChaosPostgres(t *testing.T, s *testenv.Stack, oldVol, oldDir string) {
 	t.Helper()
 	num := serverVersionNum(t, s)
-	image, vol := s.Env("POSTGRES_IMAGE"), dbVolume(t, s)
+	image := s.Env("POSTGRES_IMAGE")
+	old, on := oldVol, dbVolume(t, s)
+	if oldDir != "" {
+		old, on = "bind "+oldDir, dbMount(t, s)
+	}
 	want15 := image == testenv.PostgresImageMajor(15)
 	switch {
 	case want15 && !strings.HasPrefix(num, "15"):
 		t.Errorf(".env names %s, the server is %s", image, num)
 	case !want15 && !strings.HasPrefix(num, "17"):
 		t.Errorf(".env names %s, the server is %s", image, num)
-	case strings.HasPrefix(num, "15") && vol != oldVol:
-		t.Errorf("PostgreSQL 15 runs on volume %q, not on the old %q", vol, oldVol)
-	case strings.HasPrefix(num, "17") && vol == oldVol:
-		t.Errorf("PostgreSQL 17 runs on the old volume %q", vol)
+	case strings.HasPrefix(num, "15") && on != old:
+		t.Errorf("PostgreSQL 15 runs on %q, not on the old %q", on, old)
+	case strings.HasPrefix(num, "17") && on != old+"-pg17":
+		t.Errorf("PostgreSQL 17 runs on %q, not on %q", on, old+"-pg17")
 	}
 	if v, _ := s.APIVersion(); v == "3.0.0" && !strings.HasPrefix(num, "17") {
 		t.Errorf("3.0.0 runs on PostgreSQL %s", num)
 	}
-	if out, err := testenv.Docker("volume", "inspect", "--format", "{{.Name}}", oldVol); err != nil {
+	if oldDir != "" {
+		if b, err := os.ReadFile(filepath.Join(oldDir, "PG_VERSION")); err != nil || strings.TrimSpace(string(b)) != "15" {
+			t.Errorf("the old directory's PG_VERSION: %q %v", b, err)
+		}
+	} else if out, err := testenv.Docker("volume", "inspect", "--format", "{{.Name}}", oldVol); err != nil {
 		t.Errorf("the old volume %s is gone: %v %s", oldVol, err, out)
 	}
-	t.Logf("end: PostgreSQL %s on %s", num, vol)
+	t.Logf("end: PostgreSQL %s on %s", num, on)
 }
 
 // checkChaosEnd checks from outside upshift: the stack is healthy at a

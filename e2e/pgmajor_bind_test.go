@@ -33,48 +33,13 @@ func TestPostgresMajorHopBindMount(t *testing.T) {
 	oldVol := dbVolume(t, s)
 	dropVolumesAtEnd(t, s, oldVol)
 
-	// Onto a directory of the host, by a .env variable.
-	oldDir := filepath.Join(s.Dir, "volumes", "db", "data")
-	if err := os.MkdirAll(oldDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// The server's files belong to its uid: removed by a container.
-		_, _ = testenv.Docker("run", "--rm", "-u", "0", "--network", "none", "-v", filepath.Join(s.Dir, "volumes")+":/v", "--entrypoint", "/bin/sh", testenv.PostgresImage(), "-c", "rm -rf /v/db")
-	})
-	if out, err := s.Compose("stop"); err != nil {
-		t.Fatalf("stop: %v\n%s", err, out)
-	}
-	if out, err := testenv.Docker("run", "--rm", "-u", "0", "--network", "none", "-v", oldVol+":/from", "-v", oldDir+":/to", "--entrypoint", "/bin/sh", testenv.PostgresImage(), "-c", "cp -a /from/. /to/"); err != nil {
-		t.Fatalf("copy the data directory: %v\n%s", err, out)
-	}
+	oldDir := onHostDir(t, s, oldVol)
 	composePath := filepath.Join(s.Dir, "compose.yaml")
 	compose, err := os.ReadFile(composePath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const volLine = "      - db-data:/var/lib/postgresql/data"
-	if !strings.Contains(string(compose), volLine) {
-		t.Fatalf("the demo's compose file has no %q line any more:\n%s", volLine, compose)
-	}
-	compose = []byte(strings.Replace(string(compose), volLine, "      - ${PG_DATA_PATH}:/var/lib/postgresql/data # my data", 1))
-	if err := os.WriteFile(composePath, compose, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s.SetEnv("PG_DATA_PATH", "./volumes/db/data")
-	if out, err := s.Compose("up", "-d", "--wait"); err != nil {
-		t.Fatalf("up on the directory: %v\n%s", err, out)
-	}
-	dbSource := func() string {
-		out, err := testenv.Docker("inspect", "--format", `{{range .Mounts}}{{if eq .Destination "/var/lib/postgresql/data"}}{{.Type}} {{.Source}}{{end}}{{end}}`, s.Container("db"))
-		if err != nil {
-			t.Fatalf("inspect db: %v\n%s", err, out)
-		}
-		return strings.TrimSpace(out)
-	}
-	if got := dbSource(); got != "bind "+oldDir {
-		t.Fatalf("the db runs on %q, want the directory %s", got, oldDir)
-	}
+	dbSource := func() string { return dbMount(t, s) }
 	if _, err := s.PSQL(`INSERT INTO notes (body, word_count, owner) VALUES ('dup', 1, 'a'), ('dup', 1, 'b')`); err != nil {
 		t.Fatal(err)
 	}
@@ -168,4 +133,57 @@ func TestPostgresMajorHopBindMount(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(newDir), ".upshift-made-data-pg17")); err != nil {
 		t.Fatalf("no marker next to the new directory: %v", err)
 	}
+}
+
+// onHostDir moves the demo's database from its named volume onto the
+// directory volumes/db/data of the stack, named in the compose file by the
+// .env variable PG_DATA_PATH (Mattermost's layout), and returns the
+// directory; the test's end removes it.
+func onHostDir(t *testing.T, s *testenv.Stack, oldVol string) string {
+	t.Helper()
+	oldDir := filepath.Join(s.Dir, "volumes", "db", "data")
+	if err := os.MkdirAll(oldDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// The server's files belong to its uid: removed by a container.
+		_, _ = testenv.Docker("run", "--rm", "-u", "0", "--network", "none", "-v", filepath.Join(s.Dir, "volumes")+":/v", "--entrypoint", "/bin/sh", testenv.PostgresImage(), "-c", "rm -rf /v/db")
+	})
+	if out, err := s.Compose("stop"); err != nil {
+		t.Fatalf("stop: %v\n%s", err, out)
+	}
+	if out, err := testenv.Docker("run", "--rm", "-u", "0", "--network", "none", "-v", oldVol+":/from", "-v", oldDir+":/to", "--entrypoint", "/bin/sh", testenv.PostgresImage(), "-c", "cp -a /from/. /to/"); err != nil {
+		t.Fatalf("copy the data directory: %v\n%s", err, out)
+	}
+	composePath := filepath.Join(s.Dir, "compose.yaml")
+	compose, err := os.ReadFile(composePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const volLine = "      - db-data:/var/lib/postgresql/data"
+	if !strings.Contains(string(compose), volLine) {
+		t.Fatalf("the demo's compose file has no %q line any more:\n%s", volLine, compose)
+	}
+	compose = []byte(strings.Replace(string(compose), volLine, "      - ${PG_DATA_PATH}:/var/lib/postgresql/data # my data", 1))
+	if err := os.WriteFile(composePath, compose, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.SetEnv("PG_DATA_PATH", "./volumes/db/data")
+	if out, err := s.Compose("up", "-d", "--wait"); err != nil {
+		t.Fatalf("up on the directory: %v\n%s", err, out)
+	}
+	if got := dbMount(t, s); got != "bind "+oldDir {
+		t.Fatalf("the db runs on %q, want the directory %s", got, oldDir)
+	}
+	return oldDir
+}
+
+// dbMount is "TYPE SOURCE" of the db container's data directory mount.
+func dbMount(t *testing.T, s *testenv.Stack) string {
+	t.Helper()
+	out, err := testenv.Docker("inspect", "--format", `{{range .Mounts}}{{if eq .Destination "/var/lib/postgresql/data"}}{{.Type}} {{.Source}}{{end}}{{end}}`, s.Container("db"))
+	if err != nil {
+		t.Fatalf("inspect db: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(out)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -271,6 +272,8 @@ func (s *Session) Settle(st *steps.RunState, r *Resumed) (steps.Result, error) {
 	if r.Env != nil {
 		// A base backup the killed run unpacked next to the data directory.
 		r.Env.Unstage(context.Background(), res)
+		// A PostgreSQL hop's new volume or directory, never switched to.
+		r.Env.DropUnswitchedPG(context.Background(), preparedMajors(st), func(l string) { r.Notices = append(r.Notices, l) })
 	}
 	jour.Note("resume: nothing to roll back")
 	jour.Event(steps.Event{Kind: steps.EventDone, Time: time.Now(), Result: &res})
@@ -278,6 +281,22 @@ func (s *Session) Settle(st *steps.RunState, r *Resumed) (steps.Result, error) {
 		return res, fmt.Errorf("close the journal of run %s: %w", st.Info.ID, err)
 	}
 	return res, nil
+}
+
+// preparedMajors are the majors of the PostgreSQL hops whose new server
+// the run began to prepare.
+func preparedMajors(st *steps.RunState) []int {
+	var out []int
+	for _, id := range st.Started {
+		hop, step, _ := strings.Cut(id, "/")
+		if step != "prepare" || !upgrade.IsPostgresHop(hop) {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimPrefix(hop, "postgresql-")); err == nil && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // stopped reports whether the writers were stopped by the run and not

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 
 	"github.com/seed-e7a9fb3b/upshift/backup"
 	"github.com/seed-e7a9fb3b/upshift/dockerx"
@@ -87,4 +88,62 @@ func (e *Env) checkPlace(ctx context.Context, p pgPlace, need int64, sink steps.
 	}
 	sink.Log(fmt.Sprintf("✓ free space for a second data directory of about %s in %s", human.Bytes(need), root))
 	return nil
+}
+
+// DropUnswitchedPG removes what a killed run's PostgreSQL hops to majors
+// prepared and never switched to: the new volume or directory next to the
+// one the database service runs on, when upshift made it (its label or
+// marker says so) and nothing runs on it. Scratch servers must be gone
+// first (CleanupScratch).
+func (e *Env) DropUnswitchedPG(ctx context.Context, majors []int, log func(string)) {
+	if e.PG == nil || len(majors) == 0 {
+		return
+	}
+	det, err := e.detectNow(ctx)
+	if err != nil {
+		return
+	}
+	l, err := e.pgLayoutOf(det)
+	if err != nil {
+		return
+	}
+	// Files that name the new place were switched (or are being): never
+	// touch what they point at.
+	var files []byte
+	for _, f := range append([]string{e.EnvPath()}, e.Project.Files...) {
+		b, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			return
+		}
+		files = append(files, b...)
+	}
+	for _, n := range majors {
+		suffix := "-pg" + strconv.Itoa(n)
+		if strings.Contains(string(files), suffix) {
+			continue
+		}
+		switch {
+		case l.bindDir != "" && !strings.HasSuffix(l.bindDir, suffix):
+			dir := l.bindDir + suffix
+			if st, err := e.PG.DataDirState(ctx, l.container.Image, dir); err != nil || st != backup.DirOurs {
+				continue
+			}
+			if err := e.PG.RemoveDataDir(ctx, l.container.Image, dir); err != nil {
+				log("• could not remove " + dir + ", prepared by the interrupted run for PostgreSQL " + strconv.Itoa(n) + ": " + err.Error())
+				continue
+			}
+			log("• removed " + dir + ": the interrupted run prepared it for PostgreSQL " + strconv.Itoa(n) + " and never switched to it")
+		case l.volume != "" && !strings.HasSuffix(l.volume, suffix):
+			vol := l.volume + suffix
+			labels, ok, err := e.PG.VolumeLabels(ctx, vol)
+			if err != nil || !ok || labels[dockerx.LabelPGMajor] != strconv.Itoa(n) || labels[dockerx.LabelComposeProject] != e.Project.Name {
+				continue
+			}
+			if err := e.PG.RemoveVolume(ctx, vol); err != nil {
+				log("• could not remove the volume " + vol + ", prepared by the interrupted run for PostgreSQL " + strconv.Itoa(n) + ": " + err.Error())
+				continue
+			}
+			log("• removed the volume " + vol + ": the interrupted run prepared it for PostgreSQL " + strconv.Itoa(n) + " and never switched to it")
+		}
+	}
 }

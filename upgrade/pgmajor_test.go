@@ -457,3 +457,54 @@ func TestPGLayoutRefuses(t *testing.T) {
 	_, err = f.env.pgLayoutOf(det)
 	wantErr(t, err, "in no volume")
 }
+
+// TestDropUnswitchedPG: what a killed run prepared for PostgreSQL 17 and
+// never switched to goes (its volume, labelled upshift's for this project;
+// or its directory, marked upshift's); a volume of that name that is not
+// upshift's stays, and nothing goes once the files name the new place.
+func TestDropUnswitchedPG(t *testing.T) {
+	f, pg := pgHop(t)
+	var logs []string
+	log := func(l string) { logs = append(logs, l) }
+	project := f.env.Project.Name
+	ours := map[string]string{dockerx.LabelPGMajor: "17", dockerx.LabelComposeProject: project}
+	pg.volumes = map[string]map[string]string{"proj_db-data-pg17": ours}
+	f.env.DropUnswitchedPG(context.Background(), []int{17}, log)
+	if _, ok := pg.volumes["proj_db-data-pg17"]; ok || len(logs) != 1 || !strings.Contains(logs[0], "never switched to it") {
+		t.Fatalf("our unswitched volume: volumes %v, log %q", pg.volumes, logs)
+	}
+
+	pg.volumes = map[string]map[string]string{"proj_db-data-pg17": {dockerx.LabelComposeProject: project}}
+	f.env.DropUnswitchedPG(context.Background(), []int{17}, log)
+	if _, ok := pg.volumes["proj_db-data-pg17"]; !ok {
+		t.Fatal("a volume upshift did not make for the hop was removed")
+	}
+
+	pg.volumes = map[string]map[string]string{"proj_db-data-pg17": ours}
+	writeFile(t, f.env.EnvPath(), "APP_VERSION=1.0.0\nPOSTGRES_IMAGE=postgres:17-alpine\nDATA=db-data-pg17\n")
+	f.env.DropUnswitchedPG(context.Background(), []int{17}, log)
+	if _, ok := pg.volumes["proj_db-data-pg17"]; !ok {
+		t.Fatal("a volume the files name was removed")
+	}
+
+	// A directory of the host.
+	writeFile(t, f.env.EnvPath(), "APP_VERSION=1.0.0\nPOSTGRES_IMAGE=postgres:15-alpine\n")
+	det := f.det.fn
+	f.det.fn = func() *detect.Result {
+		d := det()
+		c := d.Containers["db"]
+		c.Mounts = []dockerx.Mount{{Type: "bind", Source: "/srv/app/volumes/db/data", Destination: "/var/lib/postgresql/data"}}
+		d.Containers["db"] = c
+		return d
+	}
+	pg.dirs = map[string]backup.DirState{"/srv/app/volumes/db/data-pg17": backup.DirOurs}
+	f.env.DropUnswitchedPG(context.Background(), []int{17}, log)
+	if _, ok := pg.dirs["/srv/app/volumes/db/data-pg17"]; ok {
+		t.Fatalf("our unswitched directory stays: %v", pg.dirs)
+	}
+	pg.dirs = map[string]backup.DirState{"/srv/app/volumes/db/data-pg17": backup.DirForeign}
+	f.env.DropUnswitchedPG(context.Background(), []int{17}, log)
+	if _, ok := pg.dirs["/srv/app/volumes/db/data-pg17"]; !ok {
+		t.Fatal("someone's directory was removed")
+	}
+}

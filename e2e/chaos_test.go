@@ -89,8 +89,8 @@ func chaosTrial(t *testing.T, seed int64) {
 	switch {
 	case fault.pgHop:
 		// Two app hops and a PostgreSQL hop, each with its backup and
-		// rehearsal: about a minute and a half.
-		fault.after = time.Duration(500+rng.IntN(80_000)) * time.Millisecond
+		// rehearsal: about 40 s on the demo's small database.
+		fault.after = time.Duration(500+rng.IntN(40_000)) * time.Millisecond
 	case fault.failing:
 		// That run fails in its migration within seconds and rolls back:
 		// aim at the migration and the rollback.

@@ -164,6 +164,10 @@ func chaosTrial(t *testing.T, seed int64) {
 		ro, _ := s.Run(append(args, "--json")...)
 		reports += ro
 		t.Logf("%s:\n%s", strings.Join(args, " "), tail(ro, 6))
+		if strings.Contains(ro, "the release notes or the profile changed since") {
+			// Nothing changed them here: the resume lost what the run knew.
+			t.Errorf("%s refused a path that did not change:\n%s", strings.Join(args, " "), tail(ro, 6))
+		}
 	}
 	checkChaosEnd(t, s, acked(), reports, to)
 	if v, _ := s.APIVersion(); fault.failing && v == "2.1.0" {

@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/internal/testenv"
 )
@@ -186,4 +190,73 @@ func dbMount(t *testing.T, s *testenv.Stack) string {
 		t.Fatalf("inspect db: %v\n%s", err, out)
 	}
 	return strings.TrimSpace(out)
+}
+
+// TestPostgresMajorHopKilledThenRetry: kill -9 while the PostgreSQL hop
+// copies the data (the app stopped), on a data directory of the host; a
+// plain `resume --retry --yes` (no --postgres-image: the journal keeps the
+// run's) finishes it: PostgreSQL 17 on the new directory, every row there,
+// the old directory untouched.
+func TestPostgresMajorHopKilledThenRetry(t *testing.T) {
+	t.Parallel()
+	testenv.RequireDocker(t)
+	testenv.RequireImage(t, testenv.PostgresImageMajor(17))
+	s := testenv.StartDemoAs(t, "pgkill", "2.0.0")
+	prof := pgHopProfile(t, s, "2.1.0")
+	quietWorker(t, s)
+	oldVol := dbVolume(t, s)
+	dropVolumesAtEnd(t, s, oldVol)
+	oldDir := onHostDir(t, s, oldVol)
+	if out, err := s.PSQL(`DELETE FROM notes a USING notes b WHERE a.id > b.id AND a.body = b.body`); err != nil {
+		t.Fatalf("the 2.1.0 note's DELETE: %v %s", err, out)
+	}
+	keep := map[string]string{"notes": "t.id::text || '|' || t.body || '|' || t.created_at::text"}
+	before := fingerprint(t, s.PSQL, keep)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.Bin, "upgrade", "--to", "2.1.0", "--yes", "--json", "--profile", prof,
+		"--postgres-image", testenv.PostgresImageMajor(17), "--restore-proof", "never")
+	cmd.Dir = s.Dir
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	started := false
+	for !started && sc.Scan() {
+		started = strings.Contains(sc.Text(), `"event":"step_started"`) && strings.Contains(sc.Text(), "postgresql-17/backup")
+	}
+	if !started {
+		t.Fatal("upgrade ended before the PostgreSQL hop's backup")
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if v, _ := s.APIVersion(); v != "" {
+		t.Logf("the api answers %q after the kill", v)
+	}
+
+	out, err := s.Run("resume", "--retry", "--yes", "--json")
+	if err != nil {
+		t.Fatalf("resume --retry: %v\n%s", err, out)
+	}
+	if res := lastResult(t, out); res.Outcome != "success" || res.Reached != "2.1.0" {
+		t.Fatalf("result %+v\n%s", res, out)
+	}
+	if v := serverVersionNum(t, s); !strings.HasPrefix(v, "17") {
+		t.Fatalf("after the resume the server is %s, want 17", v)
+	}
+	if got := dbMount(t, s); got != "bind "+oldDir+"-pg17" {
+		t.Fatalf("the db runs on %q", got)
+	}
+	if after := fingerprint(t, s.PSQL, keep); !maps.Equal(after, before) {
+		t.Fatalf("rows changed across the killed and resumed hop:\nbefore %v\nafter  %v", before, after)
+	}
+	if b, err := os.ReadFile(filepath.Join(oldDir, "PG_VERSION")); err != nil || strings.TrimSpace(string(b)) != "15" {
+		t.Fatalf("the old directory's PG_VERSION: %q %v", b, err)
+	}
 }

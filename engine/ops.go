@@ -11,6 +11,9 @@ import (
 
 // Upgrade runs a plan from its first step.
 func (s *Session) Upgrade(ctx context.Context, p *Planned, o RunOptions) (steps.Result, error) {
+	if h := p.Path.DBHop; h != nil {
+		o.dbHop = &steps.DBHop{Before: h.Before, Engine: h.Engine, From: h.From, FromMajor: h.FromMajor, ToMajor: h.ToMajor, Image: h.Image}
+	}
 	return s.Run(ctx, p.Env, p.Plan, 0, nil, hopVersions(p.Path), o)
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -153,9 +154,20 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 	if st.RollingBack {
 		return nil, fmt.Errorf("run %s was rolling back when it stopped, so the stack may be half-restored: going on with the upgrade from there is not safe. Nothing was changed. Finish the rollback with `upshift resume --rollback`", st.Info.ID)
 	}
+	// The run's PostgreSQL image, unless this resume names another.
+	s.opts.PostgresImage = cmp.Or(s.opts.PostgresImage, st.Info.PostgresImage)
+	if s.opts.PostgresMajor == 0 {
+		s.opts.PostgresMajor = st.Info.PostgresMajor
+	}
 	pl, err := s.planFrom(ctx, st.Info.From, st.Info.To, PlanOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("recompute the path of run %s: %w", st.Info.ID, err)
+	}
+	if h := st.Info.DBHop; h != nil && pl.Path.DBHop == nil && !slices.Equal(hopVersions(pl.Path), st.Info.Hops) {
+		// The run's PostgreSQL hop is done (the server runs the new major,
+		// so the path has none now) or cannot be planned without what the
+		// run was told: it is the journal's.
+		pl.Path.DBHop = &releases.DBHop{Before: h.Before, Engine: h.Engine, From: h.From, FromMajor: h.FromMajor, ToMajor: h.ToMajor, Image: h.Image}
 	}
 	if got := hopVersions(pl.Path); !slices.Equal(got, st.Info.Hops) {
 		return nil, fmt.Errorf("the path %s → %s is now %s, but the interrupted run went %s (the release notes or the profile changed since). Nothing was changed. Roll back with `upshift resume --rollback`, then plan again", st.Info.From, st.Info.To, strings.Join(got, " → "), strings.Join(st.Info.Hops, " → "))
@@ -176,8 +188,8 @@ func hopVersions(p releases.Path) []string {
 	out := make([]string, 0, len(p.Hops)+1)
 	for _, h := range p.Hops {
 		if d := p.DBHop; d != nil && d.Before == h.Version {
-			// The PostgreSQL hop, by its step prefix: a resume without the
-			// --postgres-image of the run sees another path and refuses.
+			// The PostgreSQL hop, by its step prefix (the journal keeps the
+			// run's --postgres-image for the resume's path).
 			out = append(out, upgrade.PostgresMajor{FromMajor: d.FromMajor, ToMajor: d.ToMajor}.HopID())
 		}
 		out = append(out, h.Version)

@@ -53,8 +53,9 @@ type RunOptions struct {
 	// OnHangup is called when the terminal goes away (SIGHUP). The run
 	// carries on whatever it returns: a hang-up never ends a run.
 	OnHangup func()
-	// kind and set are journaled so a resume knows what it resumes.
+	// kind, set and dbHop are journaled so a resume knows what it resumes.
 	kind, set string
+	dbHop     *steps.DBHop
 }
 
 // Run executes plan from step start under the stack's lock, journaled
@@ -80,6 +81,7 @@ func (s *Session) Run(ctx context.Context, env *upgrade.Env, plan *steps.Plan, s
 			Profile: env.Profile.Name, From: plan.From, To: plan.To, Hops: hops, Started: now,
 			PID: os.Getpid(), Upshift: s.opts.Upshift, BackupDir: env.BackupDir,
 			Kind: cmp.Or(o.kind, steps.KindUpgrade), Set: o.set,
+			PostgresImage: s.opts.PostgresImage, PostgresMajor: s.opts.PostgresMajor, DBHop: o.dbHop,
 		})
 	}
 	if err != nil {

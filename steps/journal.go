@@ -39,6 +39,25 @@ type RunInfo struct {
 	Kind string `json:"kind,omitempty"`
 	// Set is the backup set a restore run puts back.
 	Set string `json:"set,omitempty"`
+	// PostgresImage and PostgresMajor are the run's --postgres-image and
+	// --postgres-major: a resume computes the same path, its PostgreSQL
+	// hop included, without being told them again.
+	PostgresImage string `json:"postgres_image,omitempty"`
+	PostgresMajor int    `json:"postgres_major,omitempty"`
+	// DBHop is the run's PostgreSQL major hop as planned: once it is done
+	// the server runs the new major, and a path computed again has no such
+	// hop; a resume puts it back from here.
+	DBHop *DBHop `json:"db_hop,omitempty"`
+}
+
+// DBHop is a journaled PostgreSQL major hop, before app hop Before.
+type DBHop struct {
+	Before    string `json:"before"`
+	Engine    string `json:"engine,omitempty"`
+	From      string `json:"from,omitempty"`
+	FromMajor int    `json:"from_major"`
+	ToMajor   int    `json:"to_major"`
+	Image     string `json:"image"`
 }
 
 // Kinds of run.

@@ -43,7 +43,8 @@ type stackFlags struct {
 	// templates is --templates DIR: <version>/<file> compose and config
 	// templates used instead of the profile's sources (offline).
 	templates string
-	// rollbackTo is --rollback-to: last-good (default) or start.
+	// rollbackTo is --rollback-to: last-good or start; "" (not given) is
+	// last-good, or for a resume what its run was given.
 	rollbackTo string
 	// dockerContext is --context: the engine the SDK and every docker
 	// compose call use (through DOCKER_CONTEXT, which both read).
@@ -74,7 +75,7 @@ func (f *stackFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.acceptErrors, "accept-migration-errors", "", "with --yes: keep a new version whose migration logged an error matching this regexp and then started (otherwise such a hop is rolled back)")
 	fl.StringVar(&f.postgresImage, "postgres-image", "", "when a target needs a newer PostgreSQL than the server runs: the image of the new major (e.g. postgres:17-alpine); the plan gets a PostgreSQL upgrade hop instead of being blocked")
 	fl.IntVar(&f.postgresMajor, "postgres-major", 0, "with a PostgreSQL upgrade hop: the major to move to (default: the image's, else the smallest the path needs)")
-	fl.StringVar(&f.rollbackTo, "rollback-to", "last-good", "where a failed upgrade goes back to: last-good (the last verified version on the way: nothing written before its hop is lost) or start")
+	fl.StringVar(&f.rollbackTo, "rollback-to", "", "where a failed upgrade goes back to: last-good (the default: the last verified version on the way, nothing written before its hop is lost) or start; a resume goes where its run was told to")
 }
 
 func (f *stackFlags) stackOptions() detect.StackOptions {

@@ -70,6 +70,8 @@ type Resumed struct {
 // resumed run does exactly what the interrupted one would have, renames
 // included.
 func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice) (*Resumed, error) {
+	// Where the run was told to roll back to, unless this resume says.
+	s.opts.RollbackTo = cmp.Or(s.opts.RollbackTo, st.Info.RollbackTo)
 	env := s.NewEnv()
 	env.RestoreAgreements(st.Agreements)
 	if env.CleanupScratch != nil && s.Eng != nil {

@@ -82,6 +82,7 @@ func (s *Session) Run(ctx context.Context, env *upgrade.Env, plan *steps.Plan, s
 			PID: os.Getpid(), Upshift: s.opts.Upshift, BackupDir: env.BackupDir,
 			Kind: cmp.Or(o.kind, steps.KindUpgrade), Set: o.set,
 			PostgresImage: s.opts.PostgresImage, PostgresMajor: s.opts.PostgresMajor, DBHop: o.dbHop,
+			RollbackTo: string(env.RollbackTo),
 		})
 	}
 	if err != nil {

@@ -44,6 +44,9 @@ type RunInfo struct {
 	// hop included, without being told them again.
 	PostgresImage string `json:"postgres_image,omitempty"`
 	PostgresMajor int    `json:"postgres_major,omitempty"`
+	// RollbackTo is the run's --rollback-to (last-good or start), which
+	// its resume keeps unless told otherwise.
+	RollbackTo string `json:"rollback_to,omitempty"`
 	// DBHop is the run's PostgreSQL major hop as planned: once it is done
 	// the server runs the new major, and a path computed again has no such
 	// hop; a resume puts it back from here.

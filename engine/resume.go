@@ -70,9 +70,13 @@ type Resumed struct {
 // resumed run does exactly what the interrupted one would have, renames
 // included.
 func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice) (*Resumed, error) {
-	// Where the run was told to roll back to, unless this resume says.
+	// What the run was told (where to roll back to, the offline template
+	// directories), unless this resume says otherwise.
 	s.opts.RollbackTo = cmp.Or(s.opts.RollbackTo, st.Info.RollbackTo)
+	s.opts.Templates = cmp.Or(s.opts.Templates, st.Info.Templates)
+	s.opts.EnvTemplates = cmp.Or(s.opts.EnvTemplates, st.Info.EnvTemplates)
 	env := s.NewEnv()
+	env.BackupAfterStop, env.NoRehearsal = st.Info.BackupAfterStop, st.Info.NoRehearsal
 	env.RestoreAgreements(st.Agreements)
 	if env.CleanupScratch != nil && s.Eng != nil {
 		// The killed run may have left a scratch server (its owner is gone).
@@ -161,7 +165,7 @@ func (s *Session) Resume(ctx context.Context, st *steps.RunState, choice Choice)
 	if s.opts.PostgresMajor == 0 {
 		s.opts.PostgresMajor = st.Info.PostgresMajor
 	}
-	pl, err := s.planFrom(ctx, st.Info.From, st.Info.To, PlanOptions{})
+	pl, err := s.planFrom(ctx, st.Info.From, st.Info.To, PlanOptions{BackupAfterStop: st.Info.BackupAfterStop})
 	if err != nil {
 		return nil, fmt.Errorf("recompute the path of run %s: %w", st.Info.ID, err)
 	}

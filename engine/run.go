@@ -82,7 +82,8 @@ func (s *Session) Run(ctx context.Context, env *upgrade.Env, plan *steps.Plan, s
 			PID: os.Getpid(), Upshift: s.opts.Upshift, BackupDir: env.BackupDir,
 			Kind: cmp.Or(o.kind, steps.KindUpgrade), Set: o.set,
 			PostgresImage: s.opts.PostgresImage, PostgresMajor: s.opts.PostgresMajor, DBHop: o.dbHop,
-			RollbackTo: string(env.RollbackTo),
+			RollbackTo: string(env.RollbackTo), BackupAfterStop: env.BackupAfterStop, NoRehearsal: env.NoRehearsal,
+			Templates: s.opts.Templates, EnvTemplates: s.opts.EnvTemplates,
 		})
 	}
 	if err != nil {

@@ -45,8 +45,14 @@ type RunInfo struct {
 	PostgresImage string `json:"postgres_image,omitempty"`
 	PostgresMajor int    `json:"postgres_major,omitempty"`
 	// RollbackTo is the run's --rollback-to (last-good or start), which
-	// its resume keeps unless told otherwise.
-	RollbackTo string `json:"rollback_to,omitempty"`
+	// its resume keeps unless told otherwise; so are the other choices of
+	// the run: --backup-after-stop, --no-rehearsal, and the offline
+	// --templates and --env-templates directories.
+	RollbackTo      string `json:"rollback_to,omitempty"`
+	BackupAfterStop bool   `json:"backup_after_stop,omitempty"`
+	NoRehearsal     bool   `json:"no_rehearsal,omitempty"`
+	Templates       string `json:"templates,omitempty"`
+	EnvTemplates    string `json:"env_templates,omitempty"`
 	// DBHop is the run's PostgreSQL major hop as planned: once it is done
 	// the server runs the new major, and a path computed again has no such
 	// hop; a resume puts it back from here.

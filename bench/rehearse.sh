@@ -133,7 +133,7 @@ split() {
 	t1=$(at "$1" 'copying the base backup and the') t2=$(at "$1" 'scratch copy recovered')
 	[ -n "$t1" ] && [ -n "$t2" ] && printf '%.1f %s' "$(echo "$t2 - $t1" | bc)" "$(dur "$1")"
 }
-ratio() { printf '%.2f' "$(echo "$1 / $RESTORE" | bc -l)"; }
+ratio() { printf '%.2f' "$(echo "($1) / $RESTORE" | bc -l)"; }
 read -r copy mig <<<"$(split "$WORK/A.jsonl")" || true
 if [ -n "${mig:-}" ]; then
 	printf "A's rehearse step: %.1f s copying the base backup and the WAL into the scratch server (%sx pg_restore), %s s the migration (%sx)\n" "$copy" "$(ratio "$copy")" "$mig" "$(ratio "$mig")"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -142,7 +143,7 @@ func planPGSwitch(files []string, read func(string) ([]byte, error), envPath str
 			}
 			old = v
 		}
-		old = strings.TrimRight(old, "/")
+		old = cleanHostPath(old)
 		w.oldVolume, w.newVolume = old, old+suffix
 		if strings.HasSuffix(old, suffix) {
 			w.newVolume = old // pointed at the new directory already
@@ -287,6 +288,16 @@ func volumeSource(v *yaml.Node) (string, *yaml.Node) {
 	case yaml.DocumentNode, yaml.SequenceNode, yaml.AliasNode:
 	}
 	return "", nil
+}
+
+// cleanHostPath cleans a bind mount's path as compose reads it, keeping
+// the "./" that makes a relative path a path (not a volume name).
+func cleanHostPath(p string) string {
+	c := path.Clean(p)
+	if strings.HasPrefix(p, "./") && !strings.HasPrefix(c, "../") && c != "." {
+		return "./" + c
+	}
+	return c
 }
 
 // splitVolume splits a short-syntax volume entry "source:target[:mode]"

@@ -180,3 +180,14 @@ func TestPlanPGSwitchBindMounts(t *testing.T) {
 		}
 	})
 }
+
+func TestCleanHostPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"./volumes/db/data/": "./volumes/db/data", "./pgdata/.": "./pgdata", "./a/../pgdata": "./pgdata",
+		"../shared/db": "../shared/db", "/srv/db/": "/srv/db", "~/db": "~/db", "./x/../../db": "../db",
+	} {
+		if got := cleanHostPath(in); got != want {
+			t.Errorf("cleanHostPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

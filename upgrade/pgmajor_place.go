@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -40,6 +41,9 @@ func (e *Env) pgPlaceOf(l pgLayout, w *pgSwitch, m PostgresMajor) (pgPlace, erro
 	case !w.bind && l.bindDir != "":
 		return pgPlace{}, fmt.Errorf("the compose files keep the data directory %s in the volume %s, but the running database container has it in the host directory %s: the files changed since it started. Nothing was changed. Fix: docker compose up -d, then run upshift again", l.dataDir, w.oldVolume, l.bindDir)
 	case w.bind:
+		if err := e.sameHostDir(w.oldVolume, l.bindDir); err != nil {
+			return pgPlace{}, err
+		}
 		dir := l.bindDir
 		if !w.done {
 			dir += "-pg" + strconv.Itoa(m.ToMajor)
@@ -47,6 +51,29 @@ func (e *Env) pgPlaceOf(l pgLayout, w *pgSwitch, m PostgresMajor) (pgPlace, erro
 		return pgPlace{dir: dir, image: l.container.Image}, nil
 	}
 	return pgPlace{volume: e.pgVolumeName(w.newVolume)}, nil
+}
+
+// sameHostDir checks that the compose files' path of the data directory
+// (relative to the project directory) is the directory the database
+// container runs on, when both are on this machine: the new directory is
+// made next to the one, and the files will name the one next to the other.
+func (e *Env) sameHostDir(composePath, running string) error {
+	p := composePath
+	switch {
+	case strings.HasPrefix(p, "~"):
+		return nil
+	case !filepath.IsAbs(p):
+		if e.Dir() == "" {
+			return nil
+		}
+		p = filepath.Join(e.Dir(), p)
+	}
+	a, errA := filepath.EvalSymlinks(p)
+	b, errB := filepath.EvalSymlinks(running)
+	if errA != nil || errB != nil || a == b {
+		return nil // not both here (another engine's host), or the same
+	}
+	return fmt.Errorf("the compose files keep the data directory in %s (%s), but the database container runs on %s: the files changed since it started. Nothing was changed. Fix: docker compose up -d, then run upshift again", composePath, a, running)
 }
 
 // checkPlace is the preflight's look at the new place: one upshift did not

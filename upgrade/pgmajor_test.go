@@ -508,3 +508,28 @@ func TestDropUnswitchedPG(t *testing.T) {
 		t.Fatal("someone's directory was removed")
 	}
 }
+
+// TestSameHostDir: the compose files' path of a bind-mounted data
+// directory must be the directory the container runs on, when both are here.
+func TestSameHostDir(t *testing.T) {
+	f, _ := pgHop(t)
+	dir := f.env.Dir()
+	data := filepath.Join(dir, "volumes", "db", "data")
+	other := filepath.Join(dir, "other")
+	for _, d := range []string{data, other} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.env.sameHostDir("./volumes/db/data", data); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.env.sameHostDir(data, data); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, f.env.sameHostDir("./other", data), "the files changed since it started", "Nothing was changed")
+	// Not on this machine (another engine's host): not judged.
+	if err := f.env.sameHostDir("./volumes/db/data", "/nonexistent/elsewhere/data"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -79,7 +79,7 @@ type DBHop struct {
 
 // Explain says what the hop does, for people.
 func (h *DBHop) Explain() string {
-	return fmt.Sprintf("%s needs a newer server: with the app stopped, every database and the roles are dumped from %s %d and restored into %s %d (%s) on a new volume, every table compared, then the compose file's database service is pointed at the new image and volume. The old volume is kept untouched: a rollback switches back to it.", h.Before, engineTitle(engineName(h.Engine)), h.FromMajor, engineTitle(engineName(h.Engine)), h.ToMajor, h.Image)
+	return fmt.Sprintf("%s needs a newer server: with the app stopped, every database and the roles are dumped from %s %d and restored into %s %d (%s) on a new volume (or, for data kept in a directory of the host, a new directory next to it), every table compared, then the compose file's database service is pointed at the new image and volume. The old volume or directory is kept untouched: a rollback switches back to it.", h.Before, engineTitle(engineName(h.Engine)), h.FromMajor, engineTitle(engineName(h.Engine)), h.ToMajor, h.Image)
 }
 
 // Title is the hop's name for people: "PostgreSQL 15 → 17".

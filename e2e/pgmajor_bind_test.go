@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/seed-e7a9fb3b/upshift/internal/testenv"
 )
@@ -213,27 +209,9 @@ func TestPostgresMajorHopKilledThenRetry(t *testing.T) {
 	keep := map[string]string{"notes": "t.id::text || '|' || t.body || '|' || t.created_at::text"}
 	before := fingerprint(t, s.PSQL, keep)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.Bin, "upgrade", "--to", "2.1.0", "--yes", "--json", "--profile", prof,
+	cmd, cancel := startUpgradeUntil(t, s, "2.1.0", "postgresql-17/backup", "--profile", prof,
 		"--postgres-image", testenv.PostgresImageMajor(17), "--restore-proof", "never")
-	cmd.Dir = s.Dir
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	started := false
-	for !started && sc.Scan() {
-		started = strings.Contains(sc.Text(), `"event":"step_started"`) && strings.Contains(sc.Text(), "postgresql-17/backup")
-	}
-	if !started {
-		t.Fatal("upgrade ended before the PostgreSQL hop's backup")
-	}
+	defer cancel()
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	if v, _ := s.APIVersion(); v != "" {

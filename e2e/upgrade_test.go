@@ -220,6 +220,13 @@ func TestFailingMigrationRollsBack(t *testing.T) {
 // the migration step started.
 func startUpgrade(t *testing.T, s *testenv.Stack, to string, extra ...string) (*exec.Cmd, context.CancelFunc) {
 	t.Helper()
+	return startUpgradeUntil(t, s, to, to+"/migrate", extra...)
+}
+
+// startUpgradeUntil starts `upgrade --to to --yes --json extra…` and
+// returns once step has started (its output drained from then on).
+func startUpgradeUntil(t *testing.T, s *testenv.Stack, to, step string, extra ...string) (*exec.Cmd, context.CancelFunc) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cmd := exec.CommandContext(ctx, s.Bin, append([]string{"upgrade", "--to", to, "--yes", "--json"}, extra...)...)
 	cmd.Dir = s.Dir
@@ -231,8 +238,9 @@ func startUpgrade(t *testing.T, s *testenv.Stack, to string, extra ...string) (*
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
-		if strings.Contains(sc.Text(), `"event":"step_started"`) && strings.Contains(sc.Text(), to+"/migrate") {
+		if strings.Contains(sc.Text(), `"event":"step_started"`) && strings.Contains(sc.Text(), `"step":"`+step+`"`) {
 			go func() {
 				for sc.Scan() {
 				}
@@ -241,7 +249,7 @@ func startUpgrade(t *testing.T, s *testenv.Stack, to string, extra ...string) (*
 		}
 	}
 	cancel()
-	t.Fatal("upgrade ended before its migration started")
+	t.Fatalf("upgrade ended before its step %s started", step)
 	return nil, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -307,10 +306,7 @@ func preparedMajors(st *steps.RunState) []int {
 	var out []int
 	for _, id := range st.Started {
 		hop, step, _ := strings.Cut(id, "/")
-		if step != "prepare" || !upgrade.IsPostgresHop(hop) {
-			continue
-		}
-		if n, err := strconv.Atoi(strings.TrimPrefix(hop, "postgresql-")); err == nil && !slices.Contains(out, n) {
+		if n, ok := upgrade.PostgresHopMajor(hop); ok && step == "prepare" && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}

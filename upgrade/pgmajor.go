@@ -46,8 +46,15 @@ const pgHopPrefix = "postgresql-"
 
 // IsPostgresHop says whether a hop name of a journal is a PostgreSQL major hop.
 func IsPostgresHop(hop string) bool {
+	_, ok := PostgresHopMajor(hop)
+	return ok
+}
+
+// PostgresHopMajor is the major a PostgreSQL hop of a journal moves to
+// ("postgresql-17": 17); ok is false for any other hop name.
+func PostgresHopMajor(hop string) (int, bool) {
 	n, err := strconv.Atoi(strings.TrimPrefix(hop, pgHopPrefix))
-	return strings.HasPrefix(hop, pgHopPrefix) && err == nil && n > 0
+	return n, strings.HasPrefix(hop, pgHopPrefix) && err == nil && n > 0
 }
 
 // postgresHopSteps are the steps of the hop, with app the version that

@@ -66,7 +66,7 @@ restore point. With --yes and no choice, it rolls back (the safe choice).
 				w = cmd.ErrOrStderr() // stdout carries only the JSON lines (docs/events.md)
 			}
 			if st == nil {
-				_, _ = fmt.Fprintln(w, "nothing to resume: the last run finished (see upshift history)")
+				_, _ = fmt.Fprintln(w, "nothing to resume: no run was interrupted (upshift history lists the runs)")
 				return nil
 			}
 			_, _ = fmt.Fprintf(w, "run %s: %s → %s, stopped at %q", st.Info.ID, st.Info.From, st.Info.To, st.Failed)

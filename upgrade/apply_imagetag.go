@@ -3,65 +3,79 @@ package upgrade
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// RewriteImageTags sets the tag of the image of each named service in a
-// compose file (apply method image-tag: Dify's api, worker, worker_beat and
-// web), keeping every other byte as it was: comments, order, anchors. An
-// image set through a variable ("${TAG}") is left alone and reported, since
-// the .env holds its version. changed lists "service: old → new"; found
-// lists the services whose image this file sets (an override file may set
-// none of them: it is left alone).
-func RewriteImageTags(compose []byte, services []string, tag string) (out []byte, changed, found []string, err error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(compose, &doc); err != nil {
-		return nil, nil, nil, fmt.Errorf("read the compose file: %w", err)
+// RewriteImageTags sets the tag of the image of each named service where
+// the compose files (the -f list) write it, as compose reads them (a later
+// file overrides; anchors, merge keys, extends and include followed: see
+// composeDocs), keeping every other byte as it was: comments, order,
+// anchors. An image set through a variable ("${TAG}") is refused, since
+// the .env holds its version. It returns the new content of each file it
+// changes (read gives the old), "service: old → new" for each change, and
+// the services whose image some file sets (a service none sets is for the
+// caller to refuse). Services that share one anchored image change
+// together.
+func RewriteImageTags(files []string, read func(string) ([]byte, error), services []string, tag string) (out map[string][]byte, changed []string, found map[string]bool, err error) {
+	docs := newComposeDocs(read)
+	type edit struct {
+		node *yaml.Node
+		next string
 	}
-	if len(doc.Content) == 0 {
-		return nil, nil, nil, fmt.Errorf("the compose file is empty")
-	}
-	svcs := mapValue(doc.Content[0], "services")
-	if svcs == nil {
-		return compose, nil, nil, nil // an override without services
-	}
-	lines := bytes.Split(compose, []byte("\n"))
+	edits := map[string][]edit{}
+	done := map[*yaml.Node]bool{}
+	found = map[string]bool{}
 	for _, name := range services {
-		svc := mapValue(svcs, name)
-		if svc == nil {
-			continue // not in this file
+		site, ok, err := docs.serviceKey(files, name, "image")
+		if err != nil {
+			return nil, nil, nil, err
 		}
-		img := mapValue(svc, "image")
-		if img == nil {
-			continue // this file does not set its image (an override)
+		if !ok {
+			continue
 		}
+		img := site.Node
 		if img.Kind != yaml.ScalarNode {
-			return nil, nil, nil, fmt.Errorf("service %s: its image is not a plain value", name)
+			return nil, nil, nil, fmt.Errorf("%s: service %s: its image is not a plain value", site.File, name)
 		}
-		if strings.Contains(img.Value, "${") || strings.Contains(img.Value, "$") {
-			return nil, nil, nil, fmt.Errorf("service %s takes its image from a variable (%s), so the .env holds its version: use apply method env (env_key the variable; form: image when it holds the whole reference) or method auto", name, img.Value)
+		if strings.Contains(img.Value, "$") {
+			return nil, nil, nil, fmt.Errorf("%s: service %s takes its image from a variable (%s)%s, so the .env holds its version: use apply method env (env_key the variable; form: image when it holds the whole reference) or method auto", site.File, name, img.Value, site.via())
 		}
-		found = append(found, name)
+		found[name] = true
 		next := withTag(img.Value, tag)
 		if next == img.Value {
 			continue
 		}
-		i, col := img.Line-1, img.Column-1
-		if i < 0 || i >= len(lines) || col < 0 || col > len(lines[i]) {
-			return nil, nil, nil, fmt.Errorf("service %s: image at line %d is not where YAML says", name, img.Line)
+		changed = append(changed, fmt.Sprintf("%s: %s → %s%s", name, img.Value, next, site.via()))
+		if !done[img] {
+			done[img] = true
+			edits[site.File] = append(edits[site.File], edit{img, next})
 		}
-		line := lines[i]
-		at := bytes.Index(line[col:], []byte(img.Value))
-		if at < 0 {
-			return nil, nil, nil, fmt.Errorf("service %s: image %s at line %d spans lines; edit it by hand", name, img.Value, img.Line)
-		}
-		at += col
-		lines[i] = append(append(append([]byte{}, line[:at]...), next...), line[at+len(img.Value):]...)
-		changed = append(changed, fmt.Sprintf("%s: %s → %s", name, img.Value, next))
 	}
-	return bytes.Join(lines, []byte("\n")), changed, found, nil
+	out = map[string][]byte{}
+	for f, es := range edits {
+		old, err := read(f)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("read %s: %w", f, err)
+		}
+		lines := bytes.Split(old, []byte("\n"))
+		// Right to left within a line, so an edit does not move the next.
+		sort.Slice(es, func(i, j int) bool {
+			a, b := es[i].node, es[j].node
+			return a.Line < b.Line || a.Line == b.Line && a.Column > b.Column
+		})
+		for _, e := range es {
+			if err := replaceAt(lines, e.node, e.node.Value, e.next); err != nil {
+				return nil, nil, nil, fmt.Errorf("%s: image %w", f, err)
+			}
+		}
+		if b := bytes.Join(lines, []byte("\n")); !bytes.Equal(b, old) {
+			out[f] = b
+		}
+	}
+	return out, changed, found, nil
 }
 
 // withTag replaces the tag (and drops a digest) of an image reference.

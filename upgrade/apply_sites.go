@@ -1,7 +1,6 @@
 package upgrade
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -35,20 +34,27 @@ type VersionSite struct {
 	Raw     string `json:"raw"`           // the image: value as written
 	Key     string `json:"key,omitempty"` // the variable (env kinds)
 	Default string `json:"default,omitempty"`
+	// Via: how the service reaches that line when it does not write it
+	// itself ("the anchor &defaults", "extends base in common.yml").
+	Via string `json:"via,omitempty"`
 }
 
 // Describe says where the version lives, for plan and profile init.
 func (s VersionSite) Describe() string {
-	file := filepath.Base(s.File)
+	loc := fmt.Sprintf("%s:%d", filepath.Base(s.File), s.Line)
+	via := ""
+	if s.Via != "" {
+		via = ", reached through " + s.Via
+	}
 	switch s.Kind {
 	case SiteComposeTag:
-		return fmt.Sprintf("the image tag in %s:%d (%s)", file, s.Line, s.Raw)
+		return fmt.Sprintf("the image tag in %s (%s%s)", loc, s.Raw, via)
 	case SiteEnvTag:
-		return fmt.Sprintf("the tag in .env %s (%s:%d: %s)", s.Key, file, s.Line, s.Raw)
+		return fmt.Sprintf("the tag in .env %s (%s: %s%s)", s.Key, loc, s.Raw, via)
 	case SiteEnvImage:
-		return fmt.Sprintf("the whole image reference in .env %s (%s:%d: %s), kept in that form", s.Key, file, s.Line, s.Raw)
+		return fmt.Sprintf("the whole image reference in .env %s (%s: %s%s), kept in that form", s.Key, loc, s.Raw, via)
 	}
-	return fmt.Sprintf("%s:%d: image %s mixes variables upshift cannot set", file, s.Line, s.Raw)
+	return fmt.Sprintf("%s: image %s%s mixes variables upshift cannot set", loc, s.Raw, via)
 }
 
 var wholeVarRe = regexp.MustCompile(`^\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?[-?]([^}]*))?\}?$`)
@@ -58,25 +64,16 @@ var wholeVarRe = regexp.MustCompile(`^\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::?[-?]([^}
 // keeps its version.
 func FindVersionSites(files []string, read func(string) ([]byte, error), services []string) ([]VersionSite, error) {
 	got := map[string]VersionSite{}
-	for _, f := range files {
-		b, err := read(f)
+	docs := newComposeDocs(read)
+	for _, name := range services {
+		site, ok, err := docs.serviceKey(files, name, "image")
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f, err)
+			return nil, err
 		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal(b, &doc); err != nil {
-			return nil, fmt.Errorf("read %s: %w", f, err)
-		}
-		if len(doc.Content) == 0 {
-			continue
-		}
-		svcs := mapValue(doc.Content[0], "services")
-		for _, name := range services {
-			img := mapValue(mapValue(svcs, name), "image")
-			if img == nil || img.Kind != yaml.ScalarNode {
-				continue
-			}
-			got[name] = classify(name, f, img.Line, img.Value)
+		if ok && site.Node.Kind == yaml.ScalarNode {
+			s := classify(name, site.File, site.Node.Line, site.Node.Value)
+			s.Via = strings.Join(site.Via, ", ")
+			got[name] = s
 		}
 	}
 	var out []VersionSite
@@ -182,12 +179,12 @@ func (e *Env) applyAuto(env []byte, read func(string) ([]byte, error), version s
 		return nil, nil, nil, fmt.Errorf("parse .env: %w", err)
 	}
 	oldFiles, newFiles = map[string][]byte{}, map[string][]byte{}
-	tagged := map[string][]string{} // compose file → its services with a literal tag
+	var tagged []string // the services with a literal tag
 	set := map[string]bool{}
 	for _, s := range sites {
 		switch s.Kind {
 		case SiteComposeTag:
-			tagged[s.File] = append(tagged[s.File], s.Service)
+			tagged = append(tagged, s.Service)
 		case SiteEnvTag, SiteEnvImage:
 			if set[s.Key] {
 				continue
@@ -208,22 +205,19 @@ func (e *Env) applyAuto(env []byte, read func(string) ([]byte, error), version s
 	}
 	for _, name := range services {
 		if !slices.ContainsFunc(sites, func(s VersionSite) bool { return s.Service == name }) {
-			return nil, nil, nil, fmt.Errorf("no compose file (%s) has an image: line for %s. Nothing was changed", strings.Join(e.Project.Files, ", "), name)
+			return nil, nil, nil, fmt.Errorf("no compose file (%s, or a file it includes or extends) gives %s an image: line, so upshift has no version to change. Nothing was changed. Fix: give %s an image: line (a service built from source with build: only has none), or write a profile (upshift profile init) whose apply says where the version lives", strings.Join(e.Project.Files, ", "), name, name)
 		}
 	}
-	for _, path := range e.Project.Files {
-		if len(tagged[path]) == 0 {
-			continue // the file that sets the image last is the one to change
-		}
-		old, err := read(path)
+	if len(tagged) > 0 {
+		next, _, _, err := RewriteImageTags(e.Project.Files, read, tagged, e.tagFor(version))
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("read %s: %w", path, err)
+			return nil, nil, nil, err
 		}
-		out, changed, _, err := RewriteImageTags(old, tagged[path], e.tagFor(version))
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if len(changed) > 0 && !bytes.Equal(old, out) {
+		for path, out := range next {
+			old, err := read(path)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("read %s: %w", path, err)
+			}
 			oldFiles[path], newFiles[path] = old, out
 		}
 	}

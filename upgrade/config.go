@@ -58,7 +58,7 @@ func (s *configStep) explain() string {
 func (s *configStep) touches() []string {
 	t := []string{s.env.EnvPath()}
 	if m := s.env.Profile.Apply.Method; m == profile.ApplyImageTag || m == profile.ApplyAuto || s.env.git != nil {
-		t = append(t, s.env.Project.Files...)
+		t = append(t, s.env.composeTree()...)
 	}
 	for _, tp := range s.env.templates() {
 		if p := s.env.templatePath(tp); !slices.Contains(t, p) {
@@ -167,29 +167,18 @@ func (s *configStep) compute(ctx context.Context) error {
 		s.tagsAlready = len(next) == 0
 	}
 	if e.Profile.Apply.Method == profile.ApplyImageTag {
-		found := map[string]bool{}
-		tagsChanged := false
-		for _, f := range e.Project.Files {
-			cur, err := read(f)
+		next, _, found, err := RewriteImageTags(e.Project.Files, read, e.Profile.Apply.Services, e.tagFor(s.to))
+		if err != nil {
+			return err
+		}
+		for _, f := range slices.Sorted(maps.Keys(next)) {
+			old, err := os.ReadFile(f)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", f, err)
 			}
-			out, changed, in, err := RewriteImageTags(cur, e.Profile.Apply.Services, e.tagFor(s.to))
-			if err != nil {
-				return fmt.Errorf("%s: %w", f, err)
-			}
-			for _, n := range in {
-				found[n] = true
-			}
-			if len(changed) > 0 {
-				old, err := os.ReadFile(f)
-				if err != nil {
-					return fmt.Errorf("read %s: %w", f, err)
-				}
-				put(f, fileChange{old: old, new: out, why: whyTags})
-				tagsChanged = true
-			}
+			put(f, fileChange{old: old, new: next[f], why: whyTags})
 		}
+		tagsChanged := len(next) > 0
 		var missing []string
 		for _, n := range e.Profile.Apply.Services {
 			if !found[n] {

@@ -288,7 +288,7 @@ func (s *pgReviewStep) Info() steps.StepInfo {
 		ID: id(s.m.hopID(), "review"), Hop: s.m.hopID(), Name: "Review the switch to PostgreSQL " + strconv.Itoa(s.m.ToMajor),
 		Explain: "Shows how the database service will be pointed at the new server once its copy of the data is proven: the image (in the compose file, or the .env variable it comes from) and a new named volume declared next to the old one (or, for data kept in a directory of the host, a new directory next to it). Nothing is written now; the old volume or directory is never changed, so a rollback is switching back.",
 		Confirm: true,
-		Touches: append([]string{s.env.EnvPath()}, s.env.Project.Files...),
+		Touches: append([]string{s.env.EnvPath()}, s.env.composeTree()...),
 	}
 }
 

@@ -79,16 +79,31 @@ func planPGSwitch(files []string, read func(string) ([]byte, error), envPath str
 		}
 		w.files[f] = body
 		docs[f] = doc.Content[0]
-		svc := mapValue(mapValue(doc.Content[0], "services"), service)
-		if img := mapValue(svc, "image"); img != nil {
-			image = found{f, img}
-		}
-		if vols := mapValue(svc, "volumes"); vols != nil && vols.Kind == yaml.SequenceNode {
+		svc, _ := lookupKey(lookupKeyNode(doc.Content[0], "services"), service)
+		if vols, _ := lookupKey(svc, "volumes"); vols != nil && vols.Kind == yaml.SequenceNode {
 			for _, v := range vols.Content {
 				if volumeTarget(v) == dataDir {
 					volEntry = found{f, v}
 				}
 			}
+		}
+	}
+	// The image as compose reads it: anchors, merge keys, extends and
+	// include followed to where it is written.
+	cdocs := newComposeDocs(read)
+	site, ok, err := cdocs.serviceKey(files, service, "image")
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		image = found{site.File, site.Node}
+		if _, have := w.files[site.File]; !have {
+			if w.files[site.File], err = read(site.File); err != nil {
+				return nil, fmt.Errorf("read %s: %w", site.File, err)
+			}
+		}
+		if others := cdocs.sharers(files, site.Node, "image"); len(others) > 1 {
+			return nil, fmt.Errorf("the %s service's image is written once for %s (%s:%d%s): pointing it at %s would change them all. Nothing was changed. Fix: give %s its own image: line", service, strings.Join(others, ", "), filepath.Base(site.File), site.Node.Line, site.via(), newImage, service)
 		}
 	}
 	if image.node == nil || image.node.Kind != yaml.ScalarNode {
@@ -348,17 +363,9 @@ func (w *pgSwitch) replaceScalar(file string, n *yaml.Node, value string) error 
 // line, with value.
 func (w *pgSwitch) replaceInNode(file string, n *yaml.Node, old, value string) error {
 	lines := w.current(file)
-	i, col := n.Line-1, n.Column-1
-	if i < 0 || i >= len(lines) || col < 0 || col > len(lines[i]) {
-		return fmt.Errorf("%s: %q at line %d is not where YAML says", file, old, n.Line)
+	if err := replaceAt(lines, n, old, value); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
-	line := lines[i]
-	at := bytes.Index(line[col:], []byte(old))
-	if at < 0 {
-		return fmt.Errorf("%s: %q at line %d spans lines; edit it by hand", file, old, n.Line)
-	}
-	at += col
-	lines[i] = append(append(append([]byte{}, line[:at]...), value...), line[at+len(old):]...)
 	w.next[file] = bytes.Join(lines, []byte("\n"))
 	return nil
 }

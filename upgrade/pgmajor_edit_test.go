@@ -191,3 +191,46 @@ func TestCleanHostPath(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanPGSwitchFollowsAnchors: a database service that takes its image
+// and volumes from an anchor is edited where they are written; an image
+// written once for the database and another service is refused, since
+// pointing it at the new major would change both.
+func TestPlanPGSwitchFollowsAnchors(t *testing.T) {
+	compose := `x-db: &db
+  image: postgres:15-alpine # pinned
+  restart: always
+  volumes:
+    - pgdata:/var/lib/postgresql/data
+services:
+  db:
+    <<: *db
+volumes:
+  pgdata:
+`
+	files := map[string]string{"/p/compose.yaml": compose}
+	w, err := planPGSwitch([]string{"/p/compose.yaml"}, readerOf(files), "/p/.env", "db", "/var/lib/postgresql/data", "postgres:17-alpine", 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(compose, "image: postgres:15-alpine # pinned", "image: postgres:17-alpine # pinned", 1)
+	want = strings.Replace(want, "    - pgdata:/var", "    - pgdata-pg17:/var", 1)
+	want = strings.Replace(want, "  pgdata:\n", "  pgdata:\n  pgdata-pg17:\n", 1)
+	if got := string(w.next["/p/compose.yaml"]); got != want {
+		t.Fatalf("compose after:\n%s\nwant:\n%s", got, want)
+	}
+
+	shared := `x-pg: &pg postgres:15-alpine
+services:
+  db:
+    image: *pg
+    volumes: [pgdata:/var/lib/postgresql/data]
+  pg-backup:
+    image: *pg
+volumes:
+  pgdata:
+`
+	files = map[string]string{"/p/compose.yaml": shared}
+	_, err = planPGSwitch([]string{"/p/compose.yaml"}, readerOf(files), "/p/.env", "db", "/var/lib/postgresql/data", "postgres:17-alpine", 17)
+	wantErr(t, err, "written once for db, pg-backup", "through the anchor &pg", "Nothing was changed")
+}

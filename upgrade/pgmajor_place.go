@@ -137,7 +137,7 @@ func (e *Env) DropUnswitchedPG(ctx context.Context, majors []int, log func(strin
 	// Files that name the new place were switched (or are being): never
 	// touch what they point at.
 	var files []byte
-	for _, f := range append([]string{e.EnvPath()}, e.Project.Files...) {
+	for _, f := range append([]string{e.EnvPath()}, e.composeTree()...) {
 		b, err := os.ReadFile(f)
 		if err != nil && !os.IsNotExist(err) {
 			return

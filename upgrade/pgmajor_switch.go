@@ -23,7 +23,7 @@ func (s *pgSwitchStep) Info() steps.StepInfo {
 		// "config": the files change here (resume and rollback read it so).
 		ID: id(s.m.hopID(), "config"), Hop: s.m.hopID(), Name: "Switch the database to PostgreSQL " + strconv.Itoa(s.m.ToMajor),
 		Explain: fmt.Sprintf("Writes the edit you approved (the database service's image and its new volume or directory), starts the database service with docker compose, and checks that it runs PostgreSQL %d on the copy the previous step proved (every table's row count). From here a failure rolls back: the files go back to the old image and volume (or directory), and the old server starts on its untouched data.", s.m.ToMajor),
-		Touches: append([]string{s.env.EnvPath()}, s.env.Project.Files...),
+		Touches: append([]string{s.env.EnvPath()}, s.env.composeTree()...),
 	}
 }
 

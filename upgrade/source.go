@@ -40,7 +40,9 @@ func (e *Env) backupSource(ctx context.Context, det *detect.Result) (backup.Sour
 			Database: det.DB.Params.Database, Extra: e.Profile.DB.ExtraDatabases,
 		}
 	}
-	src.ConfigPaths = append(src.ConfigPaths, e.Project.Files...)
+	// The compose files and every file they include or extend: an edit
+	// of an image may land in any of them.
+	src.ConfigPaths = append(src.ConfigPaths, e.composeTree()...)
 	if _, err := os.Stat(e.EnvPath()); err == nil {
 		src.ConfigPaths = append(src.ConfigPaths, e.EnvPath())
 	}

@@ -214,7 +214,7 @@ func (e *Env) pendingAgreements() []steps.Agreement {
 
 // agreementSite finds the file that sets a.Key to a.Old: .env or a compose file.
 func (e *Env) agreementSite(a steps.Agreement) (string, error) {
-	for _, f := range append([]string{e.EnvPath()}, e.Project.Files...) {
+	for _, f := range append([]string{e.EnvPath()}, e.composeTree()...) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue

@@ -56,10 +56,7 @@ func RewriteImageTags(files []string, read func(string) ([]byte, error), service
 	}
 	out = map[string][]byte{}
 	for f, es := range edits {
-		old, err := read(f)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("read %s: %w", f, err)
-		}
+		old := docs.body[f] // the nodes were parsed from it
 		lines := bytes.Split(old, []byte("\n"))
 		// Right to left within a line, so an edit does not move the next.
 		sort.Slice(es, func(i, j int) bool {

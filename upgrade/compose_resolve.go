@@ -20,10 +20,11 @@ import (
 type composeDocs struct {
 	read func(string) ([]byte, error)
 	docs map[string]*yaml.Node
+	body map[string][]byte // each file as read, which the nodes' lines are of
 }
 
 func newComposeDocs(read func(string) ([]byte, error)) *composeDocs {
-	return &composeDocs{read: read, docs: map[string]*yaml.Node{}}
+	return &composeDocs{read: read, docs: map[string]*yaml.Node{}, body: map[string][]byte{}}
 }
 
 // keySite is where the files set one key of one service.
@@ -62,7 +63,7 @@ func (c *composeDocs) root(f string) (*yaml.Node, error) {
 	if len(doc.Content) > 0 {
 		root = deref(doc.Content[0])
 	}
-	c.docs[f] = root
+	c.docs[f], c.body[f] = root, b
 	return root, nil
 }
 
@@ -147,39 +148,26 @@ func (c *composeDocs) includes(f string, root *yaml.Node) ([]string, error) {
 		return nil, nil
 	}
 	var out []string
-	add := func(n *yaml.Node) error {
-		n = deref(n)
-		if n.Kind != yaml.ScalarNode {
-			return nil
-		}
-		if strings.Contains(n.Value, "$") {
-			return fmt.Errorf("%s: include %s is named with a variable, which upshift does not expand. Nothing was changed. Fix: name the file literally", f, n.Value)
-		}
-		out = append(out, relTo(f, n.Value))
-		return nil
-	}
 	for _, e := range inc.Content {
-		e = deref(e)
-		switch e.Kind {
-		case yaml.ScalarNode:
-			if err := add(e); err != nil {
-				return nil, err
-			}
-		case yaml.MappingNode:
-			p := lookupKeyNode(e, "path")
-			if p == nil {
+		// An entry is a path, or a mapping whose path is one or a list.
+		if e = deref(e); e.Kind == yaml.MappingNode {
+			e = lookupKeyNode(e, "path")
+		}
+		if e == nil {
+			continue
+		}
+		paths := []*yaml.Node{e}
+		if e.Kind == yaml.SequenceNode {
+			paths = e.Content
+		}
+		for _, p := range paths {
+			if p = deref(p); p.Kind != yaml.ScalarNode {
 				continue
 			}
-			if p.Kind == yaml.SequenceNode {
-				for _, x := range p.Content {
-					if err := add(x); err != nil {
-						return nil, err
-					}
-				}
-			} else if err := add(p); err != nil {
-				return nil, err
+			if strings.Contains(p.Value, "$") {
+				return nil, fmt.Errorf("%s: include %s is named with a variable, which upshift does not expand. Nothing was changed. Fix: name the file literally", f, p.Value)
 			}
-		case yaml.DocumentNode, yaml.SequenceNode, yaml.AliasNode:
+			out = append(out, relTo(f, p.Value))
 		}
 	}
 	return out, nil

@@ -65,21 +65,18 @@ func planPGSwitch(files []string, read func(string) ([]byte, error), envPath str
 	}
 	var image, volEntry, volDecl found
 	docs := map[string]*yaml.Node{}
+	cdocs := newComposeDocs(read)
 	for _, f := range files {
-		body, err := read(f)
+		root, err := cdocs.root(f)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f, err)
+			return nil, err
 		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal(body, &doc); err != nil {
-			return nil, fmt.Errorf("read %s: %w", f, err)
-		}
-		if len(doc.Content) == 0 {
+		if root == nil {
 			continue
 		}
-		w.files[f] = body
-		docs[f] = doc.Content[0]
-		svc, _ := lookupKey(lookupKeyNode(doc.Content[0], "services"), service)
+		w.files[f] = cdocs.body[f]
+		docs[f] = root
+		svc, _ := lookupKey(lookupKeyNode(root, "services"), service)
 		if vols, _ := lookupKey(svc, "volumes"); vols != nil && vols.Kind == yaml.SequenceNode {
 			for _, v := range vols.Content {
 				if volumeTarget(v) == dataDir {
@@ -90,18 +87,13 @@ func planPGSwitch(files []string, read func(string) ([]byte, error), envPath str
 	}
 	// The image as compose reads it: anchors, merge keys, extends and
 	// include followed to where it is written.
-	cdocs := newComposeDocs(read)
 	site, ok, err := cdocs.serviceKey(files, service, "image")
 	if err != nil {
 		return nil, err
 	}
 	if ok {
 		image = found{site.File, site.Node}
-		if _, have := w.files[site.File]; !have {
-			if w.files[site.File], err = read(site.File); err != nil {
-				return nil, fmt.Errorf("read %s: %w", site.File, err)
-			}
-		}
+		w.files[site.File] = cdocs.body[site.File] // maybe a file it includes or extends
 		if others := cdocs.sharers(files, site.Node, "image"); len(others) > 1 {
 			return nil, fmt.Errorf("the %s service's image is written once for %s (%s:%d%s): pointing it at %s would change them all. Nothing was changed. Fix: give %s its own image: line", service, strings.Join(others, ", "), filepath.Base(site.File), site.Node.Line, site.via(), newImage, service)
 		}
